@@ -1,0 +1,50 @@
+"""One resolver per Lambda function, each including only that function's routes.
+
+A router is included in exactly one resolver; `/openapi.json` merges the documents of all three, so the
+deployed API, its OpenAPI document and the local server all come from these same routes.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from flowport.api import problems
+from flowport.errors import FlowportError
+
+
+def build_app(*routers: Router) -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+    app.exception_handler(FlowportError)(problems.problem_response)
+    app.exception_handler(RequestValidationError)(problems.invalid_parameters)
+    app.not_found(problems.route_not_found)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+@cache
+def start_app() -> APIGatewayRestResolver:
+    from flowport.api.routes import start
+
+    return build_app(start.router)
+
+
+@cache
+def status_app() -> APIGatewayRestResolver:
+    from flowport.api.routes import docs, status
+
+    return build_app(status.router, docs.router)
+
+
+@cache
+def cancel_app() -> APIGatewayRestResolver:
+    from flowport.api.routes import cancel
+
+    return build_app(cancel.router)
+
+
+ALL_APPS = (start_app, status_app, cancel_app)

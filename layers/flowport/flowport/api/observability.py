@@ -1,0 +1,32 @@
+"""Logger, Tracer and Metrics, created once; every function's handler gets the same decorators.
+
+Configured by POWERTOOLS_* environment variables (template.yaml Globals). Events are never logged:
+they carry request bodies and idempotency keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def api_handler(resolve: Handler) -> Handler:
+    """Wrap a resolver's `resolve` as a Lambda handler fronted by API Gateway."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return resolve(event, context)
+
+    return handler

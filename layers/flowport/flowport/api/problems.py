@@ -1,0 +1,66 @@
+"""RFC 9457 problem responses, for every error a route can raise, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from flowport.errors import FlowportError, InvalidParameter, NotFound
+from flowport.models import FieldProblem, Problem
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(error: FlowportError) -> Response[str]:
+    problem = Problem(
+        title=error.title, status=error.status, detail=error.detail, code=error.code, **error.extensions
+    )
+    return Response(
+        status_code=error.status,
+        content_type=PROBLEM_JSON,
+        body=problem.model_dump_json(by_alias=True, exclude_none=True),
+        headers=error.headers,
+    )
+
+
+def invalid_parameters(error: RequestValidationError) -> Response[str]:
+    problems = [_field_problem(detail) for detail in error.errors()]
+    names = ", ".join(p.field for p in problems)
+    return problem_response(InvalidParameter(f"Invalid request parameter(s): {names}", errors=problems))
+
+
+def _field_problem(detail: dict[str, Any]) -> FieldProblem:
+    location = [str(part) for part in detail.get("loc", ())]
+    return FieldProblem(field="/" + "/".join(location), message=str(detail.get("msg", "invalid value")))
+
+
+def route_not_found(_: NotFoundError) -> Response[str]:
+    return problem_response(NotFound("No such route; see /openapi.json for the routes of this API"))
+
+
+def problem_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
+    """OpenAPI entries for the problem documents a route can answer with."""
+    return {
+        status: {
+            "description": _DESCRIPTIONS[status],
+            "content": {PROBLEM_JSON: {"model": Problem}},
+        }
+        for status in statuses
+    }
+
+
+_DESCRIPTIONS = {
+    400: "Malformed JSON, non-object input, or a bad query or header value",
+    403: "The workflow is disabled",
+    404: "Unknown workflow, version or execution",
+    406: "No acceptable representation",
+    409: "Conflicts with an existing execution or with a request still in flight",
+    413: "Request body or input over 256 KiB",
+    415: "Body of a media type the workflow does not take",
+    422: "Input fails the workflow's schema, or an idempotency key was reused for another request",
+    503: "AWS was briefly unavailable; retry after the Retry-After header's seconds",
+}

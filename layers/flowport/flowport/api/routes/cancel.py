@@ -1,0 +1,31 @@
+"""DELETE /executions/{executionId}: cancel a queued or running execution."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from flowport.api.problems import problem_responses
+from flowport.api.routes.params import ExecutionIdPath
+from flowport.models import CancelResult
+from flowport.services import execution_service
+
+router = Router()
+
+
+@router.delete(
+    "/executions/<execution_id>",
+    summary="Cancel an execution",
+    description="A finished execution cannot be cancelled: 409 with `cancelled: false` and its status.",
+    responses={
+        200: {"description": "Cancelled", "content": {"application/json": {"model": CancelResult}}},
+        **problem_responses(400, 404, 409, 503),
+    },
+    tags=["executions"],
+    operation_id="cancelExecution",
+)
+def cancel_execution(execution_id: ExecutionIdPath) -> Response[str]:
+    result = execution_service().cancel(execution_id)
+    return Response(
+        status_code=200, content_type="application/json", body=result.model_dump_json(by_alias=True)
+    )

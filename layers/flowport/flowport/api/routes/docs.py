@@ -1,0 +1,49 @@
+"""GET /openapi.json: the OpenAPI document of every route, generated from the routes themselves."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
+
+from flowport import __version__
+
+router = Router()
+
+DESCRIPTION = (
+    "Start long-running workflows asynchronously, read their status and result, and cancel them. "
+    "Errors are RFC 9457 problem documents (application/problem+json) with a stable `code`."
+)
+# Routes that read the body themselves (its media type depends on the workflow) get their body described here.
+_REQUEST_BODIES = {
+    ("/workflows/{name}/executions", "post"): {
+        "required": False,
+        "content": {
+            "application/json": {"schema": {"type": "object", "additionalProperties": True}},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+        "description": "The workflow input, or any text for a workflow with a content variable",
+    }
+}
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    from flowport.api.apps import ALL_APPS
+
+    merge = OpenAPIMerge(title="flowport", version=__version__, description=DESCRIPTION, on_conflict="error")
+    for app in ALL_APPS:
+        merge.add_schema(json.loads(app().get_openapi_json_schema()))
+    document = merge.get_openapi_schema()
+    for (path, method), body in _REQUEST_BODIES.items():
+        document["paths"][path][method]["requestBody"] = body
+    return document
+
+
+@router.get("/openapi.json", summary="This API's OpenAPI document", tags=["meta"], operation_id="getOpenApi")
+def get_openapi() -> Response[str]:
+    return Response(status_code=200, content_type="application/json", body=json.dumps(openapi_document()))

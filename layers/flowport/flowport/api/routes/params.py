@@ -1,0 +1,17 @@
+"""Parameters shared by several routes, declared once so the OpenAPI document describes them the same."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+ExecutionIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=80,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The execution id returned when the execution was started",
+    ),
+]

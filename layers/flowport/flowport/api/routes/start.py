@@ -1,0 +1,201 @@
+"""Start routes: POST /workflows/{name}/executions, and GET /workflows/{name}/start for opted-in workflows."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.request import Request
+
+from flowport import inputs
+from flowport.api import negotiation
+from flowport.api.problems import problem_responses
+from flowport.errors import BadRequest, MethodNotAllowed
+from flowport.executions import StartCommand, Started
+from flowport.models import ConflictStrategy, ExecutionSource, ExecutionSummary
+from flowport.services import execution_service
+
+router = Router()
+
+WorkflowName = Annotated[str, Path(min_length=1, max_length=63, description="The workflow's name")]
+Version = Annotated[int | None, Query(ge=1, le=1_000_000, description="Workflow version; latest if absent")]
+CorrelationId = Annotated[
+    str | None,
+    Query(alias="correlationId", min_length=1, max_length=128, description="Your id, to find executions by"),
+]
+Priority = Annotated[int, Query(ge=0, le=99, description="0-99, stored with the execution")]
+_PRINTABLE = r"^[\x20-\x7E]+$"
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=_PRINTABLE,
+        description="Makes retries safe: the same key and request start at most one execution",
+    ),
+]
+LegacyIdempotencyKey = Annotated[
+    str | None,
+    Header(alias="X-Idempotency-Key", min_length=1, max_length=255, pattern=_PRINTABLE, description="Alias"),
+]
+OnConflict = Annotated[
+    ConflictStrategy | None,
+    Header(alias="X-On-Conflict", description="Required with an idempotency key: what to do if it was seen"),
+]
+Accept = Annotated[str | None, Header(alias="Accept", max_length=1024, description="text/plain: the bare id")]
+
+_RESPONSES = {
+    202: {
+        "description": "Execution accepted; `Location` names its status",
+        "content": {
+            "application/json": {"model": ExecutionSummary},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    },
+    200: {
+        "description": "Replay (RETURN_EXISTING): the existing execution, with `Idempotent-Replayed: true`",
+        "content": {
+            "application/json": {"model": ExecutionSummary},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    },
+    **problem_responses(400, 403, 404, 406, 409, 413, 415, 422, 503),
+}
+
+
+@dataclass(frozen=True)
+class StartOptions:
+    """The query and header values both start routes take."""
+
+    version: int | None
+    correlation_id: str | None
+    priority: int
+    idempotency_key: str | None
+    legacy_idempotency_key: str | None
+    on_conflict: ConflictStrategy | None
+    accept: str | None
+
+
+def _idempotency(
+    key: str | None, legacy_key: str | None, on_conflict: ConflictStrategy | None
+) -> tuple[str | None, ConflictStrategy | None]:
+    if key and legacy_key and key != legacy_key:
+        raise BadRequest("Idempotency-Key and X-Idempotency-Key differ; send one of them")
+    key = key or legacy_key
+    if key is not None and on_conflict is None:
+        raise BadRequest("X-On-Conflict (RETURN_EXISTING, FAIL or FAIL_ON_RUNNING) is required with a key")
+    if key is None and on_conflict is not None:
+        raise BadRequest("X-On-Conflict applies only with an Idempotency-Key")
+    return key, on_conflict
+
+
+def _body(request: Request) -> bytes:
+    body = request.body or ""
+    if request.resolved_event.is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except ValueError:
+            raise BadRequest("The request body is not valid base64") from None
+    return body.encode("utf-8", errors="surrogateescape")
+
+
+def _answer(started: Started, accept: str | None) -> Response[str]:
+    representation = negotiation.choose_start_representation(accept)
+    execution = started.execution
+    headers = {"Location": execution.links.self_}
+    if started.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    body = (
+        execution.execution_id
+        if representation == negotiation.TEXT
+        else execution.model_dump_json(by_alias=True)
+    )
+    return Response(
+        status_code=200 if started.replayed else 202, content_type=representation, body=body, headers=headers
+    )
+
+
+def _start(
+    request: Request,
+    name: str,
+    source: ExecutionSource,
+    options: StartOptions,
+) -> Response[str]:
+    negotiation.choose_start_representation(options.accept)  # refuse before starting anything
+    key, strategy = _idempotency(options.idempotency_key, options.legacy_idempotency_key, options.on_conflict)
+    service = execution_service()
+    workflow = service.workflow_to_start(name)
+    if source is ExecutionSource.HTTP_GET:
+        if not workflow.start_by_get:
+            raise MethodNotAllowed(f"Workflow '{name}' is started by POST /workflows/{name}/executions")
+        workflow_input = inputs.input_from_query(workflow, request.query_parameters or {})
+    else:
+        workflow_input = inputs.input_from_body(workflow, _body(request), request.headers.get("content-type"))
+    command = StartCommand(
+        workflow=name,
+        version=options.version,
+        input=workflow_input,
+        source=source,
+        correlation_id=options.correlation_id,
+        priority=options.priority,
+        idempotency_key=key,
+        on_conflict=strategy,
+    )
+    return _answer(service.start(command), options.accept)
+
+
+@router.post(
+    "/workflows/<name>/executions",
+    summary="Start an execution",
+    description="The body is the workflow's input (a JSON object), or, for a workflow with a content "
+    "variable, any text placed under that variable.",
+    responses=_RESPONSES,  # type: ignore[arg-type]
+    tags=["executions"],
+    operation_id="startExecution",
+)
+def start_execution(
+    name: WorkflowName,
+    request: Request,
+    version: Version = None,
+    correlation_id: CorrelationId = None,
+    priority: Priority = 0,
+    idempotency_key: IdempotencyKey = None,
+    legacy_idempotency_key: LegacyIdempotencyKey = None,
+    on_conflict: OnConflict = None,
+    accept: Accept = None,
+) -> Response[str]:
+    options = StartOptions(
+        version, correlation_id, priority, idempotency_key, legacy_idempotency_key, on_conflict, accept
+    )
+    return _start(request, name, ExecutionSource.HTTP_POST, options)
+
+
+@router.get(
+    "/workflows/<name>/start",
+    summary="Start an execution by GET (workflows that opt in with startByGet)",
+    description="Query parameters other than version, correlationId and priority become the input, typed "
+    "by the workflow's input schema.",
+    responses=_RESPONSES,  # type: ignore[arg-type]
+    tags=["executions"],
+    operation_id="startExecutionByGet",
+)
+def start_execution_by_get(
+    name: WorkflowName,
+    request: Request,
+    version: Version = None,
+    correlation_id: CorrelationId = None,
+    priority: Priority = 0,
+    idempotency_key: IdempotencyKey = None,
+    legacy_idempotency_key: LegacyIdempotencyKey = None,
+    on_conflict: OnConflict = None,
+    accept: Accept = None,
+) -> Response[str]:
+    options = StartOptions(
+        version, correlation_id, priority, idempotency_key, legacy_idempotency_key, on_conflict, accept
+    )
+    return _start(request, name, ExecutionSource.HTTP_GET, options)

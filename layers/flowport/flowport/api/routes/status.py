@@ -1,0 +1,32 @@
+"""GET /executions/{executionId}: an execution's status, result or error, and status variables."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from flowport.api.problems import problem_responses
+from flowport.api.routes.params import ExecutionIdPath
+from flowport.models import ExecutionDetail
+from flowport.services import execution_service
+
+router = Router()
+
+
+@router.get(
+    "/executions/<execution_id>",
+    summary="Get an execution's status",
+    responses={
+        200: {"description": "The execution", "content": {"application/json": {"model": ExecutionDetail}}},
+        **problem_responses(400, 404, 503),
+    },
+    tags=["executions"],
+    operation_id="getExecution",
+)
+def get_execution(execution_id: ExecutionIdPath) -> Response[str]:
+    detail = execution_service().get(execution_id)
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=detail.model_dump_json(by_alias=True, exclude_none=True),
+    )

@@ -1,0 +1,1 @@
+"""Adapters to AWS services. The only modules that call boto3."""

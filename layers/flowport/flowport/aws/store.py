@@ -1,0 +1,253 @@
+"""DynamoDB store of execution records and idempotency keys (one table, `pk`/`sk` keys).
+
+Items: `EXEC#<executionId>` / `EXEC` is an execution; `KEY#<sha256 of key>` / `KEY` is an idempotency key.
+Inputs and outputs are kept as JSON text: DynamoDB maps cannot hold floats, empty keys or >32 levels.
+Expired items (TTL passed, not yet deleted by DynamoDB) count as absent, in reads and in conditions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from flowport.aws.errors import error_code, transient_failures_as_unavailable
+from flowport.errors import IdempotencyKeyInFlight
+from flowport.models import ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+_JSON_FIELDS = {"input": "inputJson", "output": "outputJson"}
+_ABSENT_OR_EXPIRED = "(attribute_not_exists(pk) OR expiresAt < :now)"
+_ACTIVE = "#status IN (:queued, :running)"
+
+
+class KeyTaken(Exception):
+    """The idempotency key's item exists (or changed generation); `existing` is its current content."""
+
+    def __init__(self, existing: IdempotencyKeyRecord | None) -> None:
+        super().__init__("idempotency key taken")
+        self.existing = existing
+
+
+def execution_pk(execution_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"EXEC#{execution_id}"}, "sk": {"S": "EXEC"}}
+
+
+def key_pk(key_hash: str) -> dict[str, Any]:
+    return {"pk": {"S": f"KEY#{key_hash}"}, "sk": {"S": "KEY"}}
+
+
+def _to_dynamo(value: Any) -> dict[str, Any]:
+    # Floats must reach DynamoDB as Decimals.
+    return dict(_serializer.serialize(json.loads(json.dumps(value), parse_float=Decimal)))
+
+
+def _to_item(model: ExecutionRecord | IdempotencyKeyRecord, keys: dict[str, Any]) -> dict[str, Any]:
+    data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for field, attribute in _JSON_FIELDS.items():
+        if field in data:
+            data[attribute] = json.dumps(data.pop(field), separators=(",", ":"), ensure_ascii=False)
+    return {**keys, **{name: _to_dynamo(value) for name, value in data.items()}}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    data = {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
+    for field, attribute in _JSON_FIELDS.items():
+        if attribute in data:
+            data[field] = json.loads(data.pop(attribute))
+    return data
+
+
+def _status_values() -> dict[str, Any]:
+    return {":queued": {"S": ExecutionStatus.QUEUED}, ":running": {"S": ExecutionStatus.RUNNING}}
+
+
+class ExecutionStore:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def create(
+        self,
+        record: ExecutionRecord,
+        key: IdempotencyKeyRecord | None,
+        now: float,
+        replaces_generation: int | None = None,
+    ) -> None:
+        """Write a new execution, and its key if any, at once. Raises KeyTaken if the key is not free."""
+        record_put = {
+            "TableName": self._table,
+            "Item": _to_item(record, execution_pk(record.execution_id)),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        with transient_failures_as_unavailable("DynamoDB"):
+            if key is None:
+                self._client.put_item(**record_put)  # type: ignore[arg-type]
+                return
+            if replaces_generation is None:
+                condition = _ABSENT_OR_EXPIRED
+                values: dict[str, Any] = {":now": {"N": str(int(now))}}
+            else:
+                condition = "generation = :generation"
+                values = {":generation": {"N": str(replaces_generation)}}
+            items: list[TransactWriteItemTypeDef] = [
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _to_item(key, key_pk(key.key_hash)),
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeValues": values,
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+                {"Put": record_put},  # type: ignore[typeddict-item]
+            ]
+            try:
+                self._client.transact_write_items(TransactItems=items)
+            except ClientError as error:
+                if error_code(error) != "TransactionCanceledException":
+                    raise
+                self._raise_key_taken(error)
+
+    @staticmethod
+    def _raise_key_taken(error: ClientError) -> None:
+        reasons = error.response.get("CancellationReasons", [])
+        key_reason = reasons[0] if reasons else {}
+        if key_reason.get("Code") == "ConditionalCheckFailed":
+            item = key_reason.get("Item")
+            raise KeyTaken(IdempotencyKeyRecord.model_validate(_from_item(item)) if item else None) from error
+        if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
+            # Another request is writing this very key right now.
+            raise IdempotencyKeyInFlight(
+                "Another request with this idempotency key is being processed; retry shortly"
+            ) from error
+        raise error
+
+    def get(self, execution_id: str, now: float) -> ExecutionRecord | None:
+        with transient_failures_as_unavailable("DynamoDB"):
+            response = self._client.get_item(TableName=self._table, Key=execution_pk(execution_id))
+        item = response.get("Item")
+        if item is None or int(item["expiresAt"]["N"]) < now:
+            return None
+        return ExecutionRecord.model_validate(_from_item(dict(item)))
+
+    def take_over_start(self, key: IdempotencyKeyRecord, lease_until: float) -> bool:
+        """Claim the right to start a key's execution whose first request gave up. One claimant wins."""
+        return self._update(
+            key_pk(key.key_hash),
+            "SET leaseUntil = :lease",
+            "leaseUntil = :previous AND executionId = :execution",
+            {
+                ":lease": {"N": repr(lease_until)},
+                ":previous": {"N": repr(key.lease_until)},
+                ":execution": {"S": key.execution_id},
+            },
+        )
+
+    def release_start(self, key_hash: str, execution_id: str) -> bool:
+        """Let the next request with this key start the execution at once (this one failed to)."""
+        return self._update(
+            key_pk(key_hash),
+            "SET leaseUntil = :zero",
+            "executionId = :execution",
+            {":zero": {"N": "0"}, ":execution": {"S": execution_id}},
+        )
+
+    def request_cancel(self, execution_id: str, now_iso: str) -> bool:
+        """Claim the execution's cancellation. Exactly one of any number of concurrent callers wins."""
+        return self._update(
+            execution_pk(execution_id),
+            "SET cancelRequestedAt = :now",
+            f"attribute_exists(pk) AND attribute_not_exists(cancelRequestedAt) AND {_ACTIVE}",
+            {":now": {"S": now_iso}, **_status_values()},
+            names={"#status": "status"},
+        )
+
+    def withdraw_cancel(self, execution_id: str) -> bool:
+        return self._update(
+            execution_pk(execution_id), "REMOVE cancelRequestedAt", "attribute_exists(pk)", None
+        )
+
+    def finish(self, record: ExecutionRecord) -> bool:
+        """Write a finished execution's outcome, and mirror its status onto its key. A finished record is
+        never changed again, so late or repeated writers cannot move it backwards."""
+        assert record.status.is_terminal
+        values = {
+            ":status": {"S": record.status.value},
+            ":expires": {"N": str(record.expires_at)},
+            **_status_values(),
+        }
+        updates = ["#status = :status", "expiresAt = :expires"]
+        for name, value in (("completedAt", record.completed_at), ("startedAt", record.started_at)):
+            if value is not None:
+                updates.append(f"{name} = :{name}")
+                values[f":{name}"] = {"S": value.isoformat()}
+        if record.error is not None:
+            updates.append("#error = :error")
+            values[":error"] = _to_dynamo(record.error.model_dump())
+        finished = self._update(
+            execution_pk(record.execution_id),
+            "SET " + ", ".join(updates),
+            f"attribute_exists(pk) AND {_ACTIVE}",
+            values,
+            names={"#status": "status", **({"#error": "error"} if record.error else {})},
+        )
+        if finished and record.idempotency_key_hash:
+            self._update(
+                key_pk(record.idempotency_key_hash),
+                "SET #status = :status, expiresAt = :expires",
+                "executionId = :execution",
+                {
+                    ":status": {"S": record.status.value},
+                    ":expires": {"N": str(record.expires_at)},
+                    ":execution": {"S": record.execution_id},
+                },
+                names={"#status": "status"},
+            )
+        return finished
+
+    def _update(
+        self,
+        key: dict[str, Any],
+        update: str,
+        condition: str,
+        values: dict[str, Any] | None,
+        names: dict[str, str] | None = None,
+    ) -> bool:
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": key,
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+        }
+        if values:
+            arguments["ExpressionAttributeValues"] = values
+        if names:
+            arguments["ExpressionAttributeNames"] = names
+        with transient_failures_as_unavailable("DynamoDB"):
+            try:
+                self._client.update_item(**arguments)
+            except ClientError as error:
+                if error_code(error) == "ConditionalCheckFailedException":
+                    return False
+                raise
+        return True

@@ -1,0 +1,109 @@
+"""Domain errors. Each carries the HTTP status and stable `code` of its RFC 9457 problem document.
+
+Routes never catch these: the API layer maps every `FlowportError` to `application/problem+json` in one
+place, so a rule raises the error that names the problem and nothing else decides the response.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FlowportError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+    title: str = "Internal error"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+        self.headers: dict[str, str] = {}
+
+
+class BadRequest(FlowportError):
+    status, code, title = 400, "bad_request", "Bad request"
+
+
+class MalformedJson(BadRequest):
+    code, title = "malformed_json", "Request body is not valid JSON"
+
+
+class InvalidParameter(BadRequest):
+    code, title = "invalid_parameter", "Invalid request parameter"
+
+
+class Forbidden(FlowportError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class WorkflowDisabled(Forbidden):
+    code, title = "workflow_disabled", "Workflow is disabled"
+
+
+class NotFound(FlowportError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class WorkflowNotFound(NotFound):
+    code, title = "workflow_not_found", "Unknown workflow"
+
+
+class VersionNotFound(NotFound):
+    code, title = "version_not_found", "Unknown workflow version"
+
+
+class ExecutionNotFound(NotFound):
+    code, title = "execution_not_found", "Unknown execution"
+
+
+class MethodNotAllowed(FlowportError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+class NotAcceptable(FlowportError):
+    status, code, title = 406, "not_acceptable", "Not acceptable"
+
+
+class Conflict(FlowportError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class IdempotencyConflict(Conflict):
+    code, title = "idempotency_conflict", "An execution with this idempotency key exists"
+
+
+class IdempotencyKeyInFlight(Conflict):
+    code, title = "idempotency_key_in_flight", "A request with this idempotency key is still being processed"
+
+
+class ExecutionNotCancellable(Conflict):
+    code, title = "execution_not_cancellable", "Execution has already finished"
+
+
+class PayloadTooLarge(FlowportError):
+    status, code, title = 413, "payload_too_large", "Request body too large"
+
+
+class UnsupportedMediaType(FlowportError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class UnprocessableContent(FlowportError):
+    status, code, title = 422, "unprocessable_content", "Unprocessable content"
+
+
+class IdempotencyKeyReused(UnprocessableContent):
+    code, title = "idempotency_key_reused", "Idempotency key was used for a different request"
+
+
+class InputValidationFailed(UnprocessableContent):
+    code, title = "input_validation_failed", "Input does not match the workflow's schema"
+
+
+class ServiceUnavailable(FlowportError):
+    status, code, title = 503, "service_unavailable", "Service temporarily unavailable"
+
+    def __init__(self, detail: str, retry_after_seconds: int = 1, **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.headers["Retry-After"] = str(retry_after_seconds)

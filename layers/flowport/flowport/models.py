@@ -1,0 +1,166 @@
+"""The shapes flowport speaks: API bodies (camelCase on the wire) and the records it keeps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class ExecutionStatus(StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
+
+
+class ConflictStrategy(StrEnum):
+    """What a keyed start does when its key was seen before (Conductor's `X-on-conflict`)."""
+
+    RETURN_EXISTING = "RETURN_EXISTING"
+    FAIL = "FAIL"
+    FAIL_ON_RUNNING = "FAIL_ON_RUNNING"
+
+
+class ExecutionSource(StrEnum):
+    """How an execution was started."""
+
+    HTTP_POST = "http-post"
+    HTTP_GET = "http-get"
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class ExecutionError(ApiModel):
+    code: str = Field(description="Error name, as the workflow or Step Functions reported it")
+    message: str = Field(description="Human-readable cause")
+
+
+class ExecutionLinks(ApiModel):
+    self_: str = Field(alias="self", description="This execution's status")
+    cancel: str = Field(description="DELETE this to cancel the execution")
+
+
+class ExecutionSummary(ApiModel):
+    """What a start returns: enough to find the execution again."""
+
+    execution_id: str
+    workflow: str
+    version: int
+    status: ExecutionStatus
+    correlation_id: str | None = None
+    priority: int
+    created_at: datetime
+    links: ExecutionLinks
+
+
+class ExecutionDetail(ExecutionSummary):
+    """What a status read returns."""
+
+    input: dict[str, Any] | None = None
+    output: Any | None = Field(default=None, description="The workflow's result, when COMPLETED")
+    error: ExecutionError | None = Field(default=None, description="Why it ended, when FAILED or TIMED_OUT")
+    status_variables: dict[str, Any] = Field(
+        default_factory=dict, description="The workflow's declared status variables and their latest values"
+    )
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    source: ExecutionSource
+    cleanup_after: datetime | None = Field(
+        default=None, description="When the record of a finished execution will be deleted"
+    )
+
+
+class CancelResult(ApiModel):
+    execution_id: str
+    cancelled: bool
+    previous_status: ExecutionStatus
+    status: ExecutionStatus
+    message: str
+
+
+class FieldProblem(ApiModel):
+    field: str = Field(description="JSON Pointer to the failing part of the input ('' for the whole input)")
+    message: str
+
+
+class Problem(ApiModel):
+    """RFC 9457 problem details, with flowport's stable `code`."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="Stable machine-readable error code")
+    instance: str | None = None
+    execution_id: str | None = Field(default=None, description="The execution this problem is about")
+    errors: list[FieldProblem] | None = Field(default=None, description="Each failing input field")
+
+
+class ExecutionRecord(BaseModel):
+    """One execution, as kept in DynamoDB."""
+
+    model_config = ConfigDict(frozen=True)
+
+    execution_id: str
+    workflow: str
+    version: int
+    state_machine_arn: str
+    status: ExecutionStatus
+    correlation_id: str | None = None
+    priority: int = 0
+    input: dict[str, Any]
+    source: ExecutionSource
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    output: Any | None = None
+    error: ExecutionError | None = None
+    status_variables: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key_hash: str | None = None
+    cancel_requested_at: datetime | None = None
+    expires_at: int = Field(description="Epoch seconds; DynamoDB's TTL deletes the record after it")
+
+    @property
+    def execution_arn(self) -> str:
+        return execution_arn(self.state_machine_arn, self.execution_id)
+
+
+class IdempotencyKeyRecord(BaseModel):
+    """An idempotency key, pointing at the execution its current generation started."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key_hash: str
+    generation: int
+    fingerprint: str
+    execution_id: str
+    workflow: str
+    version: int
+    state_machine_arn: str
+    correlation_id: str | None = None
+    priority: int = 0
+    created_at: datetime
+    status: ExecutionStatus = Field(description="Last status known to DynamoDB; QUEUED until confirmed")
+    lease_until: float = Field(description="Epoch seconds until which the request that wrote it may start it")
+    expires_at: int
+
+    @property
+    def execution_arn(self) -> str:
+        return execution_arn(self.state_machine_arn, self.execution_id)
+
+
+def execution_arn(state_machine_arn: str, execution_name: str) -> str:
+    """Step Functions names an execution `arn:...:execution:<state machine name>:<execution name>`."""
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{execution_name}"

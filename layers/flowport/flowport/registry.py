@@ -1,0 +1,123 @@
+"""The workflow registry: one folder per workflow under `statemachines/`, settings in `workflow.json`.
+
+The folder name is the workflow's URL name; version N's definition is `vN.asl.json` beside it, deployed as
+the state machine `<stack>-<workflow>-vN` (template.yaml). Lambda functions read the same folders from the
+WorkflowsLayer, so the settings exist once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from functools import cache, cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from flowport.errors import VersionNotFound, WorkflowDisabled, WorkflowNotFound
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
+SETTINGS_FILE = "workflow.json"
+WorkflowName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+VariableName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+
+
+class Workflow(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=None)
+
+    name: WorkflowName
+    description: str = ""
+    enabled: bool = True
+    versions: tuple[int, ...] = Field(min_length=1, description="Deployed versions; the highest is latest")
+    status_variables: tuple[VariableName, ...] = Field(default=(), alias="statusVariables")
+    content_variable: VariableName | None = Field(default=None, alias="contentVariable")
+    input_schema: dict[str, Any] | None = Field(default=None, alias="inputSchema")
+    retention_hours: int = Field(default=24, gt=0, le=24 * 365, alias="retentionHours")
+    start_by_get: bool = Field(default=False, alias="startByGet")
+
+    @field_validator("versions")
+    @classmethod
+    def _positive_unique(cls, versions: tuple[int, ...]) -> tuple[int, ...]:
+        if any(v < 1 for v in versions) or len(set(versions)) != len(versions):
+            raise ValueError("versions must be distinct positive integers")
+        return tuple(sorted(versions))
+
+    @field_validator("input_schema")
+    @classmethod
+    def _valid_schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        if schema is not None:
+            from jsonschema.validators import validator_for
+
+            validator_for(schema).check_schema(schema)
+        return schema
+
+    @cached_property
+    def input_validator(self) -> Validator:
+        # Imported here: jsonschema costs cold-start time that only workflows with a schema should pay.
+        from jsonschema.validators import validator_for
+
+        schema = self.input_schema or {}
+        validator: Validator = validator_for(schema)(schema)
+        return validator
+
+    @property
+    def latest_version(self) -> int:
+        return self.versions[-1]
+
+    def state_machine_name(self, version: int) -> str:
+        return f"{self.name}-v{version}"
+
+    def definition_file(self, version: int) -> str:
+        return f"v{version}.asl.json"
+
+    def resolve_version(self, requested: int | None) -> int:
+        if requested is None:
+            return self.latest_version
+        if requested not in self.versions:
+            raise VersionNotFound(
+                f"Workflow '{self.name}' has no version {requested}; versions: {list(self.versions)}"
+            )
+        return requested
+
+    def require_enabled(self) -> None:
+        if not self.enabled:
+            raise WorkflowDisabled(
+                f"Workflow '{self.name}' is disabled: it cannot be started until an operator enables it"
+            )
+
+
+class Registry(Mapping[str, Workflow]):
+    def __init__(self, workflows: Mapping[str, Workflow]) -> None:
+        self._workflows = dict(workflows)
+
+    def __getitem__(self, name: str) -> Workflow:
+        return self._workflows[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._workflows))
+
+    def __len__(self) -> int:
+        return len(self._workflows)
+
+    def find(self, name: str) -> Workflow:
+        try:
+            return self._workflows[name]
+        except KeyError:
+            raise WorkflowNotFound(f"No workflow named '{name}'") from None
+
+    @classmethod
+    def load(cls, root: Path) -> Registry:
+        workflows = {}
+        for settings_file in sorted(root.glob(f"*/{SETTINGS_FILE}")):
+            name = settings_file.parent.name
+            settings = json.loads(settings_file.read_text(encoding="utf-8"))
+            workflows[name] = Workflow.model_validate({**settings, "name": name})
+        return cls(workflows)
+
+
+@cache
+def load_registry(root: Path) -> Registry:
+    return Registry.load(root)

@@ -1,0 +1,41 @@
+"""Every setting flowport reads from the environment, in one place, checked once per container."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Where the WorkflowsLayer puts `statemachines/` inside a Lambda container.
+LAMBDA_WORKFLOWS_PATH = Path("/opt/python")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLOWPORT_", frozen=True)
+
+    table_name: str = Field(
+        default="flowport-executions", description="DynamoDB table of executions and keys"
+    )
+    workflows_path: Path = Field(default=LAMBDA_WORKFLOWS_PATH, description="Folder of workflow folders")
+    state_machine_arn_prefix: str = Field(
+        default="arn:aws:states:us-east-1:123456789012:stateMachine:flowport-",
+        description="ARN of a state machine without its `<workflow>-v<version>` suffix",
+    )
+    start_lease_seconds: int = Field(
+        default=30, gt=0, description="How long a keyed start may take before another request takes it over"
+    )
+    start_deadline_seconds: int = Field(
+        default=300, gt=0, description="After this, an execution that never reached Step Functions is FAILED"
+    )
+    max_run_seconds: int = Field(
+        default=7 * 24 * 3600,
+        gt=0,
+        description="Longest a workflow may run; bounds the TTL written before the end is known",
+    )
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,170 @@
+"""Status rules: what Step Functions says, mapped to flowport's statuses, and the view a caller gets."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flowport.models import (
+    ExecutionDetail,
+    ExecutionError,
+    ExecutionLinks,
+    ExecutionRecord,
+    ExecutionStatus,
+    ExecutionSummary,
+    IdempotencyKeyRecord,
+)
+from flowport.registry import Workflow
+
+STEP_FUNCTIONS_STATUS = {
+    "RUNNING": ExecutionStatus.RUNNING,
+    "SUCCEEDED": ExecutionStatus.COMPLETED,
+    "FAILED": ExecutionStatus.FAILED,
+    "TIMED_OUT": ExecutionStatus.TIMED_OUT,
+    "ABORTED": ExecutionStatus.CANCELLED,
+    # A failed execution that may be redriven: it has failed until someone redrives it.
+    "PENDING_REDRIVE": ExecutionStatus.FAILED,
+}
+
+START_ABANDONED = ExecutionError(
+    code="start_abandoned",
+    message="The execution was accepted but never reached Step Functions, and no retry started it in time",
+)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """An execution as Step Functions describes it."""
+
+    status: ExecutionStatus
+    started_at: datetime
+    stopped_at: datetime | None
+    output: Any | None
+    error: ExecutionError | None
+
+
+def observation_from_description(description: dict[str, Any]) -> Observation:
+    status = STEP_FUNCTIONS_STATUS[description["status"]]
+    output = description.get("output")
+    return Observation(
+        status=status,
+        started_at=description["startDate"],
+        stopped_at=description.get("stopDate"),
+        output=json.loads(output) if output is not None else None,
+        error=execution_error(description.get("error"), description.get("cause"))
+        if status in (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT)
+        else None,
+    )
+
+
+def execution_error(error: str | None, cause: str | None) -> ExecutionError:
+    """Step Functions gives an error name and a cause; a Lambda's cause is JSON with its message."""
+    message = cause or ""
+    try:
+        parsed = json.loads(message)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
+        message = parsed["errorMessage"]
+    code = error or "States.Timeout"
+    return ExecutionError(code=code, message=message or _DEFAULT_MESSAGES.get(code, "The execution failed"))
+
+
+_DEFAULT_MESSAGES = {"States.Timeout": "The execution ran longer than its workflow allows"}
+
+
+def current_record(
+    record: ExecutionRecord, observation: Observation | None, now: datetime, start_deadline_seconds: int
+) -> ExecutionRecord:
+    """The record brought up to date with what Step Functions observed (None: it has no such execution)."""
+    if record.status.is_terminal:
+        return record
+    if observation is None:
+        if now >= record.created_at + timedelta(seconds=start_deadline_seconds):
+            return record.model_copy(
+                update={"status": ExecutionStatus.FAILED, "error": START_ABANDONED, "completed_at": now}
+            )
+        return record
+    return record.model_copy(
+        update={
+            "status": observation.status,
+            "started_at": observation.started_at,
+            "completed_at": observation.stopped_at,
+            "output": observation.output,
+            "error": observation.error,
+        }
+    )
+
+
+def links(execution_id: str) -> ExecutionLinks:
+    path = f"/executions/{execution_id}"
+    return ExecutionLinks(self_=path, cancel=path)
+
+
+def summary_of_key(key: IdempotencyKeyRecord, status: ExecutionStatus) -> ExecutionSummary:
+    return ExecutionSummary(
+        execution_id=key.execution_id,
+        workflow=key.workflow,
+        version=key.version,
+        status=status,
+        correlation_id=key.correlation_id,
+        priority=key.priority,
+        created_at=key.created_at,
+        links=links(key.execution_id),
+    )
+
+
+def summary_of(record: ExecutionRecord) -> ExecutionSummary:
+    return ExecutionSummary(
+        execution_id=record.execution_id,
+        workflow=record.workflow,
+        version=record.version,
+        status=record.status,
+        correlation_id=record.correlation_id,
+        priority=record.priority,
+        created_at=record.created_at,
+        links=links(record.execution_id),
+    )
+
+
+def detail_of(record: ExecutionRecord, workflow: Workflow | None) -> ExecutionDetail:
+    """The status document. `workflow` is None if the workflow was removed since the execution ran."""
+    completed = record.status is ExecutionStatus.COMPLETED
+    return ExecutionDetail(
+        **summary_of(record).model_dump(),
+        input=record.input,
+        output=record.output if completed else None,
+        error=record.error if record.status.is_terminal and not completed else None,
+        status_variables=status_variables(
+            workflow, record.status_variables, record.output if completed else None
+        ),
+        started_at=record.started_at,
+        completed_at=record.completed_at,
+        source=record.source,
+        cleanup_after=cleanup_after(record.completed_at, workflow) if record.status.is_terminal else None,
+    )
+
+
+def status_variables(workflow: Workflow | None, recorded: dict[str, Any], output: Any) -> dict[str, Any]:
+    """Only the declared names: the values the workflow recorded, then those in its final output."""
+    if workflow is None:
+        return {}
+    final = output if isinstance(output, dict) else {}
+    return {
+        name: final.get(name, recorded.get(name))
+        for name in workflow.status_variables
+        if name in final or name in recorded
+    }
+
+
+def cleanup_after(completed_at: datetime | None, workflow: Workflow | None) -> datetime | None:
+    if completed_at is None:
+        return None
+    return completed_at + timedelta(hours=workflow.retention_hours if workflow else 24)
+
+
+def expiry_for_new(created_at: datetime, workflow: Workflow, max_run_seconds: int) -> int:
+    """The TTL written at start: the execution may run up to `max_run_seconds`, then be retained."""
+    return int(created_at.timestamp()) + max_run_seconds + workflow.retention_hours * 3600
