@@ -98,8 +98,8 @@ def current_record(
     )
 
 
-def links(execution_id: str) -> ExecutionLinks:
-    path = f"/executions/{execution_id}"
+def links(execution_id: str, base: str = "") -> ExecutionLinks:
+    path = f"{base}/executions/{execution_id}"
     return ExecutionLinks(self_=path, cancel=path)
 
 

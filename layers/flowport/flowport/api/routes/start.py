@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.request import Request
 
 from flowport import inputs
 from flowport.api import negotiation
+from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
 from flowport.errors import BadRequest, MethodNotAllowed
 from flowport.executions import StartCommand, Started
@@ -104,9 +105,9 @@ def _body(request: Request) -> bytes:
     return body.encode("utf-8", errors="surrogateescape")
 
 
-def _answer(started: Started, accept: str | None) -> Response[str]:
+def _answer(started: Started, request: Request, accept: str | None) -> Response[str]:
     representation = negotiation.choose_start_representation(accept)
-    execution = started.execution
+    execution = with_links(started.execution, request)
     headers = {"Location": execution.links.self_}
     if started.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -146,7 +147,7 @@ def _start(
         idempotency_key=key,
         on_conflict=strategy,
     )
-    return _answer(service.start(command), options.accept)
+    return _answer(service.start(command), request, options.accept)
 
 
 @router.post(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.request import Request
 
+from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
 from flowport.api.routes.params import ExecutionIdPath
 from flowport.models import ExecutionDetail
@@ -23,8 +25,8 @@ router = Router()
     tags=["executions"],
     operation_id="getExecution",
 )
-def get_execution(execution_id: ExecutionIdPath) -> Response[str]:
-    detail = execution_service().get(execution_id)
+def get_execution(execution_id: ExecutionIdPath, request: Request) -> Response[str]:
+    detail = with_links(execution_service().get(execution_id), request)
     return Response(
         status_code=200,
         content_type="application/json",

@@ -1,0 +1,6 @@
+"""Cancel Lambda: DELETE /executions/{executionId}. Apart from status so that status stays read-only."""
+
+from flowport.api.apps import cancel_app
+from flowport.api.observability import api_handler
+
+lambda_handler = api_handler(cancel_app().resolve)

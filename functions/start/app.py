@@ -1,0 +1,6 @@
+"""Start Lambda: POST /workflows/{name}/executions and GET /workflows/{name}/start."""
+
+from flowport.api.apps import start_app
+from flowport.api.observability import api_handler
+
+lambda_handler = api_handler(start_app().resolve)

@@ -1,0 +1,123 @@
+"""Deploys the template's stack into an embedded moto, in this process.
+
+Tables, Lambda functions and state machines are created as the template declares them. Lambda code runs
+in-process through `lambda_seam`; Step Functions really executes the state machines.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+from moto import mock_aws
+from moto.core.config import DefaultConfig
+
+from flowport import services
+from flowport.local import lambda_seam
+from flowport.local.template import LOCAL_REGION, Stack, TableSpec
+
+# Executing state machines is off by default in moto; local mode is pointless without it.
+MOTO_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "AWS_DEFAULT_REGION": LOCAL_REGION,
+    "AWS_REGION": LOCAL_REGION,
+}
+_TABLE_PROPERTIES = ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+WORKFLOWS_PATH_VARIABLE = "FLOWPORT_WORKFLOWS_PATH"
+
+
+def _dummy_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("placeholder.py", "# code runs in-process through flowport.local.lambda_seam\n")
+    return buffer.getvalue()
+
+
+def workflows_layer(stack: Stack) -> Path:
+    """The layer that ships the state machine definitions: in Lambda, FLOWPORT_WORKFLOWS_PATH points at it."""
+    definitions = [machine.definition_uri for machine in stack.state_machines.values()]
+    for layer in stack.layers.values():
+        if definitions and all(layer.content_uri in path.parents for path in definitions):
+            return layer.content_uri
+    raise LookupError("No layer of the template contains every state machine definition")
+
+
+def environment(stack: Stack) -> dict[str, str]:
+    """The functions' environment variables, as one process environment (it is shared by all of them)."""
+    variables: dict[str, str] = {}
+    for spec in stack.functions.values():
+        variables.update(spec.environment)
+    if stack.state_machines:
+        variables[WORKFLOWS_PATH_VARIABLE] = str(workflows_layer(stack))
+    return variables
+
+
+class LocalCloud:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+
+    def deploy(self, environ: MutableMapping[str, str] = os.environ) -> None:
+        """Create every resource in the active moto mock and point this process's handlers at them."""
+        environ.update(FAKE_CREDENTIALS)
+        environ.update(environment(self.stack))
+        environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
+        services.reset()
+        for table in self.stack.tables.values():
+            self._create_table(table)
+        role = self._create_role()
+        self._create_functions(role)
+        self._create_state_machines(role)
+
+    @staticmethod
+    def _create_table(table: TableSpec) -> None:
+        client = boto3.client("dynamodb", region_name=LOCAL_REGION)
+        arguments = {name: table.properties[name] for name in _TABLE_PROPERTIES if name in table.properties}
+        client.create_table(TableName=table.name, BillingMode="PAY_PER_REQUEST", **arguments)
+        ttl = table.properties.get("TimeToLiveSpecification")
+        if ttl:
+            client.update_time_to_live(TableName=table.name, TimeToLiveSpecification=ttl)
+
+    @staticmethod
+    def _create_role() -> str:
+        iam = boto3.client("iam", region_name=LOCAL_REGION)
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
+        role = iam.create_role(RoleName="flowport-local", AssumeRolePolicyDocument=json.dumps(trust))
+        return str(role["Role"]["Arn"])
+
+    def _create_functions(self, role: str) -> None:
+        client = boto3.client("lambda", region_name=LOCAL_REGION)
+        code = _dummy_zip()
+        for spec in self.stack.functions.values():
+            client.create_function(
+                FunctionName=spec.name,
+                Runtime="python3.11",
+                Role=role,
+                Handler=spec.handler,
+                Code={"ZipFile": code},
+                Timeout=spec.timeout,
+                MemorySize=spec.memory,
+            )
+        lambda_seam.register({spec.name: spec for spec in self.stack.functions.values()})
+
+    def _create_state_machines(self, role: str) -> None:
+        client = boto3.client("stepfunctions", region_name=LOCAL_REGION)
+        for machine in self.stack.state_machines.values():
+            client.create_state_machine(name=machine.name, definition=machine.definition, roleArn=role)
+
+
+@contextmanager
+def running(stack: Stack) -> Iterator[LocalCloud]:
+    """An embedded moto with the stack deployed, for as long as the block runs."""
+    with mock_aws(config=MOTO_CONFIG):
+        cloud = LocalCloud(stack)
+        cloud.deploy()
+        yield cloud

@@ -1,0 +1,252 @@
+"""Reads the SAM template: the one description of the app that the local server and the tests also use.
+
+CloudFormation's intrinsic functions are resolved against a local stack (name, account, region) whose
+resources get the names and ARNs moto will give them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from moto.cloudformation.utils import yaml_tag_constructor
+
+LOCAL_ACCOUNT = "123456789012"
+LOCAL_REGION = "us-east-1"
+LOCAL_STACK = "flowport-local"
+
+
+class TemplateError(Exception):
+    """The template uses something local mode cannot reproduce."""
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    pass
+
+
+_CloudFormationLoader.add_multi_constructor("!", yaml_tag_constructor)  # type: ignore[no-untyped-call]
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    method: str  # upper case
+    path: str  # API Gateway style: /executions/{executionId}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    name: str
+    code_uri: Path
+    handler: str  # module.function
+    environment: dict[str, str]
+    timeout: int
+    memory: int
+    routes: tuple[ApiRoute, ...]
+
+
+@dataclass(frozen=True)
+class StateMachineSpec:
+    logical_id: str
+    name: str
+    arn: str
+    definition: str  # ASL with DefinitionSubstitutions applied
+    definition_uri: Path
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    logical_id: str
+    name: str
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    logical_id: str
+    content_uri: Path
+
+
+@dataclass
+class Stack:
+    root: Path
+    functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    state_machines: dict[str, StateMachineSpec] = field(default_factory=dict)
+    tables: dict[str, TableSpec] = field(default_factory=dict)
+    layers: dict[str, LayerSpec] = field(default_factory=dict)
+
+    @property
+    def routes(self) -> dict[ApiRoute, FunctionSpec]:
+        return {route: spec for spec in self.functions.values() for route in spec.routes}
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)
+    if not isinstance(document, dict) or "Resources" not in document:
+        raise TemplateError(f"{path} is not a CloudFormation template")
+    return document
+
+
+class _Resolver:
+    """Evaluates intrinsic functions for a local stack."""
+
+    def __init__(self, template: dict[str, Any], stack_name: str) -> None:
+        self._resources: dict[str, Any] = template["Resources"]
+        self._pseudo = {
+            "AWS::StackName": stack_name,
+            "AWS::Region": LOCAL_REGION,
+            "AWS::AccountId": LOCAL_ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": None,
+        }
+        self._parameters = {
+            name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()
+        }
+        self._stack_name = stack_name
+
+    def physical_name(self, logical_id: str) -> str:
+        properties = self._resources[logical_id].get("Properties", {})
+        for name_property in ("Name", "FunctionName", "TableName", "StateMachineName", "LayerName"):
+            if name_property in properties:
+                return str(self.resolve(properties[name_property]))
+        return f"{self._stack_name}-{logical_id}"
+
+    def ref(self, name: str) -> str:
+        if name in self._pseudo:
+            return str(self._pseudo[name])
+        if name in self._parameters:
+            return self._parameters[name]
+        resource_type = self._resources.get(name, {}).get("Type")
+        if resource_type is None:
+            raise TemplateError(f"!Ref {name}: no such parameter or resource")
+        if resource_type == "AWS::Serverless::StateMachine":
+            return self.get_att(name, "Arn")
+        if resource_type == "AWS::Serverless::LayerVersion":
+            return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:layer:{self.physical_name(name)}:1"
+        return self.physical_name(name)
+
+    def get_att(self, name: str, attribute: str) -> str:
+        resource_type = self._resources.get(name, {}).get("Type")
+        physical = self.physical_name(name)
+        where = f"{LOCAL_REGION}:{LOCAL_ACCOUNT}"
+        arns = {
+            "AWS::Serverless::Function": f"arn:aws:lambda:{where}:function:{physical}",
+            "AWS::Serverless::StateMachine": f"arn:aws:states:{where}:stateMachine:{physical}",
+            "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{where}:table/{physical}",
+            "AWS::Logs::LogGroup": f"arn:aws:logs:{where}:log-group:{physical}:*",
+        }
+        if attribute == "Arn" and resource_type in arns:
+            return arns[resource_type]
+        if attribute == "Name":
+            return physical
+        raise TemplateError(f"!GetAtt {name}.{attribute} is not available in local mode")
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((function, argument),) = value.items()
+            if function == "Ref":
+                return self.ref(argument)
+            if function == "Fn::GetAtt":
+                name, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+                return self.get_att(name, attribute)
+            if function == "Fn::Sub":
+                return self._sub(argument)
+            if function == "Fn::Join":
+                separator, items = argument
+                return separator.join(str(item) for item in self.resolve(items))
+            if function.startswith("Fn::"):
+                raise TemplateError(f"{function} is not supported in local mode")
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def _sub(self, argument: str | list[Any]) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+        resolved_variables = {name: self.resolve(item) for name, item in variables.items()}
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in resolved_variables:
+                return str(resolved_variables[name])
+            if "." in name and not name.startswith("AWS::"):
+                return self.get_att(*name.split(".", 1))
+            return self.ref(name)
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+
+def build_stack(template_path: Path, stack_name: str = LOCAL_STACK) -> Stack:
+    template = load_template(template_path)
+    root = template_path.parent
+    resolver = _Resolver(template, stack_name)
+    function_globals = template.get("Globals", {}).get("Function", {})
+    stack = Stack(root=root)
+    for logical_id, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        resource_type = resource["Type"]
+        if resource_type == "AWS::Serverless::Function":
+            stack.functions[logical_id] = _function(logical_id, properties, function_globals, resolver, root)
+        elif resource_type == "AWS::Serverless::StateMachine":
+            stack.state_machines[logical_id] = _state_machine(logical_id, properties, resolver, root)
+        elif resource_type == "AWS::DynamoDB::Table":
+            stack.tables[logical_id] = TableSpec(
+                logical_id, resolver.physical_name(logical_id), resolver.resolve(properties)
+            )
+        elif resource_type == "AWS::Serverless::LayerVersion":
+            stack.layers[logical_id] = LayerSpec(logical_id, (root / properties["ContentUri"]).resolve())
+    return stack
+
+
+def _function(
+    logical_id: str, properties: dict[str, Any], defaults: dict[str, Any], resolver: _Resolver, root: Path
+) -> FunctionSpec:
+    merged = {**defaults, **properties}
+    variables = {
+        **defaults.get("Environment", {}).get("Variables", {}),
+        **properties.get("Environment", {}).get("Variables", {}),
+    }
+    routes = tuple(
+        ApiRoute(method=str(event["Properties"]["Method"]).upper(), path=str(event["Properties"]["Path"]))
+        for event in properties.get("Events", {}).values()
+        if event.get("Type") == "Api"
+    )
+    return FunctionSpec(
+        logical_id=logical_id,
+        name=resolver.physical_name(logical_id),
+        code_uri=(root / merged["CodeUri"]).resolve(),
+        handler=merged["Handler"],
+        environment={name: str(resolver.resolve(value)) for name, value in variables.items()},
+        timeout=int(merged.get("Timeout", 3)),
+        memory=int(merged.get("MemorySize", 128)),
+        routes=routes,
+    )
+
+
+def _state_machine(
+    logical_id: str, properties: dict[str, Any], resolver: _Resolver, root: Path
+) -> StateMachineSpec:
+    if "DefinitionUri" not in properties:
+        raise TemplateError(f"{logical_id}: local mode reads state machines from DefinitionUri files")
+    definition_uri = (root / properties["DefinitionUri"]).resolve()
+    substitutions = {
+        name: str(resolver.resolve(value))
+        for name, value in properties.get("DefinitionSubstitutions", {}).items()
+    }
+    definition = re.sub(
+        r"\$\{(\w+)\}",
+        lambda match: substitutions.get(match.group(1), match.group(0)),
+        definition_uri.read_text(encoding="utf-8"),
+    )
+    return StateMachineSpec(
+        logical_id=logical_id,
+        name=resolver.physical_name(logical_id),
+        arn=resolver.get_att(logical_id, "Arn"),
+        definition=definition,
+        definition_uri=definition_uri,
+    )

@@ -1,0 +1,103 @@
+"""Request bodies and query strings becoming workflow inputs."""
+
+import json
+
+import pytest
+from flowport import inputs
+from flowport.errors import InputValidationFailed, MalformedJson, PayloadTooLarge, UnsupportedMediaType
+from flowport.registry import Workflow
+
+PLAIN = Workflow(name="plain", versions=(1,))
+TEXT = Workflow(name="text", versions=(1,), contentVariable="document")
+TYPED = Workflow(
+    name="typed",
+    versions=(1,),
+    inputSchema={
+        "type": "object",
+        "required": ["subject", "tier"],
+        "properties": {
+            "subject": {"type": "string", "minLength": 1},
+            "tier": {"enum": ["free", "pro"]},
+            "count": {"type": "integer", "minimum": 0},
+            "ratio": {"type": "number"},
+            "urgent": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    },
+)
+
+
+def test_json_object_body_is_the_input():
+    assert inputs.input_from_body(PLAIN, b'{"a": [1, 2.5]}', "application/json; charset=utf-8") == {
+        "a": [1, 2.5]
+    }
+
+
+def test_empty_body_is_an_empty_input():
+    assert inputs.input_from_body(PLAIN, b"", None) == {}
+
+
+@pytest.mark.parametrize("body", [b"{", b"[1]", b"42", b'"text"', b"null", b'{"a": NaN}', b"\xff\xfe"])
+def test_malformed_or_non_object_json_is_a_bad_request(body):
+    with pytest.raises(MalformedJson):
+        inputs.input_from_body(PLAIN, body, "application/json")
+
+
+def test_a_vendor_json_media_type_is_json():
+    assert inputs.input_from_body(PLAIN, b"{}", "application/vnd.flowport+json") == {}
+
+
+def test_other_media_types_are_refused_for_json_workflows():
+    with pytest.raises(UnsupportedMediaType):
+        inputs.input_from_body(PLAIN, b"a,b", "text/csv")
+
+
+def test_content_variable_takes_any_body_as_text():
+    assert inputs.input_from_body(TEXT, b'# Title\n{"not": "parsed"}', "text/markdown") == {
+        "document": '# Title\n{"not": "parsed"}'
+    }
+
+
+def test_content_variable_refuses_binary():
+    with pytest.raises(UnsupportedMediaType):
+        inputs.input_from_body(TEXT, b"\xff\xd8\xff", "image/jpeg")
+
+
+def test_bodies_over_256_kib_are_too_large():
+    with pytest.raises(PayloadTooLarge):
+        inputs.input_from_body(TEXT, b"a" * (inputs.MAX_INPUT_BYTES + 1), "text/plain")
+
+
+def test_an_input_that_grows_past_the_limit_when_escaped_is_too_large():
+    body = b'"' * (inputs.MAX_INPUT_BYTES // 2 + 10)  # each quote becomes \" in the JSON input
+    with pytest.raises(PayloadTooLarge):
+        inputs.input_from_body(TEXT, body, "text/plain")
+
+
+def test_schema_failures_list_every_field():
+    with pytest.raises(InputValidationFailed) as raised:
+        inputs.validate_input(TYPED, {"subject": "", "tier": "gold", "extra": 1})
+    fields = sorted(problem.field for problem in raised.value.extensions["errors"])
+    assert fields == ["", "/subject", "/tier"]
+
+
+def test_query_parameters_are_typed_by_the_schema_and_reserved_ones_dropped():
+    query = {"subject": "42", "tier": "pro", "count": "7", "ratio": "0.5", "urgent": "true", "version": "2"}
+    assert inputs.input_from_query(TYPED, query) == {
+        "subject": "42",
+        "tier": "pro",
+        "count": 7,
+        "ratio": 0.5,
+        "urgent": True,
+    }
+
+
+def test_query_values_that_are_not_of_the_declared_type_stay_text_for_the_schema_to_refuse():
+    workflow_input = inputs.input_from_query(TYPED, {"subject": "s", "tier": "pro", "count": "seven"})
+    with pytest.raises(InputValidationFailed):
+        inputs.validate_input(TYPED, workflow_input)
+
+
+def test_serialized_input_is_compact_utf8_json():
+    assert json.loads(inputs.serialize_input({"ü": "ß"})) == {"ü": "ß"}
+    assert inputs.serialize_input({"a": 1}) == '{"a":1}'
