@@ -3,4 +3,5 @@
 from flowport.api.apps import cancel_app
 from flowport.api.observability import api_handler
 
-lambda_handler = api_handler(cancel_app().resolve)
+app = cancel_app()
+lambda_handler = api_handler(app.resolve)

@@ -3,4 +3,5 @@
 from flowport.api.apps import start_app
 from flowport.api.observability import api_handler
 
-lambda_handler = api_handler(start_app().resolve)
+app = start_app()
+lambda_handler = api_handler(app.resolve)

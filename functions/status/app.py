@@ -3,4 +3,5 @@
 from flowport.api.apps import status_app
 from flowport.api.observability import api_handler
 
-lambda_handler = api_handler(status_app().resolve)
+app = status_app()
+lambda_handler = api_handler(app.resolve)

@@ -125,7 +125,9 @@ class ExecutionService:
                     status.summary_of(record.model_copy(update={"status": ExecutionStatus.RUNNING})), False
                 )
             idempotency.ensure_same_request(existing, request_fingerprint)
-            existing_status = self._status_of_key(existing, command.on_conflict)
+            existing_status, launched_here = self._status_of_key(existing, command.on_conflict)
+            if launched_here:  # the request that wrote the key never started it: this one did, for it
+                return Started(status.summary_of_key(existing, existing_status), replayed=False)
             action = idempotency.on_conflict(command.on_conflict, existing_status)
             if action is ConflictAction.REPLAY:
                 return Started(status.summary_of_key(existing, existing_status), replayed=True)
@@ -138,26 +140,31 @@ class ExecutionService:
             replaces_generation = existing.generation
         raise IdempotencyKeyInFlight("Requests with this idempotency key keep racing; retry shortly")
 
-    def _status_of_key(self, key: IdempotencyKeyRecord, strategy: ConflictStrategy) -> ExecutionStatus:
+    def _status_of_key(
+        self, key: IdempotencyKeyRecord, strategy: ConflictStrategy
+    ) -> tuple[ExecutionStatus, bool]:
+        """The status of the key's execution, and whether this request had to launch it."""
         if not idempotency.needs_observation(strategy, key.status):
-            return key.status
+            return key.status, False
         observation = self._gateway.describe(key.execution_arn)
         if observation is not None:
-            return observation.status
+            return observation.status, False
         now = self._clock().timestamp()
         pending = idempotency.pending_start(
             key.lease_until, key.created_at.timestamp(), now, self._settings.start_deadline_seconds
         )
         if pending is PendingStart.ABANDONED:
-            return ExecutionStatus.FAILED
+            return ExecutionStatus.FAILED, False
         if pending is PendingStart.TAKE_OVER and self._store.take_over_start(
             key, lease_until=now + self._settings.start_lease_seconds
         ):
             record = self._store.get(key.execution_id, now)
-            if record is not None and not record.status.is_terminal:
-                self._launch(record, key)
-                return ExecutionStatus.RUNNING
-            return record.status if record is not None else ExecutionStatus.FAILED
+            if record is None:
+                return ExecutionStatus.FAILED, False
+            if record.status.is_terminal:  # cancelled before it ever started
+                return record.status, False
+            self._launch(record, key)
+            return ExecutionStatus.RUNNING, True
         raise IdempotencyKeyInFlight(
             f"Execution {key.execution_id} for this idempotency key is still being started; retry shortly",
             execution_id=key.execution_id,

@@ -14,7 +14,7 @@ router = Router()
 
 
 @router.delete(
-    "/executions/<execution_id>",
+    "/executions/<executionId>",
     summary="Cancel an execution",
     description="A finished execution cannot be cancelled: 409 with `cancelled: false` and its status.",
     responses={

@@ -41,7 +41,22 @@ def openapi_document() -> dict[str, Any]:
     document = merge.get_openapi_schema()
     for (path, method), body in _REQUEST_BODIES.items():
         document["paths"][path][method]["requestBody"] = body
+    _drop_powertools_validation_responses(document)
     return document
+
+
+def _drop_powertools_validation_responses(document: dict[str, Any]) -> None:
+    """Powertools documents a 422 of its own on every route; flowport answers bad parameters with a 400
+    problem document instead (declared on each route), so those entries would describe nothing real."""
+    powertools_schemas = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            for status, response in list(responses.items()):
+                if any(name in json.dumps(response) for name in powertools_schemas):
+                    del responses[status]
+    for name in powertools_schemas:
+        document.get("components", {}).get("schemas", {}).pop(name, None)
 
 
 @router.get("/openapi.json", summary="This API's OpenAPI document", tags=["meta"], operation_id="getOpenApi")

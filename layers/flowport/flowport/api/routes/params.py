@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 ExecutionIdPath = Annotated[
     str,
     Path(
+        alias="executionId",
         min_length=1,
         max_length=80,
         pattern=r"^[A-Za-z0-9_-]+$",

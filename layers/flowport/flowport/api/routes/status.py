@@ -16,7 +16,7 @@ router = Router()
 
 
 @router.get(
-    "/executions/<execution_id>",
+    "/executions/<executionId>",
     summary="Get an execution's status",
     responses={
         200: {"description": "The execution", "content": {"application/json": {"model": ExecutionDetail}}},

@@ -1,0 +1,61 @@
+"""The `flowport` command. `flowport dev` runs the whole API locally over an embedded AWS emulator."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="flowport", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    dev = commands.add_parser(
+        "dev", help="run the API on localhost over an embedded moto (no AWS, no Docker)"
+    )
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--template", type=Path, default=Path("template.yaml"), help="SAM template to run")
+    arguments = parser.parse_args(argv)
+    return run_dev(arguments.template, arguments.host, arguments.port)
+
+
+def run_dev(template: Path, host: str, port: int) -> int:
+    # Imported here: local mode needs the `local` extra, which deployed functions never import.
+    from flowport.local.cloud import running
+    from flowport.local.server import LocalServer
+    from flowport.local.template import build_stack
+    from flowport.registry import load_registry
+    from flowport.settings import get_settings
+
+    stack = build_stack(template.resolve())
+    with running(stack):
+        server = LocalServer(stack, host, port)
+        registry = load_registry(get_settings().workflows_path)
+        print(f"flowport local API on {server.url}  (embedded moto; Ctrl-C stops)")
+        print("workflows:")
+        for name, workflow in registry.items():
+            state = "enabled" if workflow.enabled else "disabled"
+            print(f"  {name:<20} versions {list(workflow.versions)}  {state}  {workflow.description}")
+        print("routes:")
+        for route, function in sorted(stack.routes.items(), key=lambda item: (item[0].path, item[0].method)):
+            print(f"  {route.method:<7}{route.path:<40}-> {function.logical_id}")
+        sys.stdout.flush()
+
+        def stop(_signal: int, _frame: FrameType | None) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("stopping")
+        finally:
+            server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

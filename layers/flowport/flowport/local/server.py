@@ -1,0 +1,148 @@
+"""The local HTTP server: API Gateway's routes from template.yaml, served on localhost, each request
+handled by its function's handler in this process, over the embedded moto."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TextIO
+
+from flowport.local.functions import invoke
+from flowport.local.gateway import (
+    HttpRequest,
+    HttpResponse,
+    LocalApiGateway,
+    http_response,
+    problem,
+    proxy_event,
+)
+from flowport.local.template import Stack
+
+# API Gateway's REST API refuses payloads over 10 MB before any function runs.
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+
+
+class LocalServer:
+    def __init__(
+        self, stack: Stack, host: str = "127.0.0.1", port: int = 3000, log: TextIO = sys.stdout
+    ) -> None:
+        self.stack = stack
+        self.gateway = LocalApiGateway(stack)
+        self._log = log
+        self._log_lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer((host, port), _handler_class(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        path = request.target.split("?", 1)[0]
+        matched = self.gateway.match(request.method, path)
+        if matched is None:
+            return problem(404, "route_not_found", "Not found", "No such route; see /openapi.json")
+        route, path_parameters = matched
+        event = proxy_event(request, route.route, path_parameters)
+        try:
+            result = invoke(route.function, event)
+        except Exception as error:
+            self.log_line(
+                {
+                    "level": "ERROR",
+                    "message": "function failed",
+                    "function": route.function.logical_id,
+                    "error": f"{type(error).__name__}: {error}",
+                }
+            )
+            return problem(502, "function_error", "Bad gateway", "The function failed; see the server log")
+        return http_response(result)
+
+    def log_line(self, fields: dict[str, object]) -> None:
+        with self._log_lock:
+            print(json.dumps(fields, default=str), file=self._log, flush=True)
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever(poll_interval=0.2)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, name="flowport-local-server", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._httpd.server_close()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def _handler_class(server: LocalServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "flowport-local"
+
+        def _serve(self) -> None:
+            started = time.perf_counter()
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_PAYLOAD_BYTES:
+                response = problem(413, "request_too_large", "Request too large", "Requests stop at 10 MB")
+                self.close_connection = True
+            else:
+                body = self.rfile.read(length) if length else b""
+                request = HttpRequest(
+                    self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+                )
+                response = server.handle(request)
+            self._send(response)
+            server.log_line(
+                {
+                    "level": "INFO",
+                    "message": "request",
+                    "method": self.command,
+                    "path": self.path.split("?", 1)[0],
+                    "status": response.status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                }
+            )
+
+        def _send(self, response: HttpResponse) -> None:
+            self.send_response_only(response.status)
+            names = {name.lower() for name, _ in response.headers}
+            for name, value in response.headers:
+                self.send_header(name, value)
+            if "content-length" not in names:
+                self.send_header("Content-Length", str(len(response.body)))
+            self.send_header("Date", self.date_time_string())
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Requests are logged as JSON by `_serve`; the default text log would repeat them."""
+
+    return Handler
+
+
+@contextmanager
+def serving(
+    stack: Stack, host: str = "127.0.0.1", port: int = 0, log: TextIO = sys.stdout
+) -> Iterator[LocalServer]:
+    """A started server (port 0: any free port) for as long as the block runs."""
+    server = LocalServer(stack, host, port, log)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

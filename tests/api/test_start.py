@@ -1,0 +1,140 @@
+"""POST /workflows/{name}/executions and GET /workflows/{name}/start, through the start Lambda."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support import TICKET, Api, load_event, with_request
+
+
+def test_the_sample_event_starts_an_execution(api: Api):
+    response = api.call(load_event("start-execution"))
+    assert response.status == 202
+    body = response.json()
+    assert body["workflow"] == "ticket-triage"
+    assert body["version"] == 2
+    assert body["status"] == "RUNNING"
+    assert body["correlationId"] == "order-1234"
+    assert body["priority"] == 5
+    assert response.headers["location"] == f"/v1/executions/{body['executionId']}"
+    assert body["links"] == {"self": response.headers["location"], "cancel": response.headers["location"]}
+
+
+def test_ids_are_unguessable_uuids(api: Api):
+    ids = {api.start().json()["executionId"] for _ in range(3)}
+    assert len(ids) == 3
+    assert all(len(execution_id) == 36 for execution_id in ids)
+
+
+def test_accept_text_plain_gets_the_bare_id(api: Api):
+    response = api.start(headers={"Accept": "text/plain"})
+    assert response.status == 202
+    assert response.headers["content-type"] == "text/plain"
+    assert response.headers["location"].endswith(response.body)
+
+
+def test_unacceptable_accept_is_406_and_starts_nothing(api: Api):
+    response = api.start(headers={"Accept": "image/png"})
+    assert (response.status, response.problem_code) == (406, "not_acceptable")
+
+
+def test_an_older_version_can_be_chosen(api: Api):
+    assert api.start(query={"version": "1"}).json()["version"] == 1
+
+
+@pytest.mark.parametrize(
+    ("workflow", "query", "status", "code"),
+    [
+        ("no-such-workflow", {}, 404, "workflow_not_found"),
+        ("ticket-triage", {"version": "9"}, 404, "version_not_found"),
+        ("nightly-report", {}, 403, "workflow_disabled"),
+        ("ticket-triage", {"priority": "100"}, 400, "invalid_parameter"),
+        ("ticket-triage", {"priority": "-1"}, 400, "invalid_parameter"),
+        ("ticket-triage", {"priority": "high"}, 400, "invalid_parameter"),
+        ("ticket-triage", {"version": "0"}, 400, "invalid_parameter"),
+        ("ticket-triage", {"version": "latest"}, 400, "invalid_parameter"),
+        ("ticket-triage", {"correlationId": "c" * 129}, 400, "invalid_parameter"),
+    ],
+)
+def test_start_errors(api: Api, workflow, query, status, code):
+    response = api.start(workflow, query=query, body={} if workflow == "nightly-report" else None)
+    assert (response.status, response.problem_code) == (status, code)
+    problem = response.json()
+    assert problem["status"] == status
+    assert problem["title"]
+    assert problem["detail"]
+
+
+def test_a_disabled_workflow_says_so(api: Api):
+    assert "disabled" in api.start("nightly-report", body={}).json()["detail"]
+
+
+def test_schema_failures_list_each_field(api: Api):
+    response = api.start(body={"subject": "", "customerTier": "gold", "surprise": True})
+    assert (response.status, response.problem_code) == (422, "input_validation_failed")
+    assert sorted(error["field"] for error in response.json()["errors"]) == ["", "/customerTier", "/subject"]
+
+
+@pytest.mark.parametrize(
+    ("raw_body", "code"),
+    [
+        ("{", "malformed_json"),
+        ("[1, 2]", "malformed_json"),
+        ('"text"', "malformed_json"),
+        ("nul", "malformed_json"),
+    ],
+)
+def test_malformed_bodies_are_400(api: Api, raw_body, code):
+    response = api.start(raw_body=raw_body)
+    assert (response.status, response.problem_code) == (400, code)
+
+
+def test_a_body_over_256_kib_is_413(api: Api):
+    response = api.start(raw_body=json.dumps({**TICKET, "body": "x" * (256 * 1024)}))
+    assert (response.status, response.problem_code) == (413, "payload_too_large")
+
+
+def test_a_non_json_body_for_a_json_workflow_is_415(api: Api):
+    response = api.start(raw_body="subject=x", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert (response.status, response.problem_code) == (415, "unsupported_media_type")
+
+
+def test_content_variable_puts_the_raw_body_under_its_name(api: Api):
+    event = load_event("start-document-summary")
+    started = api.call(event)
+    assert started.status == 202
+    detail = api.get(started.json()["executionId"]).json()
+    assert detail["input"] == {"document": event["body"]}
+
+
+def test_a_binary_body_is_decoded_from_base64(api: Api):
+    import base64
+
+    event = load_event("start-document-summary")
+    event["body"] = base64.b64encode(b"# Title\n\nSome text here.").decode()
+    event["isBase64Encoded"] = True
+    started = api.call(event)
+    assert started.status == 202
+    assert api.get(started.json()["executionId"]).json()["input"] == {
+        "document": "# Title\n\nSome text here."
+    }
+
+
+def test_start_by_get_uses_the_query_as_typed_input(api: Api):
+    response = api.call(load_event("start-execution-by-get"))
+    assert response.status == 202
+    detail = api.get(response.json()["executionId"]).json()
+    assert detail["input"] == {
+        "subject": "Password reset email never arrives",
+        "customerTier": "free",
+        "delaySeconds": 0,
+    }
+    assert detail["source"] == "http-get"
+
+
+def test_start_by_get_is_refused_for_workflows_that_did_not_opt_in(api: Api):
+    event = with_request(load_event("start-execution-by-get"), path_parameters={"name": "document-summary"})
+    response = api.call(event)
+    assert (response.status, response.problem_code) == (405, "method_not_allowed")

@@ -1,0 +1,80 @@
+"""GET and DELETE /executions/{executionId}, through the status and cancel Lambdas."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import TICKET, Api, load_event, with_request
+
+
+def test_the_status_of_a_running_then_completed_execution(api: Api):
+    started = api.start(body={**TICKET, "delaySeconds": 1}).json()
+    running = api.get(started["executionId"])
+    assert running.status == 200
+    document = running.json()
+    assert document["status"] in {"RUNNING", "COMPLETED"}
+    assert document["input"]["subject"] == TICKET["subject"]
+    assert document["source"] == "http-post"
+    assert document["links"]["self"] == f"/v1/executions/{started['executionId']}"
+    finished = api.wait_for_status(started["executionId"], "COMPLETED")
+    assert finished["output"]["queue"] == "priority"
+    assert finished["statusVariables"] == {"queue": "priority", "slaHours": finished["output"]["slaHours"]}
+    assert finished["startedAt"] <= finished["completedAt"] <= finished["cleanupAfter"]
+    assert "error" not in finished
+
+
+def test_a_failed_execution_reports_its_error_and_no_output(api: Api):
+    started = api.start(body={**TICKET, "subject": "Buy cheap spam now"}).json()
+    failed = api.wait_for_status(started["executionId"], "FAILED")
+    assert failed["error"] == {"code": "TicketRejected", "message": "Looks like spam"}
+    assert "output" not in failed
+
+
+def test_unknown_executions_are_404(api: Api):
+    response = api.call(load_event("get-execution"))
+    assert (response.status, response.problem_code) == (404, "execution_not_found")
+
+
+@pytest.mark.parametrize("execution_id", ["x" * 81, "has space", "semi;colon", "é"])
+def test_malformed_execution_ids_are_400(api: Api, execution_id):
+    event = with_request(load_event("get-execution"), path_parameters={"executionId": execution_id})
+    assert api.call(event).status == 400
+
+
+def test_cancel_a_running_execution(api: Api):
+    started = api.start(body={**TICKET, "delaySeconds": 30}).json()
+    response = api.cancel(started["executionId"])
+    assert response.status == 200
+    assert response.json() == {
+        "executionId": started["executionId"],
+        "cancelled": True,
+        "previousStatus": "RUNNING",
+        "status": "CANCELLED",
+        "message": f"Execution {started['executionId']} was cancelled",
+    }
+    assert api.get(started["executionId"]).json()["status"] == "CANCELLED"
+
+
+def test_a_finished_execution_cannot_be_cancelled(api: Api):
+    started = api.start().json()
+    api.wait_for_status(started["executionId"], "COMPLETED")
+    response = api.cancel(started["executionId"])
+    assert (response.status, response.problem_code) == (409, "execution_not_cancellable")
+    assert response.json()["cancelled"] is False
+    assert response.json()["executionStatus"] == "COMPLETED"
+
+
+def test_cancelling_twice_is_409_the_second_time(api: Api):
+    started = api.start(body={**TICKET, "delaySeconds": 30}).json()
+    assert api.cancel(started["executionId"]).status == 200
+    again = api.cancel(started["executionId"])
+    assert (again.status, again.json()["executionStatus"], again.json()["cancelled"]) == (
+        409,
+        "CANCELLED",
+        False,
+    )
+
+
+def test_cancel_of_an_unknown_execution_is_404(api: Api):
+    response = api.call(load_event("cancel-execution"))
+    assert (response.status, response.problem_code) == (404, "execution_not_found")

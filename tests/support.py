@@ -1,0 +1,138 @@
+"""Test helpers: calling handlers with the events in events/, and waiting with a deadline."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from flowport.local.functions import invoke
+from flowport.local.template import ApiRoute, Stack
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+T = TypeVar("T")
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return event
+
+
+def wait_until(probe: Callable[[], T], timeout: float = 15.0, interval: float = 0.05) -> T:
+    """Poll until `probe` returns something truthy; fail with its last answer after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout}s; last value: {value!r}")
+        time.sleep(interval)
+
+
+@dataclass
+class HttpResult:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: str
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def problem_code(self) -> str:
+        assert self.headers["content-type"] == "application/problem+json", self.body
+        return str(self.json()["code"])
+
+
+def with_request(
+    event: dict[str, Any],
+    *,
+    path_parameters: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str | None] | None = None,
+    body: str | None = None,
+    keep_body: bool = True,
+) -> dict[str, Any]:
+    """A copy of `event` changed as a client's request would change it (path, query, headers, body)."""
+    event = copy.deepcopy(event)
+    if path_parameters is not None:
+        event["pathParameters"] = path_parameters
+        path = event["resource"]
+        for name, value in path_parameters.items():
+            path = path.replace(f"{{{name}}}", quote(value, safe=""))
+        event["path"] = path
+        event["requestContext"]["path"] = f"/{event['requestContext']['stage']}{path}"
+    if query is not None:
+        event["queryStringParameters"] = query or None
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
+    for name, value in (headers or {}).items():
+        for existing in [h for h in event["headers"] if h.lower() == name.lower()]:
+            del event["headers"][existing]
+            del event["multiValueHeaders"][existing]
+        if value is not None:
+            event["headers"][name] = value
+            event["multiValueHeaders"][name] = [value]
+    if body is not None or not keep_body:
+        event["body"] = body
+    return event
+
+
+class Api:
+    """Calls the function that the template routes each event to, in-process, like API Gateway would."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._routes = stack.routes
+
+    def call(self, event: dict[str, Any]) -> HttpResult:
+        spec = self._routes[ApiRoute(event["httpMethod"], event["resource"])]
+        response = invoke(spec, event)
+        headers = {name.lower(): value for name, value in (response.get("headers") or {}).items()}
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            headers[name.lower()] = ", ".join(values)
+        return HttpResult(response["statusCode"], headers, response.get("body") or "")
+
+    def start(
+        self,
+        workflow: str = "ticket-triage",
+        body: Any = None,
+        *,
+        headers: dict[str, str | None] | None = None,
+        query: dict[str, str] | None = None,
+        raw_body: str | None = None,
+    ) -> HttpResult:
+        """POST /workflows/{workflow}/executions, from events/start-execution.json without its key."""
+        base_headers: dict[str, str | None] = {"Idempotency-Key": None, "X-On-Conflict": None}
+        event = with_request(
+            load_event("start-execution"),
+            path_parameters={"name": workflow},
+            query=query if query is not None else {},
+            headers={**base_headers, **(headers or {})},
+            body=raw_body if raw_body is not None else json.dumps(body if body is not None else TICKET),
+        )
+        return self.call(event)
+
+    def get(self, execution_id: str) -> HttpResult:
+        return self.call(
+            with_request(load_event("get-execution"), path_parameters={"executionId": execution_id})
+        )
+
+    def cancel(self, execution_id: str) -> HttpResult:
+        return self.call(
+            with_request(load_event("cancel-execution"), path_parameters={"executionId": execution_id})
+        )
+
+    def wait_for_status(self, execution_id: str, *statuses: str, timeout: float = 15.0) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            document: dict[str, Any] = self.get(execution_id).json()
+            return document if document["status"] in statuses else None
+
+        return wait_until(reached, timeout=timeout)
+
+
+TICKET = {"subject": "Checkout page returns 500", "customerTier": "enterprise", "delaySeconds": 0}

@@ -1,0 +1,178 @@
+"""Failures between DynamoDB and Step Functions: each ends with the documented answer, nothing stuck."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from flowport import services
+from flowport.aws.gateway import StepFunctionsGateway
+from flowport.aws.store import ExecutionStore
+from flowport.errors import ServiceUnavailable
+from flowport.executions import ExecutionService, StartCommand
+from flowport.local.cloud import LocalCloud
+from flowport.models import ConflictStrategy, ExecutionSource, ExecutionStatus
+from flowport.registry import load_registry
+from flowport.settings import get_settings
+
+from tests.support import TICKET, Api
+
+KEY = "fault-key"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def make_service(clock: Clock, gateway: StepFunctionsGateway | None = None) -> ExecutionService:
+    settings = get_settings()
+    return ExecutionService(
+        registry=load_registry(settings.workflows_path),
+        store=ExecutionStore(boto3.client("dynamodb"), settings.table_name),
+        gateway=gateway or StepFunctionsGateway(boto3.client("stepfunctions")),
+        settings=settings,
+        clock=clock,
+    )
+
+
+def command(
+    strategy: ConflictStrategy = ConflictStrategy.RETURN_EXISTING, key: str | None = KEY
+) -> StartCommand:
+    return StartCommand(
+        workflow="ticket-triage",
+        version=None,
+        input={**TICKET, "delaySeconds": 30},
+        source=ExecutionSource.HTTP_POST,
+        idempotency_key=key,
+        on_conflict=strategy if key else None,
+    )
+
+
+class FailingGateway(StepFunctionsGateway):
+    def __init__(self, failure: Callable[[], Exception]) -> None:
+        super().__init__(boto3.client("stepfunctions"))
+        self.failure = failure
+
+    def start(self, state_machine_arn: str, name: str, input_json: str) -> None:
+        raise self.failure()
+
+
+def executions_started(cloud: LocalCloud) -> list[str]:
+    client = boto3.client("stepfunctions")
+    return [
+        execution["name"]
+        for machine in cloud.stack.state_machines.values()
+        for execution in client.list_executions(stateMachineArn=machine.arn)["executions"]
+    ]
+
+
+@pytest.mark.parametrize("strategy", list(ConflictStrategy))
+def test_a_failed_start_is_503_and_the_retry_with_the_key_starts_it(cloud: LocalCloud, strategy):
+    clock = Clock()
+    unavailable = make_service(
+        clock, FailingGateway(lambda: ServiceUnavailable("busy", retry_after_seconds=2))
+    )
+    with pytest.raises(ServiceUnavailable):
+        unavailable.start(command(strategy))
+    assert executions_started(cloud) == []
+    retried = make_service(clock).start(command(strategy))
+    assert not retried.replayed  # this is the start the client asked for, not a duplicate
+    assert executions_started(cloud) == [retried.execution.execution_id]
+
+
+def test_a_failed_unkeyed_start_leaves_a_failed_record_not_a_stuck_one(
+    cloud: LocalCloud, api: Api, monkeypatch
+):
+    def throttled(*_: object) -> None:
+        raise ServiceUnavailable("Step Functions is busy; retry shortly", retry_after_seconds=2)
+
+    monkeypatch.setattr(services.execution_service()._gateway, "start", throttled)
+    response = api.start()
+    assert (response.status, response.problem_code) == (503, "service_unavailable")
+    assert response.headers["retry-after"] == "2"
+    store = services.execution_service()._store
+    client = boto3.client("dynamodb")
+    items = client.scan(TableName=get_settings().table_name)["Items"]  # a test may scan; routes never do
+    assert len(items) == 1
+    record = store.get(items[0]["executionId"]["S"], datetime.now(UTC).timestamp())
+    assert record is not None
+    assert record.status is ExecutionStatus.FAILED
+    assert record.error is not None
+    assert record.error.code == "start_failed"
+
+
+class Crash(BaseException):
+    """The process dying between the conditional write and StartExecution."""
+
+
+def test_a_crash_after_the_write_is_in_flight_then_taken_over(cloud: LocalCloud):
+    clock = Clock()
+    with pytest.raises(Crash):
+        make_service(clock, FailingGateway(Crash)).start(command())
+    from flowport.errors import IdempotencyKeyInFlight
+
+    with pytest.raises(IdempotencyKeyInFlight) as in_flight:
+        make_service(clock).start(command())
+    clock.advance(get_settings().start_lease_seconds)
+    taken_over = make_service(clock).start(command())
+    assert taken_over.execution.execution_id == in_flight.value.extensions["execution_id"]
+    assert executions_started(cloud) == [taken_over.execution.execution_id]
+    replay = make_service(clock).start(command())
+    assert (replay.replayed, replay.execution.execution_id) == (True, taken_over.execution.execution_id)
+    assert executions_started(cloud) == [taken_over.execution.execution_id]
+
+
+def test_an_execution_never_started_before_the_deadline_is_failed_and_its_key_can_start_again(
+    cloud: LocalCloud,
+):
+    clock = Clock()
+    with pytest.raises(Crash):
+        make_service(clock, FailingGateway(Crash)).start(command(ConflictStrategy.FAIL_ON_RUNNING))
+    clock.advance(get_settings().start_deadline_seconds)
+    abandoned_id = make_service(clock).start(command(ConflictStrategy.RETURN_EXISTING))
+    assert abandoned_id.execution.status is ExecutionStatus.FAILED
+    detail = make_service(clock).get(abandoned_id.execution.execution_id)
+    assert detail.status is ExecutionStatus.FAILED
+    assert detail.error is not None
+    assert detail.error.code == "start_abandoned"
+    fresh = make_service(clock).start(command(ConflictStrategy.FAIL_ON_RUNNING))
+    assert fresh.execution.execution_id != abandoned_id.execution.execution_id
+    assert executions_started(cloud) == [fresh.execution.execution_id]
+
+
+def test_dynamodb_throttling_is_503(api: Api, monkeypatch):
+    client = services.execution_service()._store._client
+
+    def throttled(**_: object) -> None:
+        error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
+        raise ClientError(error, "GetItem")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(client, "get_item", throttled)
+    response = api.get("2f1c6a8e-3b7d-4c59-9e0a-6d2b8f4a1c37")
+    assert (response.status, response.problem_code) == (503, "service_unavailable")
+    assert "retry-after" in response.headers
+
+
+def test_a_transaction_conflict_on_the_key_is_409_in_flight(api: Api, monkeypatch):
+    client = services.execution_service()._store._client
+
+    def conflicting(**_: object) -> None:
+        error = {
+            "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+            "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+        }
+        raise ClientError(error, "TransactWriteItems")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(client, "transact_write_items", conflicting)
+    response = api.start(headers={"Idempotency-Key": KEY, "X-On-Conflict": "FAIL"})
+    assert (response.status, response.problem_code) == (409, "idempotency_key_in_flight")

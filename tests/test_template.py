@@ -1,0 +1,66 @@
+"""template.yaml, the workflow registry and the routes agree; policies name what they use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flowport.local.functions import load_handler
+from flowport.local.template import LOCAL_STACK, Stack, load_template
+from flowport.registry import Registry
+
+ROOT = Path(__file__).resolve().parents[1]
+REGISTRY = Registry.load(ROOT / "statemachines")
+
+
+def test_every_workflow_version_is_a_state_machine_and_nothing_else_is(stack: Stack):
+    expected = {
+        f"{LOCAL_STACK}-{workflow.state_machine_name(version)}": ROOT
+        / "statemachines"
+        / name
+        / workflow.definition_file(version)
+        for name, workflow in REGISTRY.items()
+        for version in workflow.versions
+    }
+    deployed = {machine.name: machine.definition_uri for machine in stack.state_machines.values()}
+    assert deployed == expected
+
+
+def test_each_function_serves_exactly_its_template_routes(stack: Stack):
+    for spec in stack.functions.values():
+        if not spec.routes:
+            continue
+        module = __import__("sys").modules[load_handler(spec).__module__]
+        served = {
+            (method.upper(), path)
+            for path, item in module.app.get_openapi_schema().paths.items()
+            for method in item.model_dump(exclude_none=True)
+        }
+        assert served == {(route.method, route.path) for route in spec.routes}, spec.logical_id
+
+
+def test_start_may_start_every_registered_state_machine_and_nothing_more():
+    template = load_template(ROOT / "template.yaml")
+    statements = template["Resources"]["StartFunction"]["Properties"]["Policies"][0]["Statement"]
+    started = [s for s in statements if "states:StartExecution" in s["Action"]]
+    assert len(started) == 1
+    resources = {r["Ref"] for r in started[0]["Resource"]}
+    machines = {
+        name for name, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::StateMachine"
+    }
+    assert resources == machines
+
+
+def test_the_status_function_only_reads():
+    template = load_template(ROOT / "template.yaml")
+    actions = {
+        action
+        for statement in template["Resources"]["StatusFunction"]["Properties"]["Policies"][0]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    assert actions <= {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:BatchGetItem",
+        "states:DescribeExecution",
+        "states:GetExecutionHistory",
+    }
