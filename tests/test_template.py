@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flowport.local.functions import load_handler
+from flowport.local.functions import load_module
 from flowport.local.template import LOCAL_STACK, Stack, load_template
 from flowport.registry import Registry
 
@@ -29,7 +29,7 @@ def test_each_function_serves_exactly_its_template_routes(stack: Stack):
     for spec in stack.functions.values():
         if not spec.routes:
             continue
-        module = __import__("sys").modules[load_handler(spec).__module__]
+        module = load_module(spec)
         served = {
             (method.upper(), path)
             for path, item in module.app.get_openapi_schema().paths.items()

@@ -108,10 +108,14 @@ class Problem(ApiModel):
     errors: list[FieldProblem] | None = Field(default=None, description="Each failing input field")
 
 
-class ExecutionRecord(BaseModel):
-    """One execution, as kept in DynamoDB."""
+class StoredModel(BaseModel):
+    """A record as kept in DynamoDB, with camelCase attribute names."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class ExecutionRecord(StoredModel):
+    """One execution."""
 
     execution_id: str
     workflow: str
@@ -137,10 +141,8 @@ class ExecutionRecord(BaseModel):
         return execution_arn(self.state_machine_arn, self.execution_id)
 
 
-class IdempotencyKeyRecord(BaseModel):
+class IdempotencyKeyRecord(StoredModel):
     """An idempotency key, pointing at the execution its current generation started."""
-
-    model_config = ConfigDict(frozen=True)
 
     key_hash: str
     generation: int

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from flowport.local.template import LOCAL_ACCOUNT, LOCAL_REGION, FunctionSpec
@@ -38,18 +41,27 @@ class LocalContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-@cache
+def load_module(spec: FunctionSpec) -> ModuleType:
+    module_name = spec.handler.rpartition(".")[0]
+    return _load_module(spec.logical_id, spec.code_uri / f"{module_name.replace('.', '/')}.py")
+
+
 def load_handler(spec: FunctionSpec) -> Handler:
-    """Import `CodeUri/<module>.py` under a name of its own (every function's module is `app`)."""
-    module_name, _, attribute = spec.handler.rpartition(".")
-    source = spec.code_uri / f"{module_name.replace('.', '/')}.py"
-    import_spec = importlib.util.spec_from_file_location(f"flowport_function_{spec.logical_id}", source)
-    if import_spec is None or import_spec.loader is None:
-        raise ImportError(f"{spec.logical_id}: cannot load handler {spec.handler} from {source}")
-    module = importlib.util.module_from_spec(import_spec)
-    import_spec.loader.exec_module(module)
-    handler: Handler = getattr(module, attribute)
+    handler: Handler = getattr(load_module(spec), spec.handler.rpartition(".")[2])
     return handler
+
+
+@cache
+def _load_module(logical_id: str, source: Path) -> ModuleType:
+    """Import a function's module under a name of its own: every function's module is called `app`."""
+    name = f"flowport_function_{logical_id}"
+    import_spec = importlib.util.spec_from_file_location(name, source)
+    if import_spec is None or import_spec.loader is None:
+        raise ImportError(f"{logical_id}: cannot load {source}")
+    module = importlib.util.module_from_spec(import_spec)
+    sys.modules[name] = module
+    import_spec.loader.exec_module(module)
+    return module
 
 
 def invoke(spec: FunctionSpec, event: Any) -> Any:

@@ -27,7 +27,7 @@ class _CloudFormationLoader(yaml.SafeLoader):
     pass
 
 
-_CloudFormationLoader.add_multi_constructor("!", yaml_tag_constructor)  # type: ignore[no-untyped-call]
+_CloudFormationLoader.add_multi_constructor("", yaml_tag_constructor)  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True)
