@@ -106,6 +106,10 @@ class Problem(ApiModel):
     instance: str | None = None
     execution_id: str | None = Field(default=None, description="The execution this problem is about")
     errors: list[FieldProblem] | None = Field(default=None, description="Each failing input field")
+    cancelled: bool | None = Field(default=None, description="On a refused cancellation: false")
+    execution_status: ExecutionStatus | None = Field(
+        default=None, description="On a refused cancellation: the execution's status"
+    )
 
 
 class StoredModel(BaseModel):

@@ -19,7 +19,7 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig
 
 from flowport import services
-from flowport.local import lambda_seam
+from flowport.local import lambda_seam, moto_fixes
 from flowport.local.template import LOCAL_REGION, Stack, TableSpec
 
 # Executing state machines is off by default in moto; local mode is pointless without it.
@@ -71,6 +71,7 @@ class LocalCloud:
         environ.update(environment(self.stack))
         environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
         services.reset()
+        moto_fixes.apply()
         for table in self.stack.tables.values():
             self._create_table(table)
         role = self._create_role()

@@ -1,0 +1,45 @@
+"""The moto gaps flowport.local.moto_fixes covers. If moto fixes or changes them, these say so."""
+
+from __future__ import annotations
+
+import inspect
+
+import boto3
+from flowport.local import moto_fixes
+from flowport.local.cloud import LocalCloud
+from flowport.models import execution_arn
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+from tests.support import wait_until
+
+
+def test_the_patched_method_keeps_the_signature_moto_calls():
+    assert list(inspect.signature(moto_fixes._original_stop).parameters) == [
+        "self",
+        "stop_date",
+        "error",
+        "cause",
+    ]
+    assert "self.env.set_stop" in inspect.getsource(moto_fixes._original_stop)
+
+
+def test_stop_right_after_start_stops_the_execution(cloud: LocalCloud):
+    assert moto_fixes.is_applied()
+    assert ExecutionWorker.stop is moto_fixes._stop_when_ready
+    client = boto3.client("stepfunctions")
+    machine = cloud.stack.state_machines["TicketTriageV2StateMachine"]
+    for attempt in range(5):
+        name = f"stop-at-once-{attempt}"
+        client.start_execution(
+            stateMachineArn=machine.arn,
+            name=name,
+            input='{"subject": "s", "customerTier": "free", "delaySeconds": 30}',
+        )
+        client.stop_execution(executionArn=execution_arn(machine.arn, name))
+        wait_until(
+            lambda name=name: (
+                client.describe_execution(executionArn=execution_arn(machine.arn, name))["status"]
+                == "ABORTED"
+            ),
+            timeout=10,
+        )
