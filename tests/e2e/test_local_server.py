@@ -1,0 +1,133 @@
+"""The local server over real HTTP: what `make dev` gives a developer."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from flowport.local.cloud import LocalCloud
+from flowport.local.server import LocalServer, serving
+
+from tests.support import TICKET, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def server(cloud: LocalCloud) -> Iterator[LocalServer]:
+    with serving(cloud.stack, log=io.StringIO()) as running:
+        yield running
+
+
+def test_start_watch_and_finish(server: LocalServer):
+    started = requests.post(f"{server.url}/workflows/ticket-triage/executions", json=TICKET, timeout=10)
+    assert started.status_code == 202
+    location = started.headers["Location"]
+    assert location == f"/executions/{started.json()['executionId']}"
+    done = wait_until(
+        lambda: (r := requests.get(server.url + location, timeout=10).json())["status"] == "COMPLETED" and r
+    )
+    assert done["output"]["queue"] == "priority"
+
+
+def test_cancel_over_http(server: LocalServer):
+    started = requests.post(
+        f"{server.url}/workflows/ticket-triage/executions", json={**TICKET, "delaySeconds": 60}, timeout=10
+    ).json()
+    cancelled = requests.delete(f"{server.url}/executions/{started['executionId']}", timeout=10)
+    assert cancelled.status_code == 200
+    assert cancelled.json()["cancelled"] is True
+    assert (
+        requests.get(f"{server.url}/executions/{started['executionId']}", timeout=10).json()["status"]
+        == "CANCELLED"
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "code"),
+    [
+        ("POST", "/workflows/nope/executions", {"json": {}}, 404, "workflow_not_found"),
+        ("POST", "/workflows/nightly-report/executions", {"json": {}}, 403, "workflow_disabled"),
+        ("POST", "/workflows/ticket-triage/executions?version=7", {"json": TICKET}, 404, "version_not_found"),
+        ("POST", "/workflows/ticket-triage/executions", {"data": "{oops"}, 400, "malformed_json"),
+        ("POST", "/workflows/ticket-triage/executions", {"json": [1]}, 400, "malformed_json"),
+        (
+            "POST",
+            "/workflows/ticket-triage/executions?priority=101",
+            {"json": TICKET},
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "POST",
+            "/workflows/ticket-triage/executions",
+            {"json": {"subject": ""}},
+            422,
+            "input_validation_failed",
+        ),
+        (
+            "POST",
+            "/workflows/ticket-triage/executions",
+            {"json": {**TICKET, "body": "x" * 300_000}},
+            413,
+            "payload_too_large",
+        ),
+        (
+            "POST",
+            "/workflows/ticket-triage/executions",
+            {"json": TICKET, "headers": {"Idempotency-Key": "k"}},
+            400,
+            "bad_request",
+        ),
+        ("GET", "/executions/00000000-0000-0000-0000-000000000000", {}, 404, "execution_not_found"),
+        ("DELETE", "/executions/00000000-0000-0000-0000-000000000000", {}, 404, "execution_not_found"),
+        ("GET", "/no/such/route", {}, 404, "route_not_found"),
+    ],
+)
+def test_errors_over_http_are_problem_documents(server: LocalServer, method, path, kwargs, status, code):
+    response = requests.request(method, server.url + path, timeout=10, **kwargs)
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == code
+
+
+def test_idempotency_conflicts_and_reuse_over_http(server: LocalServer):
+    url = f"{server.url}/workflows/ticket-triage/executions"
+    headers = {"Idempotency-Key": "http-key", "X-On-Conflict": "FAIL"}
+    first = requests.post(url, json={**TICKET, "delaySeconds": 60}, headers=headers, timeout=10)
+    assert first.status_code == 202
+    conflict = requests.post(url, json={**TICKET, "delaySeconds": 60}, headers=headers, timeout=10)
+    assert (conflict.status_code, conflict.json()["code"]) == (409, "idempotency_conflict")
+    reused = requests.post(url, json=TICKET, headers=headers, timeout=10)
+    assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_key_reused")
+    assert requests.delete(server.url + first.headers["Location"], timeout=10).status_code == 200
+
+
+def test_twenty_concurrent_keyed_requests_over_http_start_one_execution(server: LocalServer):
+    url = f"{server.url}/workflows/ticket-triage/executions"
+    headers = {"Idempotency-Key": "burst", "X-On-Conflict": "RETURN_EXISTING"}
+    body = {**TICKET, "delaySeconds": 60}
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(
+            pool.map(lambda _: requests.post(url, json=body, headers=headers, timeout=30), range(20))
+        )
+    ids = {r.json()["executionId"] for r in responses if r.status_code in (200, 202)}
+    assert len(ids) == 1
+    assert [r.status_code for r in responses].count(202) == 1
+    assert requests.delete(f"{server.url}/executions/{ids.pop()}", timeout=10).status_code == 200
+
+
+def test_the_server_logs_one_json_line_per_request(cloud: LocalCloud):
+    log = io.StringIO()
+    with serving(cloud.stack, log=log) as server:
+        requests.get(f"{server.url}/openapi.json", timeout=10)
+    lines = [json.loads(line) for line in log.getvalue().splitlines()]
+    requests_logged = [line for line in lines if line.get("message") == "request"]
+    assert requests_logged == [
+        {**requests_logged[0], "method": "GET", "path": "/openapi.json", "status": 200}
+    ]
+    assert requests_logged[0]["duration_ms"] >= 0

@@ -1,0 +1,67 @@
+"""Workflow settings: the shipped ones load, and bad ones are refused with a reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from flowport.errors import VersionNotFound, WorkflowDisabled, WorkflowNotFound
+from flowport.registry import Registry, Workflow
+from pydantic import ValidationError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_shipped_workflows_load():
+    registry = Registry.load(ROOT / "statemachines")
+    assert {"ticket-triage", "document-summary", "nightly-report"} <= set(registry)
+    assert registry["ticket-triage"].latest_version == 2
+    assert registry["document-summary"].content_variable == "document"
+    assert not registry["nightly-report"].enabled
+
+
+def test_versions_resolve_to_the_latest_or_a_known_one():
+    workflow = Workflow(name="w", versions=(3, 1, 2))
+    assert workflow.versions == (1, 2, 3)
+    assert workflow.resolve_version(None) == 3
+    assert workflow.resolve_version(2) == 2
+    with pytest.raises(VersionNotFound):
+        workflow.resolve_version(4)
+
+
+def test_unknown_and_disabled_workflows():
+    registry = Registry(
+        {"on": Workflow(name="on", versions=(1,)), "off": Workflow(name="off", versions=(1,), enabled=False)}
+    )
+    with pytest.raises(WorkflowNotFound):
+        registry.find("missing")
+    registry.find("on").require_enabled()
+    with pytest.raises(WorkflowDisabled):
+        registry.find("off").require_enabled()
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"versions": []},
+        {"versions": [1, 1]},
+        {"versions": [0]},
+        {"versions": [1], "statusVariables": ["not valid"]},
+        {"versions": [1], "inputSchema": {"type": "no-such-type"}},
+        {"versions": [1], "retentionHours": 0},
+        {"versions": [1], "unknownSetting": True},
+    ],
+)
+def test_bad_settings_are_refused(tmp_path: Path, settings):
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "workflow.json").write_text(json.dumps(settings))
+    with pytest.raises((ValidationError, Exception)):
+        Registry.load(tmp_path)
+
+
+def test_a_folder_name_that_is_not_url_safe_is_refused(tmp_path: Path):
+    (tmp_path / "Not Safe").mkdir()
+    (tmp_path / "Not Safe" / "workflow.json").write_text('{"versions": [1]}')
+    with pytest.raises(ValidationError):
+        Registry.load(tmp_path)
