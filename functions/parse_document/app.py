@@ -148,13 +148,15 @@ def _merge_tail(sections: list[Section]) -> list[Section]:
     if len(sections) <= MAX_SECTIONS:
         return sections
     last = sections[MAX_SECTIONS - 1]
-    parts = [last["text"]] + [f"## {section['heading']}\n\n{section['text']}" for section in sections[MAX_SECTIONS:]]
+    parts = [last["text"]] + [
+        f"## {section['heading']}\n\n{section['text']}" for section in sections[MAX_SECTIONS:]
+    ]
     merged: Section = {"index": last["index"], "heading": last["heading"], "text": "\n\n".join(parts)}
     return [*sections[: MAX_SECTIONS - 1], merged]
 
 
 @logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> ParsedDocument:
+def lambda_handler(event: dict[str, Any], _context: LambdaContext) -> ParsedDocument:
     try:
         parsed = parse(event.get("document"))
     except InvalidDocument as error:
