@@ -25,7 +25,7 @@ def test_the_patched_method_keeps_the_signature_moto_calls():
 
 def test_stop_right_after_start_stops_the_execution(cloud: LocalCloud):
     assert moto_fixes.is_applied()
-    assert ExecutionWorker.stop is moto_fixes._stop_when_ready
+    assert ExecutionWorker.stop is moto_fixes._stop_when_settled
     client = boto3.client("stepfunctions")
     machine = cloud.stack.state_machines["TicketTriageV2StateMachine"]
     for attempt in range(5):

@@ -2,8 +2,10 @@
 and nowhere else (see ../shared/notes/moto-local-facts.md; tests/local/test_moto_fixes.py checks each).
 
 - StopExecution race: moto's execution worker builds its environment only after parsing the definition,
-  so a StopExecution soon after StartExecution raises AttributeError inside moto and the execution keeps
-  running. AWS has no such window: we wait (bounded) until the worker is ready, then stop it.
+  and its program only counts as running once it has entered its first state; a StopExecution before
+  then raises AttributeError inside moto, or is silently ignored, and the execution keeps running; a
+  stop between two states can fail the execution or be slept through. AWS has no such windows: we wait
+  (bounded) until the execution sits in a state, then stop it.
 """
 
 from __future__ import annotations
@@ -19,16 +21,53 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 WORKER_READY_TIMEOUT_SECONDS = 5.0
+# History events after which an execution sits waiting (on a timer or a task) rather than moving between
+# states: stopping it there is what a StopExecution in AWS does. Mid-transition, moto's interpreter can
+# fail (IndexError) or enter a Wait after the stop and sleep it out.
+_WAITING_EVENTS = frozenset(
+    {
+        "WaitStateEntered",
+        "TaskScheduled",
+        "TaskStarted",
+        "TaskSubmitted",
+        "LambdaFunctionScheduled",
+        "LambdaFunctionStarted",
+        "ActivityScheduled",
+        "MapIterationStarted",
+        "ParallelStateStarted",
+    }
+)
 _original_stop = ExecutionWorker.stop
 
 
-def _stop_when_ready(
+def _is_settled(worker: ExecutionWorker) -> bool:
+    environment = worker.env
+    if environment is None or environment.program_state() is None:
+        return False
+    if not environment.is_running():
+        return True
+    history = environment.event_manager.get_event_history()
+    return bool(history) and str(history[-1]["type"]) in _WAITING_EVENTS
+
+
+def _stop_when_settled(
     self: ExecutionWorker, stop_date: datetime.datetime, error: str | None, cause: str | None
 ) -> None:
     deadline = time.monotonic() + WORKER_READY_TIMEOUT_SECONDS
-    while self.env is None and time.monotonic() < deadline:
+    while not _is_settled(self) and time.monotonic() < deadline:
         time.sleep(0.005)
     _original_stop(self, stop_date=stop_date, error=error, cause=cause)
+    environment = self.env
+    if environment is not None:
+        # A Wait that began between the history event and its sleep missed the stop's signal: repeat it.
+        threading.Thread(target=_wake_waits, args=(environment,), daemon=True).start()
+
+
+def _wake_waits(environment: Any) -> None:
+    for _ in range(20):
+        time.sleep(0.01)
+        environment.program_state_event.set()
+        environment.program_state_event.clear()
 
 
 _WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
@@ -46,7 +85,7 @@ def _serialised(write: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def apply() -> None:
-    ExecutionWorker.stop = _stop_when_ready  # type: ignore[method-assign]
+    ExecutionWorker.stop = _stop_when_settled  # type: ignore[method-assign]
     for name in _WRITES:
         if not is_serialised(name):
             setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
@@ -57,4 +96,4 @@ def is_serialised(name: str) -> bool:
 
 
 def is_applied() -> bool:
-    return ExecutionWorker.stop is _stop_when_ready and all(is_serialised(name) for name in _WRITES)
+    return ExecutionWorker.stop is _stop_when_settled and all(is_serialised(name) for name in _WRITES)
