@@ -34,6 +34,8 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+	@# Every function's module is called `app`, so each is checked on its own.
+	@for handler in functions/*/app.py; do $(BIN)/mypy --strict --no-error-summary $$handler || exit 1; done
 
 cfn-lint: install
 	$(BIN)/cfn-lint template.yaml

@@ -18,13 +18,20 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
     dev.add_argument("--template", type=Path, default=Path("template.yaml"), help="SAM template to run")
+    dev.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="keep the tables' data here across restarts (default: memory)",
+    )
     arguments = parser.parse_args(argv)
-    return run_dev(arguments.template, arguments.host, arguments.port)
+    return run_dev(arguments.template, arguments.host, arguments.port, arguments.state_dir)
 
 
-def run_dev(template: Path, host: str, port: int) -> int:
+def run_dev(template: Path, host: str, port: int, state_dir: Path | None = None) -> int:
     # Imported here: local mode needs the `local` extra, which deployed functions never import.
-    from flowport.local.cloud import running
+    from flowport.local import state
+    from flowport.local.cloud import local_gaps, running
     from flowport.local.server import LocalServer
     from flowport.local.template import build_stack
     from flowport.registry import load_registry
@@ -32,16 +39,20 @@ def run_dev(template: Path, host: str, port: int) -> int:
 
     stack = build_stack(template.resolve())
     with running(stack):
+        if state_dir is not None:
+            print(f"restored {state.load(state_dir, stack)} items from {state_dir}")
         server = LocalServer(stack, host, port)
         registry = load_registry(get_settings().workflows_path)
         print(f"flowport local API on {server.url}  (embedded moto; Ctrl-C stops)")
         print("workflows:")
         for name, workflow in registry.items():
-            state = "enabled" if workflow.enabled else "disabled"
-            print(f"  {name:<20} versions {list(workflow.versions)}  {state}  {workflow.description}")
+            enabled = "enabled" if workflow.enabled else "disabled"
+            print(f"  {name:<20} versions {list(workflow.versions)}  {enabled:<9}{workflow.description[:60]}")
         print("routes:")
         for route, function in sorted(stack.routes.items(), key=lambda item: (item[0].path, item[0].method)):
             print(f"  {route.method:<7}{route.path:<40}-> {function.logical_id}")
+        for gap in local_gaps(stack):
+            print(f"warning: {gap}")
         sys.stdout.flush()
 
         def stop(_signal: int, _frame: FrameType | None) -> None:
@@ -54,6 +65,8 @@ def run_dev(template: Path, host: str, port: int) -> int:
             print("stopping")
         finally:
             server.close()
+            if state_dir is not None:
+                print(f"saved {state.save(state_dir, stack)} items to {state_dir}")
     return 0
 
 

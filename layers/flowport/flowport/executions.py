@@ -253,6 +253,14 @@ class ExecutionService:
             record, observation, self._clock(), self._settings.start_deadline_seconds
         )
 
+    def settle(self, execution_id: str) -> ExecutionStatus:
+        """Bring a record up to date with Step Functions, keeping the outcome once it has finished."""
+        record = self._find(execution_id)
+        current = self._current(record)
+        if current.status.is_terminal and not record.status.is_terminal:
+            self._store.finish(self._with_retention(current))
+        return current.status
+
     # -- cancel ------------------------------------------------------------------------------------------
 
     def cancel(self, execution_id: str) -> CancelResult:

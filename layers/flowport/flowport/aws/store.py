@@ -28,6 +28,8 @@ _deserializer = TypeDeserializer()
 _JSON_FIELDS = {"input": "inputJson", "output": "outputJson"}
 _ABSENT_OR_EXPIRED = "(attribute_not_exists(pk) OR expiresAt < :now)"
 _ACTIVE = "#status IN (:queued, :running)"
+# DynamoDB items stop at 400 KB; larger outputs stay in Step Functions only.
+MAX_STORED_OUTPUT_BYTES = 300 * 1024
 
 
 class KeyTaken(Exception):
@@ -204,6 +206,10 @@ class ExecutionStore:
         if record.error is not None:
             updates.append("#error = :error")
             values[":error"] = _to_dynamo(record.error.model_dump())
+        output_json = json.dumps(record.output, separators=(",", ":"), ensure_ascii=False)
+        if record.output is not None and len(output_json.encode()) <= MAX_STORED_OUTPUT_BYTES:
+            updates.append("outputJson = :output")
+            values[":output"] = {"S": output_json}
         finished = self._update(
             execution_pk(record.execution_id),
             "SET " + ", ".join(updates),

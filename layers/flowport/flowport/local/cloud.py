@@ -35,6 +35,28 @@ _TABLE_PROPERTIES = ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexe
 WORKFLOWS_PATH_VARIABLE = "FLOWPORT_WORKFLOWS_PATH"
 
 
+# Resources local mode leaves out on purpose, and why that changes nothing a client can see.
+NOT_NEEDED_LOCALLY = {
+    "AWS::Logs::LogGroup": "function logs go to the server's output",
+    "AWS::IAM::ManagedPolicy": "IAM is not enforced locally",
+    "AWS::Serverless::Api": "the local gateway serves the functions' Api events and mirrors GatewayResponses",
+}
+
+
+def local_gaps(stack: Stack) -> list[str]:
+    """What the template declares that local mode does not reproduce: said at start, not found later."""
+    gaps = [
+        f"{logical_id} ({resource_type}) is not emulated locally"
+        for logical_id, resource_type in stack.other_resources.items()
+        if resource_type not in NOT_NEEDED_LOCALLY
+    ]
+    gaps += [
+        f"event {name} ({event_type}) is not emulated locally"
+        for name, event_type in stack.other_events.items()
+    ]
+    return gaps
+
+
 def _dummy_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

@@ -77,6 +77,8 @@ class Stack:
     state_machines: dict[str, StateMachineSpec] = field(default_factory=dict)
     tables: dict[str, TableSpec] = field(default_factory=dict)
     layers: dict[str, LayerSpec] = field(default_factory=dict)
+    other_resources: dict[str, str] = field(default_factory=dict)  # logical id -> type
+    other_events: dict[str, str] = field(default_factory=dict)  # "<function>.<event>" -> event type
 
     @property
     def routes(self) -> dict[ApiRoute, FunctionSpec]:
@@ -200,6 +202,11 @@ def build_stack(template_path: Path, stack_name: str = LOCAL_STACK) -> Stack:
             )
         elif resource_type == "AWS::Serverless::LayerVersion":
             stack.layers[logical_id] = LayerSpec(logical_id, (root / properties["ContentUri"]).resolve())
+        else:
+            stack.other_resources[logical_id] = resource_type
+        for event_name, event in properties.get("Events", {}).items():
+            if event.get("Type") != "Api":
+                stack.other_events[f"{logical_id}.{event_name}"] = str(event.get("Type"))
     return stack
 
 

@@ -1,0 +1,103 @@
+"""`flowport dev`, the command `make dev` runs: starts, serves, stops on a signal, keeps state if asked."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from flowport.local.cloud import local_gaps
+from flowport.local.template import build_stack, load_template
+
+from tests.support import TICKET, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_dev(port: int, state_dir: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flowport.cli", "dev", "--port", str(port), "--state-dir", str(state_dir)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    return output
+
+
+def wait_for_server(url: str) -> None:
+    def answers() -> bool:
+        try:
+            return requests.get(f"{url}/openapi.json", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_until(answers, timeout=60, interval=0.2)
+
+
+def test_dev_serves_the_api_and_keeps_finished_executions_across_restarts(tmp_path: Path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_dev(port, tmp_path)
+    try:
+        wait_for_server(url)
+        started = requests.post(f"{url}/workflows/ticket-triage/executions", json=TICKET, timeout=10).json()
+        wait_until(
+            lambda: (
+                requests.get(f"{url}/executions/{started['executionId']}", timeout=10).json()["status"]
+                == "COMPLETED"
+            )
+        )
+    finally:
+        output = stop(process)
+    assert f"flowport local API on {url}" in output
+    assert "ticket-triage" in output
+    assert "POST   /workflows/{name}/executions" in output
+    assert '"message": "request"' in output
+
+    process = start_dev(port, tmp_path)
+    try:
+        wait_for_server(url)
+        again = requests.get(f"{url}/executions/{started['executionId']}", timeout=10).json()
+    finally:
+        stop(process)
+    assert again["status"] == "COMPLETED"
+    assert again["output"]["queue"] == "priority"
+
+
+def test_what_local_mode_cannot_reproduce_is_said_at_start(tmp_path: Path):
+    template = load_template(ROOT / "template.yaml")
+    template["Resources"]["Queue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
+    template["Resources"]["StartFunction"]["Properties"]["Events"]["Nightly"] = {
+        "Type": "Schedule",
+        "Properties": {"Schedule": "rate(1 day)"},
+    }
+    import yaml
+
+    path = ROOT / f".template-gaps-{tmp_path.name}.yaml"
+    path.write_text(yaml.safe_dump(template))
+    try:
+        gaps = local_gaps(build_stack(path))
+    finally:
+        path.unlink()
+    assert gaps == [
+        "Queue (AWS::SQS::Queue) is not emulated locally",
+        "event StartFunction.Nightly (Schedule) is not emulated locally",
+    ]
