@@ -97,8 +97,15 @@ def test_a_body_over_256_kib_is_413(api: Api):
 
 
 def test_a_non_json_body_for_a_json_workflow_is_415(api: Api):
-    response = api.start(raw_body="subject=x", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = api.start(raw_body="subject,tier\nx,free", headers={"Content-Type": "text/csv"})
     assert (response.status, response.problem_code) == (415, "unsupported_media_type")
+
+
+def test_json_sent_with_curls_default_form_type_is_read_as_json(api: Api):
+    response = api.start(headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status == 202
+    form = api.start(raw_body="subject=x", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert (form.status, form.problem_code) == (400, "malformed_json")
 
 
 def test_content_variable_puts_the_raw_body_under_its_name(api: Api):

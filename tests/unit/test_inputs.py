@@ -47,6 +47,11 @@ def test_a_vendor_json_media_type_is_json():
     assert inputs.input_from_body(PLAIN, b"{}", "application/vnd.flowport+json") == {}
 
 
+def test_curls_default_form_type_and_text_are_read_as_json():
+    assert inputs.input_from_body(PLAIN, b'{"a": 1}', "application/x-www-form-urlencoded") == {"a": 1}
+    assert inputs.input_from_body(PLAIN, b'{"a": 1}', "text/plain; charset=utf-8") == {"a": 1}
+
+
 def test_other_media_types_are_refused_for_json_workflows():
     with pytest.raises(UnsupportedMediaType):
         inputs.input_from_body(PLAIN, b"a,b", "text/csv")

@@ -19,11 +19,17 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Bodies of these types are read as JSON too: `curl -d` labels JSON as a form, and some clients send text.
+_LENIENT_MEDIA_TYPES = frozenset({"application/x-www-form-urlencoded", "text/plain"})
+
+
 def _is_json_media_type(content_type: str | None) -> bool:
     if not content_type:
         return True
     media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or media_type.endswith("+json")
+    return (
+        media_type == "application/json" or media_type.endswith("+json") or media_type in _LENIENT_MEDIA_TYPES
+    )
 
 
 def input_from_body(workflow: Workflow, body: bytes, content_type: str | None) -> dict[str, Any]:
