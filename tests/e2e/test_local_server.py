@@ -34,6 +34,26 @@ def test_start_watch_and_finish(server: LocalServer):
     assert done["output"]["queue"] == "priority"
 
 
+def test_the_realistic_workflow_goes_from_running_to_completed(server: LocalServer):
+    document = (
+        "# Release notes\n\n## Fixes\n\nThe exporter no longer drops rows. Retries back off.\n\n"
+        "## Features\n\nNew dashboard.\n"
+    )
+    started = requests.post(
+        f"{server.url}/workflows/document-summary/executions",
+        data=document.encode(),
+        headers={"Content-Type": "text/markdown"},
+        timeout=10,
+    )
+    assert (started.status_code, started.json()["status"]) == (202, "RUNNING")
+    url = server.url + started.headers["Location"]
+    seen = [requests.get(url, timeout=10).json()["status"]]
+    done = wait_until(lambda: (r := requests.get(url, timeout=10).json())["status"] == "COMPLETED" and r)
+    assert seen[0] in {"RUNNING", "COMPLETED"}
+    assert done["output"]["title"] == "Release notes"
+    assert done["statusVariables"]["sectionCount"] == 2
+
+
 def test_cancel_over_http(server: LocalServer):
     started = requests.post(
         f"{server.url}/workflows/ticket-triage/executions", json={**TICKET, "delaySeconds": 60}, timeout=10
@@ -86,6 +106,29 @@ def test_cancel_over_http(server: LocalServer):
         ("GET", "/executions/00000000-0000-0000-0000-000000000000", {}, 404, "execution_not_found"),
         ("DELETE", "/executions/00000000-0000-0000-0000-000000000000", {}, 404, "execution_not_found"),
         ("GET", "/no/such/route", {}, 404, "route_not_found"),
+        (
+            "POST",
+            "/workflows/ticket-triage/executions",
+            {"json": TICKET, "headers": {"Accept": "image/png"}},
+            406,
+            "not_acceptable",
+        ),
+        ("GET", "/workflows/document-summary/start?document=x", {}, 405, "method_not_allowed"),
+        (
+            "POST",
+            "/workflows/ticket-triage/executions",
+            {"data": "a,b", "headers": {"Content-Type": "text/csv"}},
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "POST",
+            "/workflows/document-summary/executions",
+            {"data": b"\xff\xfe", "headers": {"Content-Type": "image/png"}},
+            415,
+            "unsupported_media_type",
+        ),
+        ("GET", "/executions/not%20an%20id", {}, 400, "invalid_parameter"),
     ],
 )
 def test_errors_over_http_are_problem_documents(server: LocalServer, method, path, kwargs, status, code):
