@@ -1,7 +1,7 @@
 """Cancel Lambda: DELETE /executions/{executionId}. Apart from status so that status stays read-only."""
 
 from flowport.api.apps import cancel_app
-from flowport.api.observability import api_handler
+from flowport.observability import api_handler
 
 app = cancel_app()
 lambda_handler = api_handler(app.resolve)

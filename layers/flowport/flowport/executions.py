@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flowport import idempotency, inputs, status
+from flowport import idempotency, inputs, status, sync
 from flowport.aws.gateway import StepFunctionsGateway
 from flowport.aws.store import ExecutionStore, KeyTaken
 from flowport.errors import (
@@ -32,6 +32,7 @@ from flowport.models import (
 )
 from flowport.registry import Registry, Workflow
 from flowport.settings import Settings
+from flowport.sync import StatusChange
 
 # A keyed start retries its conditional write at most this often (each retry means a race was lost).
 MAX_KEY_ATTEMPTS = 3
@@ -235,6 +236,8 @@ class ExecutionService:
 
     def get(self, execution_id: str) -> ExecutionDetail:
         record = self._current(self._find(execution_id))
+        if record.output_in_step_functions and record.status is ExecutionStatus.COMPLETED:
+            record = record.model_copy(update={"output": self._output_from_step_functions(record)})
         return status.detail_of(record, self._registry.get(record.workflow))
 
     def _find(self, execution_id: str) -> ExecutionRecord:
@@ -252,6 +255,27 @@ class ExecutionService:
         return status.current_record(
             record, observation, self._clock(), self._settings.start_deadline_seconds
         )
+
+    def apply_status_change(self, change: StatusChange) -> bool:
+        """Move the record forward as Step Functions reports; False when the event is old news or not ours."""
+        record = self._store.get(change.name, self._clock().timestamp())
+        if record is None or record.execution_arn != change.execution_arn:
+            return False
+        output = None
+        if change.flowport_status is ExecutionStatus.COMPLETED:
+            output = (
+                sync.output_of(change) if change.output_included else self._output_from_step_functions(record)
+            )
+        updated = sync.advanced(record, change, output)
+        if updated is None:
+            return False
+        if updated.status is ExecutionStatus.RUNNING:
+            return self._store.mark_running(updated)
+        return self._store.finish(self._with_retention(updated))
+
+    def _output_from_step_functions(self, record: ExecutionRecord) -> Any:
+        observation = self._gateway.describe(record.execution_arn)
+        return observation.output if observation is not None else None
 
     def settle(self, execution_id: str) -> ExecutionStatus:
         """Bring a record up to date with Step Functions, keeping the outcome once it has finished."""

@@ -70,6 +70,10 @@ class ExecutionDetail(ExecutionSummary):
 
     input: dict[str, Any] | None = None
     output: Any | None = Field(default=None, description="The workflow's result, when COMPLETED")
+    output_from_step_functions: bool | None = Field(
+        default=None,
+        description="True when the output was too large for DynamoDB and was read from Step Functions",
+    )
     error: ExecutionError | None = Field(default=None, description="Why it ended, when FAILED or TIMED_OUT")
     status_variables: dict[str, Any] = Field(
         default_factory=dict, description="The workflow's declared status variables and their latest values"
@@ -138,6 +142,9 @@ class ExecutionRecord(StoredModel):
     status_variables: dict[str, Any] = Field(default_factory=dict)
     idempotency_key_hash: str | None = None
     cancel_requested_at: datetime | None = None
+    output_in_step_functions: bool = Field(
+        default=False, description="The output was too large for the record; Step Functions keeps it"
+    )
     expires_at: int = Field(description="Epoch seconds; DynamoDB's TTL deletes the record after it")
 
     @property

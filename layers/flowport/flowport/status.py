@@ -136,6 +136,7 @@ def detail_of(record: ExecutionRecord, workflow: Workflow | None) -> ExecutionDe
         **summary_of(record).model_dump(),
         input=record.input,
         output=record.output if completed else None,
+        output_from_step_functions=True if completed and record.output_in_step_functions else None,
         error=record.error if record.status.is_terminal and not completed else None,
         status_variables=status_variables(
             workflow, record.status_variables, record.output if completed else None

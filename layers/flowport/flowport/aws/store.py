@@ -206,10 +206,14 @@ class ExecutionStore:
         if record.error is not None:
             updates.append("#error = :error")
             values[":error"] = _to_dynamo(record.error.model_dump())
-        output_json = json.dumps(record.output, separators=(",", ":"), ensure_ascii=False)
-        if record.output is not None and len(output_json.encode()) <= MAX_STORED_OUTPUT_BYTES:
-            updates.append("outputJson = :output")
-            values[":output"] = {"S": output_json}
+        if record.output is not None:
+            output_json = json.dumps(record.output, separators=(",", ":"), ensure_ascii=False)
+            if len(output_json.encode()) <= MAX_STORED_OUTPUT_BYTES:
+                updates.append("outputJson = :output")
+                values[":output"] = {"S": output_json}
+            else:
+                updates.append("outputInStepFunctions = :true")
+                values[":true"] = {"BOOL": True}
         finished = self._update(
             execution_pk(record.execution_id),
             "SET " + ", ".join(updates),
@@ -230,6 +234,33 @@ class ExecutionStore:
                 names={"#status": "status"},
             )
         return finished
+
+    def mark_running(self, record: ExecutionRecord) -> bool:
+        """Record that Step Functions runs the execution (only a QUEUED record moves), on its key too."""
+        values: dict[str, Any] = {
+            ":queued": {"S": ExecutionStatus.QUEUED},
+            ":running": {"S": ExecutionStatus.RUNNING},
+        }
+        updates = "SET #status = :running"
+        if record.started_at is not None:
+            updates += ", startedAt = :started"
+            values[":started"] = {"S": record.started_at.isoformat()}
+        moved = self._update(
+            execution_pk(record.execution_id),
+            updates,
+            "#status = :queued",
+            values,
+            names={"#status": "status"},
+        )
+        if moved and record.idempotency_key_hash:
+            self._update(
+                key_pk(record.idempotency_key_hash),
+                "SET #status = :running",
+                "#status = :queued AND executionId = :execution",
+                {**values, ":execution": {"S": record.execution_id}},
+                names={"#status": "status"},
+            )
+        return moved
 
     def _update(
         self,

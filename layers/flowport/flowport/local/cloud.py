@@ -19,7 +19,7 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig
 
 from flowport import services
-from flowport.local import lambda_seam, moto_fixes
+from flowport.local import eventbridge, lambda_seam, moto_fixes
 from flowport.local.template import LOCAL_REGION, Stack, TableSpec
 
 # Executing state machines is off by default in moto; local mode is pointless without it.
@@ -86,6 +86,7 @@ def environment(stack: Stack) -> dict[str, str]:
 class LocalCloud:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
+        self.events: eventbridge.LocalEventBus | None = None
 
     def deploy(self, environ: MutableMapping[str, str] = os.environ) -> None:
         """Create every resource in the active moto mock and point this process's handlers at them."""
@@ -99,6 +100,14 @@ class LocalCloud:
         role = self._create_role()
         self._create_functions(role)
         self._create_state_machines(role)
+        self.events = eventbridge.LocalEventBus(self.stack)
+        eventbridge.connect(self.events)
+
+    def close(self) -> None:
+        """Deliver pending events and disconnect, while the embedded moto still runs."""
+        eventbridge.connect(None)
+        if self.events is not None:
+            self.events.close()
 
     @staticmethod
     def _create_table(table: TableSpec) -> None:
@@ -143,4 +152,7 @@ def running(stack: Stack) -> Iterator[LocalCloud]:
     with mock_aws(config=MOTO_CONFIG):
         cloud = LocalCloud(stack)
         cloud.deploy()
-        yield cloud
+        try:
+            yield cloud
+        finally:
+            cloud.close()

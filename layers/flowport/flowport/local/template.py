@@ -19,6 +19,9 @@ LOCAL_REGION = "us-east-1"
 LOCAL_STACK = "flowport-local"
 
 
+RULE_EVENT_TYPES = ("EventBridgeRule", "CloudWatchEvent")
+
+
 class TemplateError(Exception):
     """The template uses something local mode cannot reproduce."""
 
@@ -37,6 +40,12 @@ class ApiRoute:
 
 
 @dataclass(frozen=True)
+class EventRule:
+    name: str  # "<function>.<event>"
+    pattern: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     name: str
@@ -46,6 +55,7 @@ class FunctionSpec:
     timeout: int
     memory: int
     routes: tuple[ApiRoute, ...]
+    rules: tuple[EventRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -205,7 +215,7 @@ def build_stack(template_path: Path, stack_name: str = LOCAL_STACK) -> Stack:
         else:
             stack.other_resources[logical_id] = resource_type
         for event_name, event in properties.get("Events", {}).items():
-            if event.get("Type") != "Api":
+            if event.get("Type") not in ("Api", *RULE_EVENT_TYPES):
                 stack.other_events[f"{logical_id}.{event_name}"] = str(event.get("Type"))
     return stack
 
@@ -223,6 +233,11 @@ def _function(
         for event in properties.get("Events", {}).values()
         if event.get("Type") == "Api"
     )
+    rules = tuple(
+        EventRule(f"{logical_id}.{name}", resolver.resolve(event["Properties"]["Pattern"]))
+        for name, event in properties.get("Events", {}).items()
+        if event.get("Type") in RULE_EVENT_TYPES
+    )
     return FunctionSpec(
         logical_id=logical_id,
         name=resolver.physical_name(logical_id),
@@ -232,6 +247,7 @@ def _function(
         timeout=int(merged.get("Timeout", 3)),
         memory=int(merged.get("MemorySize", 128)),
         routes=routes,
+        rules=rules,
     )
 
 

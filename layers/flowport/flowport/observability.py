@@ -24,13 +24,13 @@ metrics = Metrics()
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
+def observed(handler: Handler, correlation_id_path: str | None = None) -> Handler:
+    """The same logging, tracing and metrics around every function's handler."""
+    decorated = metrics.log_metrics(capture_cold_start_metric=True)(handler)
+    decorated = tracer.capture_lambda_handler(decorated)
+    return logger.inject_lambda_context(correlation_id_path=correlation_id_path, log_event=False)(decorated)
+
+
 def api_handler(resolve: Handler) -> Handler:
     """Wrap a resolver's `resolve` as a Lambda handler fronted by API Gateway."""
-
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics(capture_cold_start_metric=True)
-    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return resolve(event, context)
-
-    return handler
+    return observed(resolve, correlation_paths.API_GATEWAY_REST)

@@ -1,0 +1,75 @@
+"""Keeping execution records in step with Step Functions, from its "Execution Status Change" events.
+
+Events may come twice, late or out of order (EventBridge delivers at least once, in no set order). The
+record only ever moves forward: QUEUED -> RUNNING -> a finished status, and a finished record never
+changes again. The store enforces this with conditional writes, so concurrent deliveries are safe too.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flowport.models import ExecutionRecord, ExecutionStatus
+from flowport.status import STEP_FUNCTIONS_STATUS, execution_error
+
+DETAIL_TYPE = "Step Functions Execution Status Change"
+
+
+class DataDetails(BaseModel):
+    included: bool = True
+
+
+class StatusChange(BaseModel):
+    """The `detail` of a Step Functions "Execution Status Change" event."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    execution_arn: str = Field(alias="executionArn")
+    state_machine_arn: str = Field(alias="stateMachineArn")
+    name: str
+    status: str
+    start_date: int | None = Field(default=None, alias="startDate")  # epoch milliseconds
+    stop_date: int | None = Field(default=None, alias="stopDate")
+    output: str | None = None
+    output_details: DataDetails | None = Field(default=None, alias="outputDetails")
+    error: str | None = None
+    cause: str | None = None
+
+    @property
+    def flowport_status(self) -> ExecutionStatus:
+        return STEP_FUNCTIONS_STATUS[self.status]
+
+    @property
+    def output_included(self) -> bool:
+        return self.output is not None and (self.output_details is None or self.output_details.included)
+
+
+def _time(epoch_millis: int | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch_millis / 1000, UTC) if epoch_millis is not None else None
+
+
+def advanced(record: ExecutionRecord, change: StatusChange, output: Any = None) -> ExecutionRecord | None:
+    """The record after `change`, or None when the change is old news (the record is as far or further)."""
+    new_status = change.flowport_status
+    if record.status.is_terminal or new_status is record.status:
+        return None
+    if new_status is ExecutionStatus.RUNNING:
+        return record.model_copy(update={"status": new_status, "started_at": _time(change.start_date)})
+    failed = new_status in (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT)
+    return record.model_copy(
+        update={
+            "status": new_status,
+            "started_at": record.started_at or _time(change.start_date),
+            "completed_at": _time(change.stop_date),
+            "output": output if new_status is ExecutionStatus.COMPLETED else None,
+            "error": execution_error(change.error, change.cause) if failed else None,
+        }
+    )
+
+
+def output_of(change: StatusChange) -> Any:
+    return json.loads(change.output) if change.output is not None else None
