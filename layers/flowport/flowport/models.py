@@ -177,3 +177,31 @@ class IdempotencyKeyRecord(StoredModel):
 def execution_arn(state_machine_arn: str, execution_name: str) -> str:
     """Step Functions names an execution `arn:...:execution:<state machine name>:<execution name>`."""
     return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{execution_name}"
+
+
+class WorkflowLinks(ApiModel):
+    executions: str = Field(description="POST here to start an execution of the latest or a chosen version")
+
+
+class WorkflowView(ApiModel):
+    """A workflow's public settings, as the registry holds them (disabled workflows included)."""
+
+    name: str
+    description: str
+    enabled: bool = Field(description="False: the workflow exists but starts are refused with 403")
+    versions: list[int] = Field(description="Deployed versions, ascending")
+    latest_version: int = Field(description="The version a start without `version` runs")
+    status_variables: list[str] = Field(description="Variables reported in an execution's statusVariables")
+    content_variable: str | None = Field(
+        default=None, description="When set, a non-JSON request body is passed as this input variable"
+    )
+    input_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON Schema every start's input must satisfy"
+    )
+    retention_hours: int = Field(description="How long a finished execution's record is kept")
+    start_by_get: bool = Field(description="Whether GET /workflows/{name}/start may start it")
+    links: WorkflowLinks
+
+
+class WorkflowList(ApiModel):
+    workflows: list[WorkflowView] = Field(description="Every workflow, sorted by name")

@@ -1,0 +1,133 @@
+"""The sync function, fed real-shaped EventBridge events: forward only, duplicates and disorder harmless."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from flowport.local.cloud import LocalCloud
+from flowport.local.functions import invoke
+from flowport.local.template import Stack
+
+from tests.support import TICKET, Api, load_event, wait_until
+
+
+def status_change(cloud: LocalCloud, execution_id: str, status: str, **detail: Any) -> dict[str, Any]:
+    """events/execution-status-change.json, about one of this stack's executions."""
+    event = copy.deepcopy(load_event("execution-status-change"))
+    machine = cloud.stack.state_machines["TicketTriageV2StateMachine"]
+    arn = f"{machine.arn.replace(':stateMachine:', ':execution:')}:{execution_id}"
+    event["resources"] = [arn]
+    event["detail"].update(
+        {
+            "executionArn": arn,
+            "stateMachineArn": machine.arn,
+            "name": execution_id,
+            "status": status,
+            **detail,
+        }
+    )
+    if status != "SUCCEEDED" and "output" not in detail:
+        event["detail"]["output"] = None
+    return event
+
+
+def sync(stack: Stack, event: dict[str, Any]) -> bool:
+    result: dict[str, Any] = invoke(stack.functions["SyncFunction"], event)
+    return bool(result["applied"])
+
+
+@pytest.fixture
+def running_execution(cloud: LocalCloud, api: Api) -> str:
+    execution_id = str(api.start(body={**TICKET, "delaySeconds": 60}).json()["executionId"])
+    wait_until(lambda: api.get(execution_id).json()["status"] == "RUNNING")
+    cloud.close()  # from here on, only the events the test sends
+    return execution_id
+
+
+def stored(api: Api, execution_id: str) -> dict[str, Any]:
+    document: dict[str, Any] = api.get(execution_id).json()
+    return document
+
+
+def test_the_sample_event_for_an_unknown_execution_changes_nothing(cloud: LocalCloud):
+    assert sync(cloud.stack, load_event("execution-status-change")) is False
+
+
+def test_running_then_succeeded_records_the_outcome_once(cloud: LocalCloud, api: Api, running_execution: str):
+    assert sync(cloud.stack, status_change(cloud, running_execution, "RUNNING")) is False  # already RUNNING
+    succeeded = status_change(cloud, running_execution, "SUCCEEDED")
+    assert sync(cloud.stack, succeeded) is True
+    assert sync(cloud.stack, succeeded) is False  # a duplicate delivery
+    document = stored(api, running_execution)
+    assert document["status"] == "COMPLETED"
+    assert document["output"]["queue"] == "priority"
+    assert document["completedAt"].startswith("2026-11-23T14:30:00")
+
+
+def test_a_late_running_event_never_moves_a_finished_record_back(
+    cloud: LocalCloud, api: Api, running_execution: str
+):
+    failed = status_change(
+        cloud, running_execution, "FAILED", error="TicketRejected", cause="Looks like spam"
+    )
+    assert sync(cloud.stack, failed) is True
+    assert sync(cloud.stack, status_change(cloud, running_execution, "RUNNING")) is False
+    assert sync(cloud.stack, status_change(cloud, running_execution, "SUCCEEDED")) is False
+    document = stored(api, running_execution)
+    assert document["status"] == "FAILED"
+    assert document["error"] == {"code": "TicketRejected", "message": "Looks like spam"}
+
+
+def test_a_cancelled_record_ignores_the_aborted_event_and_any_other(
+    cloud: LocalCloud, api: Api, running_execution: str
+):
+    assert api.cancel(running_execution).status == 200
+    for status in ("ABORTED", "SUCCEEDED", "RUNNING"):
+        assert sync(cloud.stack, status_change(cloud, running_execution, status)) is False
+    assert stored(api, running_execution)["status"] == "CANCELLED"
+
+
+def test_an_output_left_out_of_the_event_is_read_from_step_functions(
+    cloud: LocalCloud, api: Api, running_execution: str, monkeypatch: pytest.MonkeyPatch
+):
+    from flowport import services
+    from flowport.status import Observation
+
+    gateway = services.execution_service()._gateway
+    observed = Observation(None, None, None, {"big": True}, None)  # type: ignore[arg-type]
+    monkeypatch.setattr(gateway, "describe", lambda _arn: observed)
+    event = status_change(
+        cloud, running_execution, "SUCCEEDED", output=None, outputDetails={"included": False}
+    )
+    assert sync(cloud.stack, event) is True
+    assert stored(api, running_execution)["output"] == {"big": True}
+
+
+def test_an_output_too_large_for_dynamodb_stays_in_step_functions(
+    cloud: LocalCloud, api: Api, running_execution: str, monkeypatch: pytest.MonkeyPatch
+):
+    from flowport import services
+    from flowport.status import Observation
+
+    big = {"text": "x" * (320 * 1024)}
+    event = status_change(cloud, running_execution, "SUCCEEDED", output=json.dumps(big))
+    assert sync(cloud.stack, event) is True
+    gateway = services.execution_service()._gateway
+    monkeypatch.setattr(gateway, "describe", lambda _arn: Observation(None, None, None, big, None))  # type: ignore[arg-type]
+    document = stored(api, running_execution)
+    assert document["output"] == big
+    assert document["outputFromStepFunctions"] is True
+
+
+def test_real_executions_are_synced_by_the_local_eventbridge(api: Api):
+    execution_id = api.start(body={**TICKET, "delaySeconds": 0}).json()["executionId"]
+    from flowport import services
+
+    store = services.execution_service()._store
+    record = wait_until(lambda: (r := store.get(execution_id, 0)) is not None and r.status.is_terminal and r)
+    assert record.status.value == "COMPLETED"
+    assert record.output is not None
+    assert record.output["queue"] == "priority"
