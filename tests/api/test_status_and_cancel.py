@@ -26,7 +26,8 @@ def test_the_status_of_a_running_then_completed_execution(api: Api):
 def test_a_failed_execution_reports_its_error_and_no_output(api: Api):
     started = api.start(body={**TICKET, "subject": "Buy cheap spam now"}).json()
     failed = api.wait_for_status(started["executionId"], "FAILED")
-    assert failed["error"] == {"code": "TicketRejected", "message": "Looks like spam"}
+    assert failed["error"] == {"code": "TicketRejected", "message": "Looks like spam", "node": "Reject"}
+    assert failed["progress"] < 100
     assert "output" not in failed
 
 

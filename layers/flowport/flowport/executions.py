@@ -30,8 +30,10 @@ from flowport.models import (
     ExecutionSummary,
     IdempotencyKeyRecord,
 )
+from flowport.progress import Progress
 from flowport.registry import Registry, Workflow
 from flowport.settings import Settings
+from flowport.status import Observation
 from flowport.sync import StatusChange
 
 # A keyed start retries its conditional write at most this often (each retry means a race was lost).
@@ -249,12 +251,20 @@ class ExecutionService:
         return record
 
     def _current(self, record: ExecutionRecord) -> ExecutionRecord:
+        """A finished record as it is; an unfinished one brought up to date from one page of history."""
         if record.status.is_terminal:
             return record
-        observation = self._gateway.describe(record.execution_arn)
-        return status.current_record(
-            record, observation, self._clock(), self._settings.start_deadline_seconds
-        )
+        events = self._gateway.history(record.execution_arn)
+        now, deadline = self._clock(), self._settings.start_deadline_seconds
+        if events is None:
+            return status.current_record(record, None, now, deadline)
+        observation, progress = self._observe(record, events)
+        return status.current_record(record, observation, now, deadline, progress)
+
+    def _observe(self, record: ExecutionRecord, events: list[dict[str, Any]]) -> tuple[Observation, Progress]:
+        workflow = self._registry.get(record.workflow)
+        definition = self._registry.definition(workflow, record.version) if workflow else {}
+        return status.observation_from_history(events, definition, record.status_variables.get("progress"))
 
     def apply_status_change(self, change: StatusChange) -> bool:
         """Move the record forward as Step Functions reports; False when the event is old news or not ours."""
@@ -271,7 +281,18 @@ class ExecutionService:
             return False
         if updated.status is ExecutionStatus.RUNNING:
             return self._store.mark_running(updated)
-        return self._store.finish(self._with_retention(updated))
+        return self._store.finish(self._with_retention(self._with_final_progress(updated)))
+
+    def _with_final_progress(self, record: ExecutionRecord) -> ExecutionRecord:
+        """The finished record with how far it got and where it failed, so reading it costs no more calls."""
+        events = self._gateway.history(record.execution_arn)
+        if events is None:
+            return record
+        observation, progress = self._observe(record, events)
+        error = record.error
+        if error is not None and observation.error is not None and observation.error.node:
+            error = error.model_copy(update={"node": observation.error.node})
+        return record.model_copy(update={"progress": status.snapshot(progress), "error": error})
 
     def _output_from_step_functions(self, record: ExecutionRecord) -> Any:
         observation = self._gateway.describe(record.execution_arn)

@@ -45,6 +45,17 @@ class ApiModel(BaseModel):
 class ExecutionError(ApiModel):
     code: str = Field(description="Error name, as the workflow or Step Functions reported it")
     message: str = Field(description="Human-readable cause")
+    node: str | None = Field(default=None, description="The state where it failed, when known")
+
+
+class ProgressSnapshot(ApiModel):
+    """How far an execution got (the counting rules are in flowport.progress)."""
+
+    progress: int = Field(ge=0, le=100, description="0-100; 100 only when COMPLETED")
+    current_node: str | None = Field(default=None, description="The state running now")
+    completed_nodes: int = Field(ge=0, description="Distinct states of the definition that finished")
+    total_nodes: int = Field(ge=0, description="States of the definition, nested ones included")
+    retry_count: int = Field(ge=0, description="Task retries so far")
 
 
 class ExecutionLinks(ApiModel):
@@ -81,6 +92,11 @@ class ExecutionDetail(ExecutionSummary):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     source: ExecutionSource
+    progress: int | None = Field(default=None, description="0-100; 100 only when COMPLETED")
+    current_node: str | None = Field(default=None, description="The state running now")
+    completed_nodes: int | None = Field(default=None, description="Distinct states that finished")
+    total_nodes: int | None = Field(default=None, description="States of the definition, nested included")
+    retry_count: int | None = Field(default=None, description="Task retries so far")
     cleanup_after: datetime | None = Field(
         default=None, description="When the record of a finished execution will be deleted"
     )
@@ -145,6 +161,7 @@ class ExecutionRecord(StoredModel):
     output_in_step_functions: bool = Field(
         default=False, description="The output was too large for the record; Step Functions keeps it"
     )
+    progress: ProgressSnapshot | None = None
     expires_at: int = Field(description="Epoch seconds; DynamoDB's TTL deletes the record after it")
 
     @property
@@ -193,7 +210,8 @@ class WorkflowView(ApiModel):
     latest_version: int = Field(description="The version a start without `version` runs")
     status_variables: list[str] = Field(description="Variables reported in an execution's statusVariables")
     content_variable: str | None = Field(
-        default=None, description="When set, a non-JSON request body is passed as this input variable"
+        default=None,
+        description="When set, the request body is taken as text and passed as this input variable",
     )
     input_schema: dict[str, Any] | None = Field(
         default=None, description="JSON Schema every start's input must satisfy"

@@ -221,7 +221,7 @@ def _outcome(finished_status: str | None, newest_first: list[dict[str, Any]]) ->
 # The failure
 
 
-def _message(cause: str) -> str:
+def cause_message(cause: str) -> str:
     """A Lambda's cause is its error as JSON; the errorMessage is what a person wants to read."""
     try:
         parsed = json.loads(cause)
@@ -255,7 +255,7 @@ def _failure(outcome: _Outcome | None, newest_first: list[dict[str, Any]]) -> No
     cause = details.get("cause")
     return NodeFailure(
         code=details.get("error") or _DEFAULT_CODES[kind],
-        message=_message(cause) if cause else _DEFAULT_MESSAGES[kind],
+        message=cause_message(cause) if cause else _DEFAULT_MESSAGES[kind],
         node=_failed_node(event, newest_first),
     )
 

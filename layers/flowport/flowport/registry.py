@@ -90,8 +90,9 @@ class Workflow(BaseModel):
 
 
 class Registry(Mapping[str, Workflow]):
-    def __init__(self, workflows: Mapping[str, Workflow]) -> None:
+    def __init__(self, workflows: Mapping[str, Workflow], root: Path = Path(".")) -> None:
         self._workflows = dict(workflows)
+        self._root = root
 
     def __getitem__(self, name: str) -> Workflow:
         return self._workflows[name]
@@ -101,6 +102,10 @@ class Registry(Mapping[str, Workflow]):
 
     def __len__(self) -> int:
         return len(self._workflows)
+
+    def definition(self, workflow: Workflow, version: int) -> dict[str, Any]:
+        """The state machine definition (ASL) of a version, as shipped beside its settings."""
+        return _read_definition(self._root / workflow.name / workflow.definition_file(version))
 
     def find(self, name: str) -> Workflow:
         try:
@@ -115,7 +120,13 @@ class Registry(Mapping[str, Workflow]):
             name = settings_file.parent.name
             settings = json.loads(settings_file.read_text(encoding="utf-8"))
             workflows[name] = Workflow.model_validate({**settings, "name": name})
-        return cls(workflows)
+        return cls(workflows, root)
+
+
+@cache
+def _read_definition(path: Path) -> dict[str, Any]:
+    definition: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return definition
 
 
 @cache

@@ -15,7 +15,9 @@ from flowport.models import (
     ExecutionStatus,
     ExecutionSummary,
     IdempotencyKeyRecord,
+    ProgressSnapshot,
 )
+from flowport.progress import Progress, cause_message, progress_of
 from flowport.registry import Workflow
 
 STEP_FUNCTIONS_STATUS = {
@@ -39,7 +41,7 @@ class Observation:
     """An execution as Step Functions describes it."""
 
     status: ExecutionStatus
-    started_at: datetime
+    started_at: datetime | None
     stopped_at: datetime | None
     output: Any | None
     error: ExecutionError | None
@@ -59,24 +61,69 @@ def observation_from_description(description: dict[str, Any]) -> Observation:
     )
 
 
-def execution_error(error: str | None, cause: str | None) -> ExecutionError:
+def execution_error(error: str | None, cause: str | None, node: str | None = None) -> ExecutionError:
     """Step Functions gives an error name and a cause; a Lambda's cause is JSON with its message."""
-    message = cause or ""
-    try:
-        parsed = json.loads(message)
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
-        message = parsed["errorMessage"]
     code = error or "States.Timeout"
-    return ExecutionError(code=code, message=message or _DEFAULT_MESSAGES.get(code, "The execution failed"))
+    message = cause_message(cause) if cause else ""
+    return ExecutionError(
+        code=code, message=message or _DEFAULT_MESSAGES.get(code, "The execution failed"), node=node
+    )
+
+
+_HISTORY_OUTCOMES = {
+    "ExecutionSucceeded": ("SUCCEEDED", "executionSucceededEventDetails"),
+    "ExecutionFailed": ("FAILED", "executionFailedEventDetails"),
+    "ExecutionTimedOut": ("TIMED_OUT", "executionTimedOutEventDetails"),
+    "ExecutionAborted": ("ABORTED", "executionAbortedEventDetails"),
+}
+
+
+def observation_from_history(
+    events: list[dict[str, Any]], definition: dict[str, Any], reported: Any
+) -> tuple[Observation, Progress]:
+    """What the newest page of an execution's history says: its status, outcome and progress."""
+    newest_first = sorted(events, key=lambda event: int(event.get("id", 0)), reverse=True)
+    ended = next((e for e in newest_first if e.get("type") in _HISTORY_OUTCOMES), None)
+    aws_status, details_key = _HISTORY_OUTCOMES[ended["type"]] if ended else ("RUNNING", "")
+    details = ended.get(details_key, {}) if ended else {}
+    started = next((e["timestamp"] for e in newest_first if e.get("type") == "ExecutionStarted"), None)
+    flowport_status = STEP_FUNCTIONS_STATUS[aws_status]
+    progress = progress_of(definition, newest_first, aws_status, _as_number(reported))
+    failure = progress.failure
+    output = details.get("output")
+    observation = Observation(
+        status=flowport_status,
+        started_at=started,
+        stopped_at=ended["timestamp"] if ended else None,
+        output=json.loads(output) if flowport_status is ExecutionStatus.COMPLETED and output else None,
+        error=execution_error(failure.code, failure.message, failure.node) if failure else None,
+    )
+    return observation, progress
+
+
+def _as_number(value: Any) -> int | float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def snapshot(progress: Progress) -> ProgressSnapshot:
+    return ProgressSnapshot(
+        progress=progress.progress,
+        current_node=progress.current_node,
+        completed_nodes=progress.completed_nodes,
+        total_nodes=progress.total_nodes,
+        retry_count=progress.retry_count,
+    )
 
 
 _DEFAULT_MESSAGES = {"States.Timeout": "The execution ran longer than its workflow allows"}
 
 
 def current_record(
-    record: ExecutionRecord, observation: Observation | None, now: datetime, start_deadline_seconds: int
+    record: ExecutionRecord,
+    observation: Observation | None,
+    now: datetime,
+    start_deadline_seconds: int,
+    progress: Progress | None = None,
 ) -> ExecutionRecord:
     """The record brought up to date with what Step Functions observed (None: it has no such execution)."""
     if record.status.is_terminal:
@@ -90,10 +137,11 @@ def current_record(
     return record.model_copy(
         update={
             "status": observation.status,
-            "started_at": observation.started_at,
+            "started_at": observation.started_at or record.started_at,
             "completed_at": observation.stopped_at,
             "output": observation.output,
             "error": observation.error,
+            "progress": snapshot(progress) if progress is not None else record.progress,
         }
     )
 
@@ -144,8 +192,18 @@ def detail_of(record: ExecutionRecord, workflow: Workflow | None) -> ExecutionDe
         started_at=record.started_at,
         completed_at=record.completed_at,
         source=record.source,
+        **_progress_fields(record),
         cleanup_after=cleanup_after(record.completed_at, workflow) if record.status.is_terminal else None,
     )
+
+
+def _progress_fields(record: ExecutionRecord) -> dict[str, Any]:
+    if record.progress is None:
+        return {"progress": 100} if record.status is ExecutionStatus.COMPLETED else {}
+    fields = record.progress.model_dump()
+    if record.status.is_terminal:
+        fields["current_node"] = None
+    return fields
 
 
 def status_variables(workflow: Workflow | None, recorded: dict[str, Any], output: Any) -> dict[str, Any]:

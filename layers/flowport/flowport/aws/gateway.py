@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flowport.aws.errors import error_code, transient_failures_as_unavailable
 from flowport.status import Observation, observation_from_description
@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 from botocore.exceptions import ClientError
+
+# One page of history is all a status read may cost; progress is counted over it.
+HISTORY_PAGE = 1000
 
 
 class StepFunctionsGateway:
@@ -37,6 +40,23 @@ class StepFunctionsGateway:
                     return None
                 raise
         return observation_from_description(dict(description))
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]] | None:
+        """The newest page of the execution's history (at most 1000 events, whatever its length), or None
+        if Step Functions has no such execution."""
+        with transient_failures_as_unavailable("Step Functions"):
+            try:
+                page = self._client.get_execution_history(
+                    executionArn=execution_arn,
+                    reverseOrder=True,
+                    maxResults=HISTORY_PAGE,
+                    includeExecutionData=True,
+                )
+            except ClientError as error:
+                if error_code(error) == "ExecutionDoesNotExist":
+                    return None
+                raise
+        return [dict(event) for event in page["events"]]
 
     def stop(self, execution_arn: str, cause: str) -> None:
         with transient_failures_as_unavailable("Step Functions"):

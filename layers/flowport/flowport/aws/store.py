@@ -206,6 +206,9 @@ class ExecutionStore:
         if record.error is not None:
             updates.append("#error = :error")
             values[":error"] = _to_dynamo(record.error.model_dump())
+        if record.progress is not None:
+            updates.append("progress = :progress")
+            values[":progress"] = _to_dynamo(record.progress.model_dump(by_alias=True))
         if record.output is not None:
             output_json = json.dumps(record.output, separators=(",", ":"), ensure_ascii=False)
             if len(output_json.encode()) <= MAX_STORED_OUTPUT_BYTES:

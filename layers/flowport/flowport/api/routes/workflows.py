@@ -1,0 +1,86 @@
+"""GET /workflows and GET /workflows/{name}: the registry's workflows and their settings, read-only.
+
+Disabled workflows are listed too, with `enabled: false`, so a caller can tell "disabled" from "unknown".
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.request import Request
+
+from flowport.api.paths import api_base
+from flowport.api.problems import problem_responses
+from flowport.models import WorkflowLinks, WorkflowList, WorkflowView
+from flowport.registry import Registry, Workflow, load_registry
+from flowport.settings import get_settings
+
+router = Router()
+
+WorkflowName = Annotated[str, Path(min_length=1, max_length=63, description="The workflow's name")]
+
+
+def workflow_view(workflow: Workflow, base: str = "") -> WorkflowView:
+    """A workflow's settings as the API shows them; `base` is the stage or base path links start with."""
+    return WorkflowView(
+        name=workflow.name,
+        description=workflow.description,
+        enabled=workflow.enabled,
+        versions=list(workflow.versions),
+        latest_version=workflow.latest_version,
+        status_variables=list(workflow.status_variables),
+        content_variable=workflow.content_variable,
+        input_schema=workflow.input_schema,
+        retention_hours=workflow.retention_hours,
+        start_by_get=workflow.start_by_get,
+        links=WorkflowLinks(executions=f"{base}/workflows/{workflow.name}/executions"),
+    )
+
+
+def workflow_list(registry: Registry, base: str = "") -> WorkflowList:
+    """Every workflow in the registry, sorted by name."""
+    return WorkflowList(workflows=[workflow_view(registry[name], base) for name in sorted(registry)])
+
+
+def _registry() -> Registry:
+    return load_registry(get_settings().workflows_path)
+
+
+def _json(model: WorkflowView | WorkflowList) -> Response[str]:
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=model.model_dump_json(by_alias=True, exclude_none=True),
+    )
+
+
+@router.get(
+    "/workflows",
+    summary="List the workflows",
+    description="Every workflow, sorted by name; disabled ones are included with `enabled: false`.",
+    responses={
+        200: {"description": "The workflows", "content": {"application/json": {"model": WorkflowList}}},
+    },
+    tags=["workflows"],
+    operation_id="listWorkflows",
+)
+def list_workflows(request: Request) -> Response[str]:
+    return _json(workflow_list(_registry(), api_base(request)))
+
+
+@router.get(
+    "/workflows/<name>",
+    summary="Get a workflow's settings",
+    description="A disabled workflow is returned with `enabled: false`; starting it answers 403.",
+    responses={
+        200: {"description": "The workflow", "content": {"application/json": {"model": WorkflowView}}},
+        **problem_responses(400, 404),
+    },
+    tags=["workflows"],
+    operation_id="getWorkflow",
+)
+def get_workflow(name: WorkflowName, request: Request) -> Response[str]:
+    return _json(workflow_view(_registry().find(name), api_base(request)))

@@ -1,0 +1,141 @@
+"""GET /workflows and GET /workflows/{name}: the registry from statemachines/, disabled ones included."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from flowport import services
+from flowport.api.apps import build_app
+from flowport.api.routes import workflows
+from flowport.local.functions import LocalContext
+from flowport.registry import Workflow
+
+from tests.support import HttpResult, load_event, with_request
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch) -> Iterator[APIGatewayRestResolver]:
+    monkeypatch.setenv("FLOWPORT_WORKFLOWS_PATH", str(ROOT / "statemachines"))
+    services.reset()
+    yield build_app(workflows.router)
+    services.reset()
+
+
+def call(
+    app: APIGatewayRestResolver, resource: str, path_parameters: dict[str, str] | None = None
+) -> HttpResult:
+    """GET `resource` through `app`, from events/get-openapi.json re-pointed at the route."""
+    event = load_event("get-openapi")
+    event["resource"] = event["path"] = event["requestContext"]["resourcePath"] = resource
+    event["requestContext"]["path"] = f"/{event['requestContext']['stage']}{resource}"
+    event = with_request(event, path_parameters=path_parameters)
+    response: dict[str, Any] = app.resolve(event, LocalContext("test", 128, 3))
+    headers = {name.lower(): value for name, value in (response.get("headers") or {}).items()}
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        headers[name.lower()] = ", ".join(values)
+    return HttpResult(response["statusCode"], headers, response.get("body") or "")
+
+
+def get_workflow(app: APIGatewayRestResolver, name: str) -> HttpResult:
+    return call(app, "/workflows/{name}", {"name": name})
+
+
+def test_the_list_has_every_workflow_sorted_by_name_with_its_settings(app: APIGatewayRestResolver):
+    response = call(app, "/workflows")
+    assert response.status == 200
+    assert response.headers["content-type"] == "application/json"
+    listed = response.json()["workflows"]
+    assert [w["name"] for w in listed] == ["document-summary", "nightly-report", "ticket-triage"]
+    by_name = {w["name"]: w for w in listed}
+
+    triage = by_name["ticket-triage"]
+    assert triage["enabled"] is True
+    assert triage["versions"] == [1, 2]
+    assert triage["latestVersion"] == 2
+    assert triage["startByGet"] is True
+    assert triage["statusVariables"] == ["queue", "slaHours"]
+    assert triage["retentionHours"] == 24
+    assert triage["inputSchema"]["required"] == ["subject", "customerTier"]
+    assert "contentVariable" not in triage
+    assert triage["links"] == {"executions": "/v1/workflows/ticket-triage/executions"}
+
+    summary = by_name["document-summary"]
+    assert summary["contentVariable"] == "document"
+    assert summary["statusVariables"] == ["title", "sectionCount", "wordCount"]
+    assert (summary["versions"], summary["latestVersion"], summary["retentionHours"]) == ([1], 1, 72)
+    assert summary["startByGet"] is False
+    assert "inputSchema" not in summary
+
+    report = by_name["nightly-report"]
+    assert report["enabled"] is False
+    assert report["retentionHours"] == 168
+
+
+def test_the_list_matches_the_settings_files(app: APIGatewayRestResolver):
+    """Every key a workflow.json sets is shown with the same value."""
+    listed = {w["name"]: w for w in call(app, "/workflows").json()["workflows"]}
+    for settings_file in sorted((ROOT / "statemachines").glob("*/workflow.json")):
+        settings = json.loads(settings_file.read_text())
+        view = listed[settings_file.parent.name]
+        assert {key: view[key] for key in settings} == settings
+
+
+@pytest.mark.parametrize("name", ["ticket-triage", "document-summary", "nightly-report"])
+def test_get_one_workflow_returns_its_entry_in_the_list(app: APIGatewayRestResolver, name: str):
+    listed = {w["name"]: w for w in call(app, "/workflows").json()["workflows"]}
+    response = get_workflow(app, name)
+    assert response.status == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == listed[name]
+
+
+def test_a_disabled_workflow_is_shown_not_hidden(app: APIGatewayRestResolver):
+    response = get_workflow(app, "nightly-report")
+    assert response.status == 200
+    assert response.json()["enabled"] is False
+
+
+def test_an_unknown_workflow_is_a_404_problem(app: APIGatewayRestResolver):
+    response = get_workflow(app, "no-such-workflow")
+    assert (response.status, response.problem_code) == (404, "workflow_not_found")
+    problem = response.json()
+    assert problem["status"] == 404
+    assert "no-such-workflow" in problem["detail"]
+
+
+def test_an_overlong_name_is_a_400_problem(app: APIGatewayRestResolver):
+    response = get_workflow(app, "x" * 64)
+    assert (response.status, response.problem_code) == (400, "invalid_parameter")
+
+
+def test_the_routes_are_documented(app: APIGatewayRestResolver):
+    document = json.loads(app.get_openapi_json_schema())
+    listing = document["paths"]["/workflows"]["get"]
+    one = document["paths"]["/workflows/{name}"]["get"]
+    assert (listing["operationId"], listing["tags"]) == ("listWorkflows", ["workflows"])
+    assert (one["operationId"], one["tags"]) == ("getWorkflow", ["workflows"])
+    assert {"200", "400", "404"} <= set(one["responses"])
+    assert "WorkflowView" in document["components"]["schemas"]
+
+
+def test_workflow_view_is_pure_and_prefixes_links_with_the_base():
+    workflow = Workflow.model_validate({"name": "demo", "versions": [3, 1]})
+    view = workflows.workflow_view(workflow, base="/prod")
+    assert json.loads(view.model_dump_json(by_alias=True, exclude_none=True)) == {
+        "name": "demo",
+        "description": "",
+        "enabled": True,
+        "versions": [1, 3],
+        "latestVersion": 3,
+        "statusVariables": [],
+        "retentionHours": 24,
+        "startByGet": False,
+        "links": {"executions": "/prod/workflows/demo/executions"},
+    }
