@@ -260,7 +260,11 @@ class ExecutionStore:
                 key_pk(record.idempotency_key_hash),
                 "SET #status = :running",
                 "#status = :queued AND executionId = :execution",
-                {**values, ":execution": {"S": record.execution_id}},
+                {
+                    ":queued": values[":queued"],
+                    ":running": values[":running"],
+                    ":execution": {"S": record.execution_id},
+                },
                 names={"#status": "status"},
             )
         return moved
