@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from flowport.reporting import report_status
 
 MAX_CHARACTERS = 200_000
 # Step Functions refuses state data over 256 KiB; keep the parsed document safely below it.
@@ -163,4 +164,6 @@ def lambda_handler(event: dict[str, Any], _context: LambdaContext) -> ParsedDocu
         logger.info("Document rejected", extra={"reason": str(error)})
         raise
     logger.info("Document parsed", extra={"title": parsed["title"], "sectionCount": parsed["sectionCount"]})
+    if isinstance(event.get("executionName"), str):
+        report_status(event["executionName"], title=parsed["title"])
     return parsed

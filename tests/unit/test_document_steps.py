@@ -534,7 +534,13 @@ def test_pipeline_is_deterministic() -> None:
 def test_the_state_machine_passes_the_shapes_the_handlers_read() -> None:
     states = json.loads((WORKFLOW / "v1.asl.json").read_text(encoding="utf-8"))["States"]
 
-    assert states["ParseDocument"]["Parameters"]["Payload.$"] == "$"
+    assert states["ParseDocument"]["Parameters"]["Payload"] == {
+        "document.$": "$.document",
+        "executionName.$": "$$.Execution.Name",
+    }
+    assert states["ParseDocument"]["Next"] == "ReportSections"
+    assert states["ReportSections"]["ResultPath"] is None  # reporting leaves the state's data as it was
+    assert states["ReportSections"]["Next"] == "AnalyseSections"
     assert states["AnalyseSections"]["ItemsPath"] == "$.sections"
     assert states["AnalyseSections"]["ItemSelector"] == {
         "section.$": "$$.Map.Item.Value",

@@ -24,6 +24,34 @@ def test_document_summary_completes_with_its_summary(api: Api):
     }
 
 
+def test_document_summary_reports_status_variables_both_ways_while_it_runs(api: Api):
+    from flowport import services
+
+    started = api.start("document-summary", raw_body=REPORT, headers={"Content-Type": "text/markdown"})
+    execution_id = started.json()["executionId"]
+    api.wait_for_status(execution_id, "COMPLETED")
+    record = services.execution_service()._store.get(execution_id, 0)
+    assert record is not None
+    # title: set by the ParseDocument Lambda (flowport.reporting); sectionCount: by the ASL's DynamoDB step
+    assert record.status_variables == {"title": "Quarterly report", "sectionCount": 2}
+
+
+def test_a_reported_progress_wins_over_the_counted_one(api: Api):
+    from flowport import services
+    from flowport.reporting import report_status
+
+    started = api.start(body={**TICKET, "delaySeconds": 60}).json()
+    api.wait_for_status(started["executionId"], "RUNNING")
+    assert report_status(started["executionId"], progress=42, queue="manual")
+    document = api.get(started["executionId"]).json()
+    assert document["progress"] == 42
+    assert document["statusVariables"]["queue"] == "manual"
+    assert "progress" not in document["statusVariables"]  # not declared: never shown as a variable
+    assert not report_status("no-such-execution", progress=1)
+    assert api.cancel(started["executionId"]).status == 200
+    assert services.execution_service()._store.get(started["executionId"], 0) is not None
+
+
 def test_document_summary_fails_cleanly_on_an_empty_document(api: Api):
     started = api.start("document-summary", raw_body="   \n  ", headers={"Content-Type": "text/plain"})
     failed = api.wait_for_status(started.json()["executionId"], "COMPLETED", "FAILED")

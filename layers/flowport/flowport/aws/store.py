@@ -48,7 +48,7 @@ def key_pk(key_hash: str) -> dict[str, Any]:
     return {"pk": {"S": f"KEY#{key_hash}"}, "sk": {"S": "KEY"}}
 
 
-def _to_dynamo(value: Any) -> dict[str, Any]:
+def to_dynamo(value: Any) -> dict[str, Any]:
     # Floats must reach DynamoDB as Decimals.
     return dict(_serializer.serialize(json.loads(json.dumps(value), parse_float=Decimal)))
 
@@ -58,7 +58,7 @@ def _to_item(model: ExecutionRecord | IdempotencyKeyRecord, keys: dict[str, Any]
     for field, attribute in _JSON_FIELDS.items():
         if field in data:
             data[attribute] = json.dumps(data.pop(field), separators=(",", ":"), ensure_ascii=False)
-    return {**keys, **{name: _to_dynamo(value) for name, value in data.items()}}
+    return {**keys, **{name: to_dynamo(value) for name, value in data.items()}}
 
 
 def _plain(value: Any) -> Any:
@@ -205,10 +205,10 @@ class ExecutionStore:
                 values[f":{name}"] = {"S": value.isoformat()}
         if record.error is not None:
             updates.append("#error = :error")
-            values[":error"] = _to_dynamo(record.error.model_dump())
+            values[":error"] = to_dynamo(record.error.model_dump())
         if record.progress is not None:
             updates.append("progress = :progress")
-            values[":progress"] = _to_dynamo(record.progress.model_dump(by_alias=True))
+            values[":progress"] = to_dynamo(record.progress.model_dump(by_alias=True))
         if record.output is not None:
             output_json = json.dumps(record.output, separators=(",", ":"), ensure_ascii=False)
             if len(output_json.encode()) <= MAX_STORED_OUTPUT_BYTES:
