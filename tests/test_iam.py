@@ -1,0 +1,82 @@
+"""Each function's IAM policy allows every AWS call its code makes (moto does not enforce IAM; AWS does).
+
+The calls are recorded with botocore's hooks while each function serves real requests and events.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flowport.aws import clients
+from flowport.local.cloud import LocalCloud
+from flowport.local.functions import invoke
+from flowport.local.template import load_template
+
+from tests.support import TICKET, Api, load_event, wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICE_PREFIX = {"dynamodb": "dynamodb", "sfn": "states"}
+# A transaction of Puts is authorised by dynamodb:PutItem on each item's table.
+SAME_AS = {"dynamodb:TransactWriteItems": "dynamodb:PutItem"}
+
+
+def allowed_actions(function: str) -> set[str]:
+    resource = load_template(ROOT / "template.yaml")["Resources"][function]
+    actions: set[str] = set()
+    for policy in resource["Properties"].get("Policies", []):
+        for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+            action = statement["Action"]
+            actions.update([action] if isinstance(action, str) else action)
+    return actions
+
+
+def test_every_call_each_function_makes_is_allowed_by_its_policy(cloud: LocalCloud, api: Api):
+    made: dict[str, set[str]] = defaultdict(set)
+    current = {"function": ""}
+    thread = threading.get_ident()
+
+    def record(event_name: str, **_: Any) -> None:
+        if threading.get_ident() == thread:
+            _, service, operation = event_name.split(".")
+            action = f"{SERVICE_PREFIX[service]}:{operation}"
+            made[current["function"]].add(SAME_AS.get(action, action))
+
+    for client in (clients.dynamodb(), clients.stepfunctions()):
+        client.meta.events.register("before-call.*.*", record)
+
+    def as_function(function: str, action: Callable[[], Any]) -> Any:
+        current["function"] = function
+        return action()
+
+    keyed = {"Idempotency-Key": "iam", "X-On-Conflict": "FAIL_ON_RUNNING"}
+    slow = {**TICKET, "delaySeconds": 60}
+    first = as_function("StartFunction", lambda: api.start(body=slow, headers=keyed)).json()
+    as_function("StartFunction", lambda: api.start(body=slow, headers=keyed))
+    as_function("StartFunction", lambda: api.start())
+    wait_until(
+        lambda: (
+            as_function("StatusFunction", lambda: api.get(first["executionId"])).json()["status"] == "RUNNING"
+        )
+    )
+    as_function("StatusFunction", lambda: api.call(load_event("get-openapi")))
+    as_function("CancelFunction", lambda: api.cancel(first["executionId"]))
+    cloud.close()
+    second = as_function("StartFunction", lambda: api.start(body=slow)).json()
+    event = load_event("execution-status-change")
+    machine = cloud.stack.state_machines["TicketTriageV2StateMachine"]
+    arn = f"{machine.arn.replace(':stateMachine:', ':execution:')}:{second['executionId']}"
+    event["detail"].update(
+        {"executionArn": arn, "stateMachineArn": machine.arn, "name": second["executionId"]}
+    )
+    as_function("SyncFunction", lambda: invoke(cloud.stack.functions["SyncFunction"], event))
+    as_function("StatusFunction", lambda: api.get(second["executionId"]))
+
+    for client in (clients.dynamodb(), clients.stepfunctions()):
+        client.meta.events.unregister("before-call.*.*", record)
+    assert set(made) == {"StartFunction", "StatusFunction", "CancelFunction", "SyncFunction"}
+    for function, actions in made.items():
+        assert actions <= allowed_actions(function), (function, actions - allowed_actions(function))
