@@ -33,6 +33,14 @@ class InvalidParameter(BadRequest):
     code, title = "invalid_parameter", "Invalid request parameter"
 
 
+class InvalidNextToken(BadRequest):
+    code, title = "invalid_next_token", "Invalid pagination token"
+
+
+class InvalidLastEventId(BadRequest):
+    code, title = "invalid_last_event_id", "Invalid Last-Event-ID"
+
+
 class Forbidden(FlowportError):
     status, code, title = 403, "forbidden", "Forbidden"
 

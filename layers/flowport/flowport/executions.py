@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flowport import idempotency, inputs, status, sync
+from flowport import history, idempotency, inputs, status, sync
 from flowport.aws.gateway import StepFunctionsGateway
 from flowport.aws.store import ExecutionStore, KeyTaken
 from flowport.errors import (
@@ -24,6 +24,7 @@ from flowport.models import (
     ConflictStrategy,
     ExecutionDetail,
     ExecutionError,
+    ExecutionHistory,
     ExecutionRecord,
     ExecutionSource,
     ExecutionStatus,
@@ -238,9 +239,30 @@ class ExecutionService:
 
     def get(self, execution_id: str) -> ExecutionDetail:
         record = self._current(self._find(execution_id))
-        if record.output_in_step_functions and record.status is ExecutionStatus.COMPLETED:
+        return self._detail(record, output_missing=record.output_in_step_functions)
+
+    def observe(self, execution_id: str) -> tuple[ExecutionDetail, list[dict[str, Any]]]:
+        """The execution's status document and its whole history (without data), for its event stream."""
+        stored = self._find(execution_id)
+        events = self._gateway.full_history(stored.execution_arn, include_data=False)
+        record = self._current_from(stored, events)
+        # A history read without data has no output: a finish not yet synced needs it from Step Functions.
+        output_missing = record.output_in_step_functions or not stored.status.is_terminal
+        return self._detail(record, output_missing), events or []
+
+    def _detail(self, record: ExecutionRecord, output_missing: bool) -> ExecutionDetail:
+        if output_missing and record.status is ExecutionStatus.COMPLETED:
             record = record.model_copy(update={"output": self._output_from_step_functions(record)})
         return status.detail_of(record, self._registry.get(record.workflow))
+
+    def history(
+        self, execution_id: str, *, include_io: bool, next_token: str | None, limit: int
+    ) -> ExecutionHistory:
+        """One page of the execution's state runs; the whole Step Functions history is read for it."""
+        record = self._find(execution_id)
+        events = self._gateway.full_history(record.execution_arn, include_data=include_io) or []
+        runs = history.node_runs(events, history.IO_CAP_BYTES if include_io else 0)
+        return history.page(execution_id, runs, next_token, limit, include_io)
 
     def _find(self, execution_id: str) -> ExecutionRecord:
         record = self._store.get(execution_id, self._clock().timestamp())
@@ -254,7 +276,11 @@ class ExecutionService:
         """A finished record as it is; an unfinished one brought up to date from one page of history."""
         if record.status.is_terminal:
             return record
-        events = self._gateway.history(record.execution_arn)
+        return self._current_from(record, self._gateway.history(record.execution_arn))
+
+    def _current_from(self, record: ExecutionRecord, events: list[dict[str, Any]] | None) -> ExecutionRecord:
+        if record.status.is_terminal:
+            return record
         now, deadline = self._clock(), self._settings.start_deadline_seconds
         if events is None:
             return status.current_record(record, None, now, deadline)

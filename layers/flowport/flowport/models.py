@@ -102,6 +102,36 @@ class ExecutionDetail(ExecutionSummary):
     )
 
 
+class NodeStatus(StrEnum):
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    CANCELLED = "CANCELLED"
+
+
+class NodeEntry(ApiModel):
+    """One run of one state of the workflow."""
+
+    name: str = Field(description="The state's name in the definition")
+    type: str = Field(description="The state's type: Task, Map, Parallel, Choice, Wait, Pass, Succeed, Fail")
+    status: NodeStatus
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    attempts: int = Field(ge=0, description="Task attempts (1 + retries); 0 for states that are not tasks")
+    error: ExecutionError | None = Field(default=None, description="Why its last attempt failed")
+    input: Any | None = Field(default=None, description="The state's input, with include=io")
+    input_truncated: bool | None = Field(default=None, description="True when the input was too large")
+    output: Any | None = Field(default=None, description="The state's output, with include=io")
+    output_truncated: bool | None = Field(default=None, description="True when the output was too large")
+
+
+class ExecutionHistory(ApiModel):
+    execution_id: str
+    nodes: list[NodeEntry] = Field(description="State runs in the order they started")
+    next_token: str | None = Field(default=None, description="Pass as nextToken for the next page")
+
+
 class CancelResult(ApiModel):
     execution_id: str
     cancelled: bool

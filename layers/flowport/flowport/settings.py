@@ -35,6 +35,19 @@ class Settings(BaseSettings):
         description="Longest a workflow may run; bounds the TTL written before the end is known",
     )
 
+    stream_max_seconds: float = Field(
+        default=25,
+        gt=0,
+        le=28,
+        description="Longest an event stream response waits for news: under API Gateway's 29 s timeout",
+    )
+    stream_poll_seconds: float = Field(
+        default=1, gt=0, description="How often an event stream looks for news while it waits"
+    )
+    stream_retry_ms: int = Field(
+        default=1000, ge=0, description="The `retry:` an event stream asks clients to reconnect after"
+    )
+
 
 @cache
 def get_settings() -> Settings:

@@ -1,6 +1,6 @@
 """One resolver per Lambda function, each including only that function's routes.
 
-A router is included in exactly one resolver; `/openapi.json` merges the documents of all three, so the
+A router is included in exactly one resolver; `/openapi.json` merges the documents of all of them, so the
 deployed API, its OpenAPI document and the local server all come from these same routes.
 """
 
@@ -35,9 +35,9 @@ def start_app() -> APIGatewayRestResolver:
 
 @cache
 def status_app() -> APIGatewayRestResolver:
-    from flowport.api.routes import docs, status, workflows
+    from flowport.api.routes import docs, history, status, workflows
 
-    return build_app(status.router, workflows.router, docs.router)
+    return build_app(status.router, history.router, workflows.router, docs.router)
 
 
 @cache
@@ -47,4 +47,11 @@ def cancel_app() -> APIGatewayRestResolver:
     return build_app(cancel.router)
 
 
-ALL_APPS = (start_app, status_app, cancel_app)
+@cache
+def stream_app() -> APIGatewayRestResolver:
+    from flowport.api.routes import events
+
+    return build_app(events.router)
+
+
+ALL_APPS = (start_app, status_app, cancel_app, stream_app)

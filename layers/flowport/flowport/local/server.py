@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TextIO
 
@@ -103,7 +104,10 @@ def _handler_class(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                     self.command, self.path, list(self.headers.items()), body, self.client_address[0]
                 )
                 response = server.handle(request)
-            self._send(response)
+            if self.command == "GET" and _is_event_stream(response):
+                self._relay(request, response)
+            else:
+                self._send(response)
             server.log_line(
                 {
                     "level": "INFO",
@@ -127,12 +131,49 @@ def _handler_class(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(response.body)
 
+        def _relay(self, request: HttpRequest, response: HttpResponse) -> None:
+            """Hold the connection open, as EventSource would reconnect: each later response continues
+            from the last event id of the one before, until the stream's 204 or the client leaves."""
+            self.close_connection = True
+            self.send_response_only(response.status)
+            for name, value in response.headers:
+                if name.lower() != "content-length":
+                    self.send_header(name, value)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            last_event_id = None
+            try:
+                while response.status == 200:
+                    self.wfile.write(response.body)
+                    self.wfile.flush()
+                    last_event_id = _last_event_id(response.body) or last_event_id
+                    response = server.handle(_resumed(request, last_event_id))
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client stopped listening
+
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
         def log_message(self, format: str, *args: object) -> None:
             """Requests are logged as JSON by `_serve`; the default text log would repeat them."""
 
     return Handler
+
+
+def _is_event_stream(response: HttpResponse) -> bool:
+    content_type = next((value for name, value in response.headers if name.lower() == "content-type"), "")
+    return response.status == 200 and content_type.split(";")[0].strip() == "text/event-stream"
+
+
+def _last_event_id(body: bytes) -> str | None:
+    ids = [line[3:].strip() for line in body.decode().splitlines() if line.startswith("id:")]
+    return ids[-1] if ids else None
+
+
+def _resumed(request: HttpRequest, last_event_id: str | None) -> HttpRequest:
+    headers = [(name, value) for name, value in request.headers if name.lower() != "last-event-id"]
+    if last_event_id is not None:
+        headers.append(("Last-Event-ID", last_event_id))
+    return replace(request, headers=headers)
 
 
 @contextmanager

@@ -1,0 +1,85 @@
+"""GET /executions/{executionId}/events: the execution's live events as Server-Sent Events.
+
+A Lambda behind API Gateway answers with one whole response, so a response carries the events found
+within `stream_max_seconds` and ends with a `retry:` hint; EventSource reconnects with `Last-Event-ID`
+and the stream goes on from there. After the final event the next request gets 204, which tells
+EventSource to stop. The local server relays those responses over one open connection.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+
+from flowport import stream
+from flowport.api.problems import problem_responses
+from flowport.api.routes.params import ExecutionIdPath
+from flowport.services import execution_service
+from flowport.settings import get_settings
+
+router = Router()
+EVENT_STREAM = "text/event-stream"
+
+LastEventIdHeader = Annotated[
+    str | None,
+    Header(
+        alias="Last-Event-ID",
+        max_length=stream.MAX_EVENT_ID_LENGTH,
+        description="The id of the last event received; the stream resumes after it",
+    ),
+]
+LastEventIdQuery = Annotated[
+    str | None,
+    Query(
+        alias="lastEventId",
+        max_length=stream.MAX_EVENT_ID_LENGTH,
+        description="The same, for clients that cannot set headers; the header wins",
+    ),
+]
+
+
+@router.get(
+    "/executions/<executionId>/events",
+    summary="Stream an execution's events",
+    description=(
+        "Server-Sent Events: `status`, `progress`, `variables`, `node_started`, `node_completed`, "
+        "`node_failed`, then one of `completed`, `failed`, `timed_out` or `cancelled` with the status "
+        "document. Each response ends with a `retry:` hint; reconnect with `Last-Event-ID`."
+    ),
+    responses={
+        200: {
+            "description": "Events after Last-Event-ID",
+            "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
+        },
+        204: {"description": "The final event was already sent: stop reconnecting"},
+        **problem_responses(400, 404, 503),
+    },
+    tags=["executions"],
+    operation_id="streamExecutionEvents",
+)
+def stream_execution_events(
+    execution_id: ExecutionIdPath,
+    last_event_id: LastEventIdHeader = None,
+    last_event_id_query: LastEventIdQuery = None,
+) -> Response[str]:
+    cursor = stream.Cursor.parse(last_event_id or last_event_id_query)
+    if cursor.final:
+        return Response(status_code=204, body="")
+    settings = get_settings()
+    service = execution_service()
+    events = stream.wait_for_events(
+        lambda: service.observe(execution_id),
+        cursor,
+        max_seconds=settings.stream_max_seconds,
+        poll_seconds=settings.stream_poll_seconds,
+    )
+    return Response(
+        status_code=200,
+        content_type=EVENT_STREAM,
+        body=stream.render(events, settings.stream_retry_ms),
+        # Proxies must pass each response on as it comes, and never serve a stale one.
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,64 @@
+"""GET /executions/{executionId}/history: one entry per state run, paginated, inputs and outputs on request."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from flowport import history, tokens
+from flowport.api.problems import problem_responses
+from flowport.api.routes.params import ExecutionIdPath
+from flowport.models import ExecutionHistory
+from flowport.services import execution_service
+
+router = Router()
+
+Include = Annotated[
+    Literal["io"] | None,
+    Query(description="`io`: add each state's input and output (each dropped above 16 KiB, and flagged)"),
+]
+Limit = Annotated[
+    int, Query(ge=1, le=history.MAX_PAGE_SIZE, description="Most entries in one page (1-100, default 50)")
+]
+NextToken = Annotated[
+    str | None,
+    Query(
+        alias="nextToken",
+        min_length=1,
+        max_length=tokens.MAX_TOKEN_LENGTH,
+        description="The previous page's nextToken",
+    ),
+]
+
+
+@router.get(
+    "/executions/<executionId>/history",
+    summary="List an execution's state runs",
+    description="Oldest first, one entry per state run (a state in a loop or a Map runs many times).",
+    responses={
+        200: {
+            "description": "A page of state runs",
+            "content": {"application/json": {"model": ExecutionHistory}},
+        },
+        **problem_responses(400, 404, 503),
+    },
+    tags=["executions"],
+    operation_id="getExecutionHistory",
+)
+def get_execution_history(
+    execution_id: ExecutionIdPath,
+    include: Include = None,
+    limit: Limit = history.DEFAULT_PAGE_SIZE,
+    next_token: NextToken = None,
+) -> Response[str]:
+    page = execution_service().history(
+        execution_id, include_io=include == "io", next_token=next_token, limit=limit
+    )
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=page.model_dump_json(by_alias=True, exclude_none=True),
+    )

@@ -1,0 +1,184 @@
+"""The event stream of an execution, as Server-Sent Events: which events come after a client's last one.
+
+Pure: the caller passes the execution as it is now (its status document and its whole Step Functions
+history); this module decides what the client has not seen yet.
+
+Two kinds of events:
+
+- Node events come from the history, one per history event that has one: `node_started` (a state was
+  entered), `node_completed` (it exited) and `node_failed` (a task attempt failed; a retry or a Catch
+  may follow). They are facts that never change, so each is sent exactly once, in history order.
+- Snapshots describe the execution now: `status` ({status}), `progress` ({progress, currentNode,
+  completedNodes, totalNodes, retryCount}) and `variables` ({statusVariables}). Each is sent when it
+  differs from the last one the client got: a client sees every change it was connected for, and after
+  a reconnect the latest value of whatever changed meanwhile (values in between are not replayed).
+- Last, when the execution has finished: `completed`, `failed`, `timed_out` or `cancelled`, whose data
+  is the execution's status document as `GET /executions/{id}` returns it. Nothing follows it.
+
+Every event's id is the client's position after it: `<history event id>.<status digest>.<progress
+digest>.<variables digest>`, ending `.end` after the final event. A client that reconnects with that id
+as `Last-Event-ID` gets exactly what it has not seen; ids are opaque to clients.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from flowport.errors import InvalidLastEventId
+from flowport.history import failure_of, states_of_events
+from flowport.models import ExecutionDetail, ExecutionStatus
+
+_CURSOR = re.compile(r"^(\d{1,9})\.([0-9a-f]{8})?\.([0-9a-f]{8})?\.([0-9a-f]{8})?(\.end)?$")
+MAX_EVENT_ID_LENGTH = 48
+FINAL_EVENTS = {
+    ExecutionStatus.COMPLETED: "completed",
+    ExecutionStatus.FAILED: "failed",
+    ExecutionStatus.TIMED_OUT: "timed_out",
+    ExecutionStatus.CANCELLED: "cancelled",
+}
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """What a client has seen: history events up to `event_id`, and digests of the last snapshots."""
+
+    event_id: int = 0
+    status: str = ""
+    progress: str = ""
+    variables: str = ""
+    final: bool = False
+
+    def __str__(self) -> str:
+        position = f"{self.event_id}.{self.status}.{self.progress}.{self.variables}"
+        return position + ".end" if self.final else position
+
+    @classmethod
+    def parse(cls, last_event_id: str | None) -> Cursor:
+        """The position a `Last-Event-ID` names; the start for none."""
+        if not last_event_id:
+            return cls()
+        matched = _CURSOR.match(last_event_id.strip())
+        if matched is None:
+            raise InvalidLastEventId("Last-Event-ID is not an id this stream sent")
+        event_id, status, progress, variables, final = matched.groups()
+        return cls(int(event_id), status or "", progress or "", variables or "", final is not None)
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    type: str
+    id: str
+    data: Any
+
+
+def _iso(moment: datetime) -> str:
+    """As every other time in the API: ISO 8601 in UTC with a `Z`."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _digest(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:8]
+
+
+def _node_event(event: Mapping[str, Any], states: Mapping[int, Any]) -> tuple[str, dict[str, Any]] | None:
+    event_id, event_type = int(event.get("id") or 0), str(event.get("type", ""))
+    state = states.get(event_id)
+    if state is None:
+        return None
+    at = event.get("timestamp")
+    data: dict[str, Any] = {
+        "name": state.name,
+        "type": state.type,
+        "at": _iso(at) if isinstance(at, datetime) else at,
+    }
+    if event_type.endswith("StateEntered"):
+        return "node_started", data
+    if event_type.endswith("StateExited"):
+        return "node_completed", data
+    if (failure := failure_of(event)) is not None:
+        return "node_failed", {**data, "error": {"code": failure.code, "message": failure.message}}
+    return None
+
+
+def _snapshots(detail: ExecutionDetail) -> list[tuple[str, str, dict[str, Any]]]:
+    """(event type, cursor field, data) of each snapshot, in the order they are sent."""
+    progress = detail.model_dump(
+        mode="json",
+        by_alias=True,
+        include={"progress", "current_node", "completed_nodes", "total_nodes", "retry_count"},
+    )
+    return [
+        ("status", "status", {"status": detail.status.value}),
+        ("progress", "progress", progress),
+        ("variables", "variables", {"statusVariables": detail.status_variables}),
+    ]
+
+
+def events_after(
+    cursor: Cursor, detail: ExecutionDetail, history: list[dict[str, Any]]
+) -> tuple[list[StreamEvent], Cursor]:
+    """The events a client at `cursor` has not seen, and its position after them."""
+    if cursor.final:
+        return [], cursor
+    events: list[StreamEvent] = []
+    states = states_of_events(history)
+    for event in sorted(history, key=lambda event: int(event.get("id") or 0)):
+        event_id = int(event.get("id") or 0)
+        if event_id <= cursor.event_id:
+            continue
+        cursor = replace(cursor, event_id=event_id)
+        if (node_event := _node_event(event, states)) is not None:
+            events.append(StreamEvent(node_event[0], str(cursor), node_event[1]))
+    for event_type, field, data in _snapshots(detail):
+        digest = _digest(data)
+        if getattr(cursor, field) != digest:
+            cursor = replace(cursor, **{field: digest})
+            events.append(StreamEvent(event_type, str(cursor), data))
+    if (final := FINAL_EVENTS.get(detail.status)) is not None:
+        cursor = replace(cursor, final=True)
+        document = detail.model_dump(mode="json", by_alias=True, exclude_none=True)
+        events.append(StreamEvent(final, str(cursor), document))
+    return events, cursor
+
+
+def render(events: list[StreamEvent], retry_ms: int) -> str:
+    """The events as a text/event-stream body; `retry` tells the client how soon to reconnect."""
+    lines = [
+        f"id: {event.id}\nevent: {event.type}\ndata: {json.dumps(event.data, separators=(',', ':'))}\n\n"
+        for event in events
+    ]
+    if not events:
+        lines.append(": no new events\n\n")  # a comment: shows the stream is alive
+    lines.append(f"retry: {retry_ms}\n\n")
+    return "".join(lines)
+
+
+def wait_for_events(
+    observe: Callable[[], tuple[ExecutionDetail, list[dict[str, Any]]]],
+    cursor: Cursor,
+    *,
+    max_seconds: float,
+    poll_seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[StreamEvent]:
+    """Look every `poll_seconds` until there is something new, for at most `max_seconds`.
+
+    Returns as soon as a look finds events: behind API Gateway a Lambda response arrives whole, so
+    holding on to events would only delay them; the client's reconnect continues the stream.
+    """
+    deadline = clock() + max_seconds
+    while True:
+        detail, history = observe()
+        events, _ = events_after(cursor, detail, history)
+        if events or clock() + poll_seconds > deadline:
+            return events
+        sleep(poll_seconds)

@@ -1,0 +1,167 @@
+"""Node history from Step Functions histories: the rules of flowport.history.
+
+`histories/` holds real histories recorded from moto running the shipped document-summary workflow,
+trimmed of inputs, outputs and stack traces.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flowport import tokens
+from flowport.errors import InvalidNextToken
+from flowport.history import IO_CAP_BYTES, NodeError, node_runs, page, states_of_events
+from flowport.models import NodeStatus
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+def recorded(name: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = json.loads((HISTORIES / f"{name}.json").read_text())
+    for event in events:
+        event["timestamp"] = datetime.fromisoformat(event["timestamp"])
+    return events
+
+
+SUCCEEDED = recorded("document-summary-succeeded")
+REJECTED = recorded("document-summary-rejected")
+
+
+def summary(events: list[dict[str, Any]]) -> list[tuple[str, str, NodeStatus, int]]:
+    return [(run.name, run.type, run.status, run.attempts) for run in node_runs(events)]
+
+
+def test_each_state_run_is_one_entry_in_the_order_they_started():
+    assert summary(SUCCEEDED) == [
+        ("ParseDocument", "Task", NodeStatus.SUCCEEDED, 1),
+        ("ReportSections", "Task", NodeStatus.SUCCEEDED, 1),
+        ("AnalyseSections", "Map", NodeStatus.SUCCEEDED, 0),
+        # One run per Map item.
+        ("AnalyseSection", "Task", NodeStatus.SUCCEEDED, 1),
+        ("AnalyseSection", "Task", NodeStatus.SUCCEEDED, 1),
+        ("Summarise", "Task", NodeStatus.SUCCEEDED, 1),
+        ("Summarised", "Succeed", NodeStatus.SUCCEEDED, 0),
+    ]
+
+
+def test_a_map_item_and_the_map_end_when_their_own_events_say():
+    runs = {(run.name, run.id): run for run in node_runs(SUCCEEDED)}
+    # Item 0 entered at event 15 and exited at 23; item 1 entered at 19 and exited at 26.
+    assert runs["AnalyseSection", 15].ended_at == SUCCEEDED[22]["timestamp"]
+    assert runs["AnalyseSection", 19].ended_at == SUCCEEDED[25]["timestamp"]
+    # The Map's exit chains to its last item's events, not to the Map: it still closes the Map.
+    assert runs["AnalyseSections", 12].ended_at == SUCCEEDED[28]["timestamp"]
+
+
+def test_every_run_has_its_times():
+    for run in node_runs(SUCCEEDED):
+        assert run.started_at is not None
+        assert run.ended_at is not None
+        assert run.started_at <= run.ended_at
+
+
+def test_a_caught_failure_fails_its_state_and_the_fail_state_carries_the_executions_error():
+    parse, reject = node_runs(REJECTED)
+    assert (parse.name, parse.status, parse.attempts) == ("ParseDocument", NodeStatus.FAILED, 1)
+    assert parse.error == NodeError("InvalidDocument", "The document is empty")
+    assert (reject.name, reject.type, reject.status) == ("RejectDocument", "Fail", NodeStatus.FAILED)
+    assert reject.error == NodeError("InvalidDocument", "The document is empty")
+    assert reject.ended_at == REJECTED[-1]["timestamp"]
+
+
+def test_a_running_execution_has_open_runs():
+    running = [event for event in SUCCEEDED if event["id"] <= 20]
+    open_runs = [run for run in node_runs(running) if run.status is NodeStatus.RUNNING]
+    assert [(run.name, run.ended_at) for run in open_runs] == [
+        ("AnalyseSections", None),
+        ("AnalyseSection", None),
+        ("AnalyseSection", None),
+    ]
+
+
+def event(event_id: int, previous: int, kind: str, **details: Any) -> dict[str, Any]:
+    """A history event as Step Functions writes it: details under `<camelCase type>EventDetails`."""
+    if kind.endswith(("StateEntered", "StateExited")):
+        key = "stateEnteredEventDetails" if kind.endswith("Entered") else "stateExitedEventDetails"
+    else:
+        key = f"{kind[0].lower()}{kind[1:]}EventDetails"
+    return {"id": event_id, "previousEventId": previous, "type": kind, key: details}
+
+
+RETRIED = [
+    event(1, 0, "ExecutionStarted"),
+    event(2, 0, "TaskStateEntered", name="Fetch", input='{"url": "x"}'),
+    event(3, 2, "TaskScheduled"),
+    event(4, 3, "TaskFailed", error="Lambda.ServiceException", cause="busy"),
+    event(5, 4, "TaskScheduled"),
+    event(6, 5, "TaskFailed", error="Lambda.ServiceException", cause="still busy"),
+    event(7, 6, "TaskScheduled"),
+    event(8, 7, "TaskSucceeded"),
+    event(9, 8, "TaskStateExited", name="Fetch", output='{"ok": true}'),
+]
+
+
+def test_retries_are_attempts_of_one_run_and_a_final_success_clears_the_error():
+    (fetch,) = node_runs(RETRIED)
+    assert (fetch.status, fetch.attempts, fetch.error) == (NodeStatus.SUCCEEDED, 3, None)
+
+
+def test_a_run_still_retrying_shows_its_last_error():
+    (fetch,) = node_runs(RETRIED[:6])
+    assert (fetch.status, fetch.attempts) == (NodeStatus.RUNNING, 2)
+    assert fetch.error == NodeError("Lambda.ServiceException", "still busy")
+
+
+@pytest.mark.parametrize(
+    ("ending", "status"),
+    [("ExecutionAborted", NodeStatus.CANCELLED), ("ExecutionTimedOut", NodeStatus.TIMED_OUT)],
+)
+def test_a_run_open_when_the_execution_ended_ends_as_the_execution_did(ending: str, status: NodeStatus):
+    (fetch,) = node_runs([*RETRIED[:3], event(4, 3, ending)])
+    assert fetch.status is status
+
+
+def test_events_belong_to_the_state_their_chain_leads_to():
+    states = states_of_events(RETRIED)
+    assert {states[i].name for i in range(2, 10)} == {"Fetch"}
+    assert 1 not in states  # ExecutionStarted belongs to no state
+
+
+def test_input_and_output_come_with_io_and_are_dropped_over_the_cap():
+    big = json.dumps({"blob": "x" * IO_CAP_BYTES})
+    events = [*RETRIED[:-1], event(9, 8, "TaskStateExited", name="Fetch", output=big)]
+    (fetch,) = node_runs(events, IO_CAP_BYTES)
+    assert fetch.input.text == '{"url": "x"}'
+    assert fetch.output is not None
+    assert (fetch.output.text, fetch.output.truncated) == (None, True)
+    entry = page("e", [fetch], None, 10, include_io=True).nodes[0]
+    assert (entry.input, entry.output, entry.output_truncated) == ({"url": "x"}, None, True)
+    assert page("e", [fetch], None, 10, include_io=False).nodes[0].input is None
+
+
+def test_pages_follow_each_other_without_gaps_or_repeats():
+    runs = node_runs(SUCCEEDED)
+    seen, token = [], None
+    while True:
+        result = page("e", runs, token, 3, include_io=False)
+        seen.extend(node.name for node in result.nodes)
+        token = result.next_token
+        if token is None:
+            break
+    assert seen == [run.name for run in runs]
+
+
+def test_the_last_page_has_no_token():
+    assert page("e", node_runs(SUCCEEDED), None, 7, include_io=False).next_token is None
+
+
+@pytest.mark.parametrize(
+    "token", ["not base64!", tokens.encode({"after": -1}), tokens.encode({"day": 1}), "W10"]
+)
+def test_a_token_this_api_did_not_write_is_refused(token: str):
+    with pytest.raises(InvalidNextToken):
+        page("e", node_runs(SUCCEEDED), token, 3, include_io=False)
