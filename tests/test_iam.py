@@ -16,7 +16,7 @@ from flowport.local.cloud import LocalCloud
 from flowport.local.functions import invoke
 from flowport.local.template import load_template
 
-from tests.support import TICKET, Api, load_event, wait_until
+from tests.support import TICKET, Api, load_event, wait_until, with_request
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE_PREFIX = {"dynamodb": "dynamodb", "sfn": "states"}
@@ -63,6 +63,24 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(cloud: LocalClo
         )
     )
     as_function("StatusFunction", lambda: api.call(load_event("get-openapi")))
+    as_function(
+        "StatusFunction",
+        lambda: api.call(
+            with_request(
+                load_event("get-execution-history"), path_parameters={"executionId": first["executionId"]}
+            )
+        ),
+    )
+    as_function(
+        "StreamFunction",
+        lambda: api.call(
+            with_request(
+                load_event("stream-execution-events"),
+                path_parameters={"executionId": first["executionId"]},
+                headers={"Last-Event-ID": None},
+            )
+        ),
+    )
     as_function("CancelFunction", lambda: api.cancel(first["executionId"]))
     cloud.close()
     second = as_function("StartFunction", lambda: api.start(body=slow)).json()
@@ -77,6 +95,12 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(cloud: LocalClo
 
     for client in (clients.dynamodb(), clients.stepfunctions()):
         client.meta.events.unregister("before-call.*.*", record)
-    assert set(made) == {"StartFunction", "StatusFunction", "CancelFunction", "SyncFunction"}
+    assert set(made) == {
+        "StartFunction",
+        "StatusFunction",
+        "StreamFunction",
+        "CancelFunction",
+        "SyncFunction",
+    }
     for function, actions in made.items():
         assert actions <= allowed_actions(function), (function, actions - allowed_actions(function))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from flowport.local.functions import load_module
 from flowport.local.template import LOCAL_STACK, Stack, load_template
 from flowport.registry import Registry
@@ -50,11 +51,12 @@ def test_start_may_start_every_registered_state_machine_and_nothing_more():
     assert resources == machines
 
 
-def test_the_status_function_only_reads():
+@pytest.mark.parametrize("function", ["StatusFunction", "StreamFunction"])
+def test_the_reading_functions_only_read(function: str):
     template = load_template(ROOT / "template.yaml")
     actions = {
         action
-        for statement in template["Resources"]["StatusFunction"]["Properties"]["Policies"][0]["Statement"]
+        for statement in template["Resources"][function]["Properties"]["Policies"][0]["Statement"]
         for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
     }
     assert actions <= {

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from flowport import services
 from flowport.local.cloud import LocalCloud
 from flowport.local.server import LocalServer, serving
 
@@ -52,6 +53,35 @@ def test_the_realistic_workflow_goes_from_running_to_completed(server: LocalServ
     assert seen[0] in {"RUNNING", "COMPLETED"}
     assert done["output"]["title"] == "Release notes"
     assert done["statusVariables"]["sectionCount"] == 2
+
+
+def test_watch_a_workflows_event_stream_from_start_to_completed(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("FLOWPORT_STREAM_POLL_SECONDS", "0.05")
+    services.reset()
+    started = requests.post(
+        f"{server.url}/workflows/ticket-triage/executions", json={**TICKET, "delaySeconds": 1}, timeout=10
+    ).json()
+    received: list[tuple[str, str]] = []
+    # One connection: the local server keeps it open across the function's responses, as a stream.
+    with requests.get(
+        f"{server.url}/executions/{started['executionId']}/events", stream=True, timeout=30
+    ) as response:
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        fields: dict[str, str] = {}
+        for line in response.iter_lines(decode_unicode=True):
+            if line == "" and "event" in fields:  # a blank line ends an event
+                received.append((fields["event"], fields["id"]))
+                fields = {}
+            elif line and not line.startswith((":", "retry:")):
+                name, _, value = line.partition(": ")
+                fields[name] = value
+    kinds = [kind for kind, _ in received]
+    assert kinds[-1] == "completed"  # and the server closed the stream after it
+    assert "progress" in kinds
+    assert kinds.index("node_started") < kinds.index("completed")
+    assert len({event_id for _, event_id in received}) == len(received)
 
 
 def test_cancel_over_http(server: LocalServer):

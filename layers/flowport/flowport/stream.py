@@ -45,19 +45,26 @@ FINAL_EVENTS = {
 }
 
 
+SNAPSHOTS = ("status", "progress", "variables")
+
+
 @dataclass(frozen=True)
 class Cursor:
-    """What a client has seen: history events up to `event_id`, and digests of the last snapshots."""
+    """What a client has seen: history events up to `event_id`, and a digest of the last snapshot of
+    each kind in SNAPSHOTS ('' for none yet)."""
 
     event_id: int = 0
-    status: str = ""
-    progress: str = ""
-    variables: str = ""
+    digests: tuple[str, str, str] = ("", "", "")
     final: bool = False
 
     def __str__(self) -> str:
-        position = f"{self.event_id}.{self.status}.{self.progress}.{self.variables}"
+        position = ".".join((str(self.event_id), *self.digests))
         return position + ".end" if self.final else position
+
+    def seen(self, kind: int, digest: str) -> Cursor:
+        digests = list(self.digests)
+        digests[kind] = digest
+        return replace(self, digests=(digests[0], digests[1], digests[2]))
 
     @classmethod
     def parse(cls, last_event_id: str | None) -> Cursor:
@@ -68,7 +75,7 @@ class Cursor:
         if matched is None:
             raise InvalidLastEventId("Last-Event-ID is not an id this stream sent")
         event_id, status, progress, variables, final = matched.groups()
-        return cls(int(event_id), status or "", progress or "", variables or "", final is not None)
+        return cls(int(event_id), (status or "", progress or "", variables or ""), final is not None)
 
 
 @dataclass(frozen=True)
@@ -108,18 +115,14 @@ def _node_event(event: Mapping[str, Any], states: Mapping[int, Any]) -> tuple[st
     return None
 
 
-def _snapshots(detail: ExecutionDetail) -> list[tuple[str, str, dict[str, Any]]]:
-    """(event type, cursor field, data) of each snapshot, in the order they are sent."""
+def _snapshots(detail: ExecutionDetail) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The data of each kind of snapshot, in the order of SNAPSHOTS."""
     progress = detail.model_dump(
         mode="json",
         by_alias=True,
         include={"progress", "current_node", "completed_nodes", "total_nodes", "retry_count"},
     )
-    return [
-        ("status", "status", {"status": detail.status.value}),
-        ("progress", "progress", progress),
-        ("variables", "variables", {"statusVariables": detail.status_variables}),
-    ]
+    return {"status": detail.status.value}, progress, {"statusVariables": detail.status_variables}
 
 
 def events_after(
@@ -137,11 +140,11 @@ def events_after(
         cursor = replace(cursor, event_id=event_id)
         if (node_event := _node_event(event, states)) is not None:
             events.append(StreamEvent(node_event[0], str(cursor), node_event[1]))
-    for event_type, field, data in _snapshots(detail):
+    for kind, data in enumerate(_snapshots(detail)):
         digest = _digest(data)
-        if getattr(cursor, field) != digest:
-            cursor = replace(cursor, **{field: digest})
-            events.append(StreamEvent(event_type, str(cursor), data))
+        if cursor.digests[kind] != digest:
+            cursor = cursor.seen(kind, digest)
+            events.append(StreamEvent(SNAPSHOTS[kind], str(cursor), data))
     if (final := FINAL_EVENTS.get(detail.status)) is not None:
         cursor = replace(cursor, final=True)
         document = detail.model_dump(mode="json", by_alias=True, exclude_none=True)

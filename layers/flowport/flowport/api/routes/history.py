@@ -1,4 +1,4 @@
-"""GET /executions/{executionId}/history: one entry per state run, paginated, inputs and outputs on request."""
+"""GET /executions/{executionId}/history: one entry per state run, paginated, inputs and outputs on ask."""
 
 from __future__ import annotations
 

@@ -1,0 +1,228 @@
+"""The event stream's rules (flowport.stream): what a client at a given position has not seen yet."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flowport.errors import InvalidLastEventId
+from flowport.models import ExecutionDetail, ExecutionLinks, ExecutionSource, ExecutionStatus
+from flowport.stream import Cursor, StreamEvent, events_after, render, wait_for_events
+
+from tests.unit.test_history import REJECTED, SUCCEEDED
+
+
+def detail(status: str = "RUNNING", progress: int = 0, **variables: Any) -> ExecutionDetail:
+    return ExecutionDetail(
+        execution_id="e1",
+        workflow="document-summary",
+        version=1,
+        status=ExecutionStatus(status),
+        priority=0,
+        created_at=datetime(2026, 11, 23, tzinfo=UTC),
+        links=ExecutionLinks.model_validate({"self": "/executions/e1", "cancel": "/executions/e1"}),
+        source=ExecutionSource.HTTP_POST,
+        progress=progress,
+        completed_nodes=0,
+        total_nodes=7,
+        retry_count=0,
+        status_variables=variables,
+    )
+
+
+def up_to(last_id: int) -> list[dict[str, Any]]:
+    return [event for event in SUCCEEDED if event["id"] <= last_id]
+
+
+def types(events: list[StreamEvent]) -> list[str]:
+    return [event.type for event in events]
+
+
+def test_a_first_connection_gets_the_history_so_far_then_the_current_snapshots():
+    events, cursor = events_after(Cursor(), detail(), up_to(7))
+    assert types(events) == [
+        "node_started",
+        "node_completed",
+        "node_started",
+        "status",
+        "progress",
+        "variables",
+    ]
+    assert events[0].data == {"name": "ParseDocument", "type": "Task", "at": "2026-11-23T16:38:11.026000Z"}
+    assert events[-1].data == {"statusVariables": {}}
+    assert str(cursor) == events[-1].id
+
+
+def test_every_event_id_is_the_position_after_it_and_parses_back():
+    events, _ = events_after(Cursor(), detail("COMPLETED", 100), SUCCEEDED)
+    assert len({event.id for event in events}) == len(events)
+    for event in events:
+        assert str(Cursor.parse(event.id)) == event.id
+
+
+def test_a_failed_attempt_is_a_node_failed_event_with_its_error():
+    events, _ = events_after(Cursor(), detail("FAILED"), REJECTED)
+    failed = next(event for event in events if event.type == "node_failed")
+    assert failed.data["name"] == "ParseDocument"
+    assert failed.data["error"] == {"code": "InvalidDocument", "message": "The document is empty"}
+    assert types(events)[-1] == "failed"
+
+
+def test_the_final_event_carries_the_status_document_and_nothing_follows_it():
+    finished = detail("COMPLETED", 100, title="Quarterly report")
+    events, cursor = events_after(Cursor(), finished, SUCCEEDED)
+    assert events[-1].type == "completed"
+    assert events[-1].data["statusVariables"] == {"title": "Quarterly report"}
+    assert cursor.final
+    assert events[-1].id.endswith(".end")
+    assert events_after(cursor, finished, SUCCEEDED) == ([], cursor)
+
+
+@pytest.mark.parametrize(
+    ("status", "final"),
+    [
+        ("COMPLETED", "completed"),
+        ("FAILED", "failed"),
+        ("TIMED_OUT", "timed_out"),
+        ("CANCELLED", "cancelled"),
+    ],
+)
+def test_each_way_of_ending_has_its_final_event(status: str, final: str):
+    assert types(events_after(Cursor(), detail(status), [])[0])[-1] == final
+
+
+# What a client sees over time: the execution looked at six times, a change between each look.
+LOOKS = [
+    (detail(), up_to(2)),
+    (detail(progress=14), up_to(11)),
+    (detail(progress=14, title="Quarterly report"), up_to(20)),
+    (detail(progress=29, title="Quarterly report", sectionCount=2), up_to(26)),
+    (detail(progress=57, title="Quarterly report", sectionCount=2), up_to(34)),
+    (detail("COMPLETED", 100, title="Quarterly report", sectionCount=2), SUCCEEDED),
+]
+
+
+def watch_continuously() -> list[tuple[int, StreamEvent]]:
+    """Every event a client connected throughout gets, with the look that sent it."""
+    seen: list[tuple[int, StreamEvent]] = []
+    cursor = Cursor()
+    for look_index, look in enumerate(LOOKS):
+        events, cursor = events_after(cursor, *look)
+        seen.extend((look_index, event) for event in events)
+    return seen
+
+
+def is_node_event(event: StreamEvent) -> bool:
+    return event.type.startswith("node_")
+
+
+def test_a_client_connected_throughout_sees_every_change_once():
+    seen = [event for _, event in watch_continuously()]
+    assert len({event.id for event in seen}) == len(seen)
+    assert len([event for event in seen if is_node_event(event)]) == 14  # 7 runs entered, 7 exited
+    assert [event.data["progress"] for event in seen if event.type == "progress"] == [0, 14, 29, 57, 100]
+    assert seen[-1].type == "completed"
+
+
+@pytest.mark.parametrize("comes_back_later", [False, True])
+def test_a_client_that_reconnects_after_any_event_loses_nothing_and_sees_nothing_twice(
+    comes_back_later: bool,
+):
+    continuous = watch_continuously()
+    for position, (look_index, last_seen) in enumerate(continuous):
+        # The connection dropped right after `last_seen`; the client reconnects with its id at once (the
+        # same look) or after the execution moved on (the next look).
+        cursor = Cursor.parse(last_seen.id)
+        resumed: list[StreamEvent] = []
+        for look in LOOKS[look_index + comes_back_later :] or LOOKS[-1:]:
+            events, cursor = events_after(cursor, *look)
+            resumed.extend(events)
+        missed = [event for _, event in continuous[position + 1 :]]
+        assert [(e.type, e.data) for e in resumed if is_node_event(e)] == [
+            (e.type, e.data) for e in missed if is_node_event(e)
+        ]
+        already_seen = [event for _, event in continuous[: position + 1]]
+        for kind in ("status", "progress", "variables"):
+            last_of_kind = next((e.data for e in reversed(already_seen) if e.type == kind), None)
+            first_again = next((e.data for e in resumed if e.type == kind), None)
+            assert first_again is None or first_again != last_of_kind, f"{kind} sent twice"
+        if last_seen.type != "completed":
+            assert resumed[-1].type == "completed"
+        else:
+            assert resumed == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["garbage", "1.2.3.4", "12.zzzzzzzz..", "-1...", "1234567890...", "1.abcdef01.abcdef01.abcdef01.fin"],
+)
+def test_an_id_this_stream_did_not_send_is_refused(bad: str):
+    with pytest.raises(InvalidLastEventId):
+        Cursor.parse(bad)
+
+
+def test_no_id_is_the_start():
+    assert Cursor.parse(None) == Cursor.parse("") == Cursor()
+
+
+def test_a_body_is_event_stream_text_ending_with_a_retry_hint():
+    body = render([StreamEvent("status", "0.abcdef01..", {"status": "RUNNING"})], retry_ms=1500)
+    assert body == 'id: 0.abcdef01..\nevent: status\ndata: {"status":"RUNNING"}\n\nretry: 1500\n\n'
+    assert render([], retry_ms=1000) == ": no new events\n\nretry: 1000\n\n"
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps = 0
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.sleeps += 1
+
+
+def test_waiting_returns_at_once_when_there_is_news():
+    time = FakeTime()
+    events = wait_for_events(
+        lambda: (detail(), up_to(2)),
+        Cursor(),
+        max_seconds=25,
+        poll_seconds=1,
+        clock=lambda: time.now,
+        sleep=time.sleep,
+    )
+    assert events
+    assert time.sleeps == 0
+
+
+def test_waiting_without_news_looks_every_poll_and_gives_up_at_the_bound():
+    time = FakeTime()
+    _, cursor = events_after(Cursor(), detail(), up_to(2))
+    looks = []
+
+    def observe() -> tuple[ExecutionDetail, list[dict[str, Any]]]:
+        looks.append(time.now)
+        return detail(), up_to(2)
+
+    events = wait_for_events(
+        observe, cursor, max_seconds=25, poll_seconds=1, clock=lambda: time.now, sleep=time.sleep
+    )
+    assert events == []
+    assert looks == [float(second) for second in range(26)]
+    assert time.now <= 25
+
+
+def test_waiting_returns_the_news_of_a_later_look():
+    time = FakeTime()
+    _, cursor = events_after(Cursor(), detail(), up_to(2))
+    events = wait_for_events(
+        lambda: (detail(), up_to(2 if time.now < 3 else 6)),
+        cursor,
+        max_seconds=25,
+        poll_seconds=1,
+        clock=lambda: time.now,
+        sleep=time.sleep,
+    )
+    assert types(events) == ["node_completed"]
+    assert time.now == 3
