@@ -66,3 +66,13 @@ def test_the_reading_functions_only_read(function: str):
         "states:DescribeExecution",
         "states:GetExecutionHistory",
     }
+
+
+def test_a_stream_response_ends_before_its_function_and_api_gateway_time_out():
+    from flowport.api.routes.events import LAST_LOOK_SECONDS
+    from flowport.settings import Settings
+
+    timeout = load_template(ROOT / "template.yaml")["Resources"]["StreamFunction"]["Properties"]["Timeout"]
+    longest_wait = Settings.model_fields["stream_max_seconds"].default
+    # API Gateway's REST integrations time out at 29 s.
+    assert longest_wait + LAST_LOOK_SECONDS <= timeout < 29

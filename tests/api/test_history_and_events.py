@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from flowport import services
+from flowport.errors import ServiceUnavailable
 from flowport.local.cloud import LocalCloud
 
 from tests.support import TICKET, Api, HttpResult, load_event, wait_until, with_request
@@ -88,15 +89,17 @@ def test_a_failed_state_shows_its_error(api: Api):
 def test_a_running_execution_shows_its_open_state(api: Api):
     started = api.start(body={**TICKET, "delaySeconds": 60}).json()
     api.wait_for_status(started["executionId"], "RUNNING")
-    nodes = wait_until(
-        lambda: (
-            (n := history(api, started["executionId"]).json()["nodes"])
-            and n[-1]["name"] == "WaitForAgentPool"
-            and n
+    try:
+        nodes = wait_until(
+            lambda: (
+                (n := history(api, started["executionId"]).json()["nodes"])
+                and n[-1]["name"] == "WaitForAgentPool"
+                and n
+            )
         )
-    )
-    assert (nodes[-1]["status"], "endedAt" in nodes[-1]) == ("RUNNING", False)
-    api.cancel(started["executionId"])
+        assert (nodes[-1]["status"], "endedAt" in nodes[-1]) == ("RUNNING", False)
+    finally:
+        api.cancel(started["executionId"])
 
 
 @pytest.mark.parametrize(
@@ -194,3 +197,16 @@ def test_a_garbled_last_event_id_is_a_problem(api: Api):
 def test_events_of_an_unknown_execution_is_404(api: Api):
     answer = events(api, "no-such-execution", None)
     assert (answer.status, answer.problem_code) == (404, "execution_not_found")
+
+
+@pytest.mark.usefixtures("quick_stream")
+def test_a_throttled_look_is_nothing_new_for_now_not_an_error(api: Api, monkeypatch: pytest.MonkeyPatch):
+    execution_id = finished_document_summary(api)
+
+    def throttled(_: str) -> None:
+        raise ServiceUnavailable("Step Functions is throttling")
+
+    monkeypatch.setattr(services.execution_service(), "observe", throttled)
+    answer = events(api, execution_id, None)
+    assert answer.status == 200
+    assert answer.body == ": no new events\n\nretry: 5000\n\n"

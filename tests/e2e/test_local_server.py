@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -55,33 +55,78 @@ def test_the_realistic_workflow_goes_from_running_to_completed(server: LocalServ
     assert done["statusVariables"]["sectionCount"] == 2
 
 
-def test_watch_a_workflows_event_stream_from_start_to_completed(
-    server: LocalServer, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setenv("FLOWPORT_STREAM_POLL_SECONDS", "0.05")
-    services.reset()
-    started = requests.post(
-        f"{server.url}/workflows/ticket-triage/executions", json={**TICKET, "delaySeconds": 1}, timeout=10
-    ).json()
-    received: list[tuple[str, str]] = []
-    # One connection: the local server keeps it open across the function's responses, as a stream.
-    with requests.get(
-        f"{server.url}/executions/{started['executionId']}/events", stream=True, timeout=30
-    ) as response:
+Received = list[tuple[str, str, str]]
+
+
+def stream_events(
+    url: str, last_event_id: str | None = None, until: Callable[[Received], bool] | None = None
+) -> Received:
+    """(type, id, data) of each event on one connection, until the server closes it or `until` holds."""
+    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    received: Received = []
+    with requests.get(url, headers=headers, stream=True, timeout=30) as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")
         fields: dict[str, str] = {}
-        for line in response.iter_lines(decode_unicode=True):
+        # chunk_size=1: hand each line over as it arrives, not once 512 bytes have.
+        for line in response.iter_lines(chunk_size=1, decode_unicode=True):
             if line == "" and "event" in fields:  # a blank line ends an event
-                received.append((fields["event"], fields["id"]))
+                received.append((fields["event"], fields["id"], fields["data"]))
+                if until is not None and until(received):
+                    break
                 fields = {}
             elif line and not line.startswith((":", "retry:")):
                 name, _, value = line.partition(": ")
                 fields[name] = value
-    kinds = [kind for kind, _ in received]
+    return received
+
+
+def waiting_with_everything_sent(received: Received) -> bool:
+    """The workflow waits in WaitForAgentPool and the client has every snapshot: nothing new will come
+    until the wait ends."""
+    kinds = {kind for kind, _, _ in received}
+    waiting = any(
+        '"currentNode":"WaitForAgentPool"' in data for kind, _, data in received if kind == "progress"
+    )
+    return waiting and {"status", "variables"} <= kinds
+
+
+@pytest.fixture
+def quick_stream(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Function responses that wait at most 0.3 s for news, looking every 50 ms."""
+    monkeypatch.setenv("FLOWPORT_STREAM_POLL_SECONDS", "0.05")
+    monkeypatch.setenv("FLOWPORT_STREAM_MAX_SECONDS", "0.3")
+    services.reset()
+
+
+@pytest.mark.usefixtures("quick_stream")
+def test_watch_a_workflows_event_stream_from_start_to_completed(server: LocalServer):
+    started = requests.post(
+        f"{server.url}/workflows/ticket-triage/executions", json={**TICKET, "delaySeconds": 1}, timeout=10
+    ).json()
+    # One connection: the local server keeps it open across the function's responses, as a stream.
+    received = stream_events(f"{server.url}/executions/{started['executionId']}/events")
+    kinds = [kind for kind, _, _ in received]
     assert kinds[-1] == "completed"  # and the server closed the stream after it
     assert "progress" in kinds
     assert kinds.index("node_started") < kinds.index("completed")
-    assert len({event_id for _, event_id in received}) == len(received)
+    assert len({event_id for _, event_id, _ in received}) == len(received)
+
+
+@pytest.mark.usefixtures("quick_stream")
+def test_a_client_reconnecting_mid_run_gets_only_what_it_missed(server: LocalServer):
+    started = requests.post(
+        f"{server.url}/workflows/ticket-triage/executions", json={**TICKET, "delaySeconds": 2}, timeout=10
+    ).json()
+    url = f"{server.url}/executions/{started['executionId']}/events"
+    # Drop the connection while the workflow waits: the function's next responses have nothing new.
+    before = stream_events(url, until=waiting_with_everything_sent)
+    after = stream_events(url, last_event_id=before[-1][1])
+    assert after[-1][0] == "completed"
+    assert not {event_id for _, event_id, _ in before} & {event_id for _, event_id, _ in after}
+    node_ids = [
+        int(event_id.split(".")[0]) for kind, event_id, _ in before + after if kind.startswith("node_")
+    ]
+    assert node_ids == sorted(set(node_ids)), "a node event came twice or out of order"
 
 
 def test_cancel_over_http(server: LocalServer):

@@ -6,6 +6,7 @@ trimmed of inputs, outputs and stack traces.
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from flowport import tokens
 from flowport.errors import InvalidNextToken
-from flowport.history import IO_CAP_BYTES, NodeError, node_runs, page, states_of_events
+from flowport.history import IO_CAP_BYTES, NodeError, node_runs, page, position, states_of_events
 from flowport.models import NodeStatus
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -138,16 +139,16 @@ def test_input_and_output_come_with_io_and_are_dropped_over_the_cap():
     assert fetch.input.text == '{"url": "x"}'
     assert fetch.output is not None
     assert (fetch.output.text, fetch.output.truncated) == (None, True)
-    entry = page("e", [fetch], None, 10, include_io=True).nodes[0]
+    entry = page("e", [fetch], 0, 10, include_io=True).nodes[0]
     assert (entry.input, entry.output, entry.output_truncated) == ({"url": "x"}, None, True)
-    assert page("e", [fetch], None, 10, include_io=False).nodes[0].input is None
+    assert page("e", [fetch], 0, 10, include_io=False).nodes[0].input is None
 
 
 def test_pages_follow_each_other_without_gaps_or_repeats():
     runs = node_runs(SUCCEEDED)
     seen, token = [], None
     while True:
-        result = page("e", runs, token, 3, include_io=False)
+        result = page("e", runs, position(token), 3, include_io=False)
         seen.extend(node.name for node in result.nodes)
         token = result.next_token
         if token is None:
@@ -156,12 +157,126 @@ def test_pages_follow_each_other_without_gaps_or_repeats():
 
 
 def test_the_last_page_has_no_token():
-    assert page("e", node_runs(SUCCEEDED), None, 7, include_io=False).next_token is None
+    assert page("e", node_runs(SUCCEEDED), 0, 7, include_io=False).next_token is None
 
 
 @pytest.mark.parametrize(
-    "token", ["not base64!", tokens.encode({"after": -1}), tokens.encode({"day": 1}), "W10"]
+    "token",
+    [
+        "not base64!",
+        tokens.encode({"after": -1}),
+        tokens.encode({"after": True}),
+        tokens.encode({"day": 1}),
+        "W10",  # []
+        base64.urlsafe_b64encode(b"[" * 1500).decode(),  # nested deeper than the JSON parser goes
+        "x" * (tokens.MAX_TOKEN_LENGTH + 1),
+    ],
 )
 def test_a_token_this_api_did_not_write_is_refused(token: str):
     with pytest.raises(InvalidNextToken):
-        page("e", node_runs(SUCCEEDED), token, 3, include_io=False)
+        position(token)
+
+
+def statuses(events: list[dict[str, Any]]) -> list[tuple[str, NodeStatus, str | None]]:
+    return [(run.name, run.status, run.error.code if run.error else None) for run in node_runs(events)]
+
+
+def test_a_map_item_failing_fails_the_map_and_stops_the_other_items_and_a_catch_goes_on():
+    history = [
+        event(1, 0, "ExecutionStarted"),
+        event(2, 0, "MapStateEntered", name="Each"),
+        event(3, 2, "MapStateStarted"),
+        event(4, 3, "MapIterationStarted", index=0),
+        event(5, 4, "TaskStateEntered", name="Work"),
+        event(6, 3, "MapIterationStarted", index=1),
+        event(7, 6, "TaskStateEntered", name="Work"),
+        event(8, 5, "TaskScheduled"),
+        event(9, 7, "TaskScheduled"),
+        event(10, 8, "TaskFailed", error="Boom", cause="item 0 broke"),
+        event(11, 10, "MapIterationFailed", index=0),
+        event(12, 11, "MapStateFailed"),
+        event(13, 12, "MapStateExited", name="Each"),  # caught
+        event(14, 13, "PassStateEntered", name="Recover"),
+        event(15, 14, "PassStateExited", name="Recover"),
+        event(16, 15, "ExecutionSucceeded"),
+    ]
+    assert statuses(history) == [
+        ("Each", NodeStatus.FAILED, "Boom"),
+        ("Work", NodeStatus.FAILED, "Boom"),
+        ("Work", NodeStatus.CANCELLED, None),
+        ("Recover", NodeStatus.SUCCEEDED, None),
+    ]
+
+
+def test_a_failed_parallel_branch_fails_the_parallel_and_cancels_the_branch_still_running():
+    history = [
+        event(1, 0, "ExecutionStarted"),
+        event(2, 0, "ParallelStateEntered", name="Fan"),
+        event(3, 2, "ParallelStateStarted"),
+        event(4, 3, "PassStateEntered", name="A"),
+        event(5, 4, "PassStateExited", name="A"),
+        event(6, 3, "WaitStateEntered", name="C"),
+        event(7, 3, "TaskStateEntered", name="B"),
+        event(8, 7, "TaskScheduled"),
+        event(9, 8, "TaskFailed", error="X", cause="b broke"),
+        event(10, 9, "ParallelStateFailed"),
+        event(11, 10, "ExecutionFailed", error="X", cause="b broke"),
+    ]
+    assert statuses(history) == [
+        ("Fan", NodeStatus.FAILED, "X"),
+        ("A", NodeStatus.SUCCEEDED, None),
+        ("C", NodeStatus.CANCELLED, None),
+        ("B", NodeStatus.FAILED, "X"),
+    ]
+
+
+NESTED_MAPS = [
+    event(1, 0, "ExecutionStarted"),
+    event(2, 0, "MapStateEntered", name="Outer"),
+    event(3, 2, "MapStateStarted"),
+    event(4, 3, "MapIterationStarted", index=0),
+    event(5, 4, "MapStateEntered", name="Inner"),
+    event(6, 3, "MapIterationStarted", index=1),
+    event(7, 6, "MapStateEntered", name="Inner"),
+    event(8, 5, "MapStateStarted"),
+    event(9, 8, "MapIterationStarted", index=0),
+    event(10, 9, "PassStateEntered", name="P"),
+    event(11, 10, "PassStateExited", name="P"),
+    event(12, 11, "MapIterationSucceeded", index=0),
+    event(13, 12, "MapStateSucceeded"),
+    event(14, 12, "MapStateExited", name="Inner"),
+    event(15, 14, "MapIterationSucceeded", index=0),
+]
+
+
+def test_an_inner_maps_exit_closes_its_own_run_not_a_namesakes_in_another_item():
+    runs = {run.id: run for run in node_runs(NESTED_MAPS)}
+    assert runs[5].status is NodeStatus.SUCCEEDED  # the first item's Inner, which ran P
+    assert runs[7].status is NodeStatus.RUNNING  # the second item's Inner, not started yet
+    assert runs[2].status is NodeStatus.RUNNING
+
+
+def test_a_timeout_with_a_map_open_times_out_the_open_runs():
+    timed_out = [*NESTED_MAPS, event(16, 15, "ExecutionTimedOut", error="States.Timeout")]
+    runs = {run.id: run for run in node_runs(timed_out)}
+    assert (runs[2].status, runs[7].status, runs[5].status) == (
+        NodeStatus.TIMED_OUT,
+        NodeStatus.TIMED_OUT,
+        NodeStatus.SUCCEEDED,
+    )
+    assert runs[7].ended_at == timed_out[-1].get("timestamp")
+
+
+def test_a_redriven_execution_runs_again():
+    failed = [*RETRIED[:4], event(5, 4, "ExecutionFailed", error="Lambda.ServiceException", cause="busy")]
+    assert statuses(failed) == [("Fetch", NodeStatus.FAILED, "Lambda.ServiceException")]
+    redriven = [
+        *failed,
+        event(6, 5, "ExecutionRedriven"),
+        event(7, 6, "TaskStateEntered", name="Fetch"),
+        event(8, 7, "TaskScheduled"),
+    ]
+    assert statuses(redriven) == [
+        ("Fetch", NodeStatus.FAILED, "Lambda.ServiceException"),
+        ("Fetch", NodeStatus.RUNNING, None),
+    ]

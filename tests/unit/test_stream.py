@@ -147,6 +147,9 @@ def test_a_client_that_reconnects_after_any_event_loses_nothing_and_sees_nothing
             last_of_kind = next((e.data for e in reversed(already_seen) if e.type == kind), None)
             first_again = next((e.data for e in resumed if e.type == kind), None)
             assert first_again is None or first_again != last_of_kind, f"{kind} sent twice"
+        for kind in ("status", "progress", "variables"):  # and every change did arrive
+            latest = next(e.data for e in reversed(already_seen + resumed) if e.type == kind)
+            assert latest == next(e.data for _, e in reversed(continuous) if e.type == kind)
         if last_seen.type != "completed":
             assert resumed[-1].type == "completed"
         else:
@@ -226,3 +229,33 @@ def test_waiting_returns_the_news_of_a_later_look():
     )
     assert types(events) == ["node_completed"]
     assert time.now == 3
+
+
+def test_the_final_event_waits_for_the_history_to_show_the_end():
+    # The record says COMPLETED (the sync was quick) but the history read lags behind.
+    events, cursor = events_after(Cursor(), detail("COMPLETED", 100), up_to(34))
+    assert "completed" not in types(events)
+    assert not cursor.final
+    events, cursor = events_after(cursor, detail("COMPLETED", 100), SUCCEEDED)
+    assert types(events) == ["node_started", "node_completed", "completed"]
+
+
+def test_an_execution_that_never_started_ends_without_a_history():
+    assert types(events_after(Cursor(), detail("CANCELLED"), [])[0]) == [
+        "status",
+        "progress",
+        "variables",
+        "cancelled",
+    ]
+
+
+def test_the_state_an_execution_failed_in_gets_a_node_failed_event():
+    events, _ = events_after(Cursor(), detail("FAILED"), REJECTED)
+    failures = [(e.data["name"], e.data["error"]["code"]) for e in events if e.type == "node_failed"]
+    assert failures == [("ParseDocument", "InvalidDocument"), ("RejectDocument", "InvalidDocument")]
+
+
+def test_variables_of_any_stored_type_are_json_in_the_event():
+    events, _ = events_after(Cursor(), detail(tags=["a", "b"], ratio=0.5), [])
+    assert events[-1].data == {"statusVariables": {"tags": ["a", "b"], "ratio": 0.5}}
+    assert '"tags":["a","b"]' in render(events, 1000)

@@ -259,10 +259,11 @@ class ExecutionService:
         self, execution_id: str, *, include_io: bool, next_token: str | None, limit: int
     ) -> ExecutionHistory:
         """One page of the execution's state runs; the whole Step Functions history is read for it."""
+        after = history.position(next_token)  # a bad token costs no AWS call
         record = self._find(execution_id)
         events = self._gateway.full_history(record.execution_arn, include_data=include_io) or []
         runs = history.node_runs(events, history.IO_CAP_BYTES if include_io else 0)
-        return history.page(execution_id, runs, next_token, limit, include_io)
+        return history.page(execution_id, runs, after, limit, include_io)
 
     def _find(self, execution_id: str) -> ExecutionRecord:
         record = self._store.get(execution_id, self._clock().timestamp())

@@ -8,15 +8,21 @@ The rules:
   give one run each. Runs are ordered by when they were entered, and named by that event's id, which
   never changes: pages are cut after a run's id.
 - An event belongs to the run its previousEventId chain leads back to (Step Functions chains a task's
-  scheduling, start, failure, retry and success to the state that entered it).
-- A "...StateExited" event closes its own run when the chain leads to one of that name, else the
-  newest open run of that name (a Map's exit chains to its last item, not to itself).
+  scheduling, start, failure, retry and success to the state that entered it). A state entered from a
+  Map iteration's or a Parallel's start is inside that Map or Parallel; a state entered after another
+  is where that one was. Map and Parallel events (...StateStarted, ...StateSucceeded, ...StateFailed,
+  MapIteration...) belong to the nearest Map or Parallel up that chain, and a "...StateExited" closes
+  the nearest open run of its name up it (a Map's exit chains to its last item's events, not to itself).
 - attempts: the task attempts scheduled in the run (1 + its retries); 0 for states that are not tasks.
-- status: SUCCEEDED once exited, unless its last attempt failed and a Catch led elsewhere (FAILED, with
-  the error). A run never exited is RUNNING while the execution runs; once the execution ended it is
-  FAILED (a Fail state, or a failure inside it), TIMED_OUT or CANCELLED, as the execution ended.
-- error: the last failed attempt's error and cause (a Lambda's error JSON gives its errorMessage), or
-  for a run the execution failed in, the execution's error.
+- status: a run that exited is SUCCEEDED, or FAILED when its last attempt failed or, for a Map or
+  Parallel, when it failed, and a Catch led on. A run still open when its Map or Parallel ended was
+  stopped: CANCELLED (FAILED if its own last attempt failed). A run never exited is FAILED when its last
+  attempt failed; otherwise RUNNING while the execution runs, and once the execution ended FAILED for
+  the run it failed in (a Fail state, a failed Map or Parallel), else TIMED_OUT or CANCELLED. After a
+  redrive, the runs it left open stay as they ended, and the execution runs new ones.
+- error: the last failed attempt's error and cause (a Lambda's error JSON gives its errorMessage); for
+  a failed Map or Parallel, that of the run its failure came from; for the run the execution failed in,
+  the execution's error.
 - input and output: the state's input as entered and output as exited, when asked for, each dropped
   (with `...Truncated: true`) above a size cap, as Step Functions itself drops data over 256 KiB.
 """
@@ -24,8 +30,8 @@ The rules:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -101,14 +107,17 @@ class _OpenRun:
     id: int
     name: str
     type: str
+    parent: int | None
     started_at: datetime | None
     input: NodeData
     ended_at: datetime | None = None
     output: NodeData | None = None
     exited: bool = False
+    stopped: bool = False  # still open when its Map or Parallel ended
     attempts: int = 0
-    last_attempt_failed: bool = False
+    failed: bool = False  # its last attempt failed and no retry followed yet, or (Map, Parallel) it failed
     error: NodeError | None = None
+    ended_as: tuple[NodeStatus, NodeError | None] | None = None  # set when a redrive left it behind
 
 
 def _state_type(event_type: str, suffix: str) -> str | None:
@@ -131,6 +140,19 @@ def _data(details: Mapping[str, Any], key: str, cap: int) -> NodeData:
     return NodeData(text, truncated)
 
 
+# Events that start the states inside a Map iteration or a Parallel's branches.
+_CONTAINER_STARTS = frozenset({"MapIterationStarted", "ParallelStateStarted"})
+# Events of a Map or Parallel as a whole, by the type of state they belong to.
+_CONTAINER_EVENTS = {"MapState": "Map", "MapIteration": "Map", "ParallelState": "Parallel"}
+_CONTAINER_OPENINGS = frozenset({"MapStateEntered", "ParallelStateEntered"})
+_CONTAINER_ENDS = {
+    "MapStateSucceeded",
+    "MapStateFailed",
+    "MapStateAborted",
+    "ParallelStateSucceeded",
+    "ParallelStateFailed",
+    "ParallelStateAborted",
+}
 _Ending = tuple[NodeStatus, NodeError | None, datetime | None, int | None]
 
 
@@ -139,42 +161,104 @@ class _Walk:
     runs: dict[int, _OpenRun]
     owner: dict[int, int]
     """Event id -> id of the run it belongs to."""
+    event_types: dict[int, str] = field(default_factory=dict)
     ending: _Ending | None = None
     """How the execution ended, when, and the run its final event chains to."""
+
+    def up(self, run_id: int | None) -> Iterator[_OpenRun]:
+        """The run and its enclosing Maps and Parallels, innermost first."""
+        while run_id is not None:
+            run = self.runs[run_id]
+            yield run
+            run_id = run.parent
+
+    def enter(
+        self, event_id: int, previous: int, state_type: str, event: Mapping[str, Any], cap: int
+    ) -> None:
+        previous_run = self.owner.get(previous)
+        if previous_run is None:
+            parent = None
+        elif self.event_types.get(previous) in _CONTAINER_STARTS:
+            parent = previous_run
+        else:  # entered after a state of the same level
+            parent = self.runs[previous_run].parent
+        details = event.get("stateEnteredEventDetails") or {}
+        self.runs[event_id] = _OpenRun(
+            id=event_id,
+            name=str(details.get("name")),
+            type=state_type,
+            parent=parent,
+            started_at=event.get("timestamp"),
+            input=_data(details, "input", cap),
+        )
+        self.owner[event_id] = event_id
+
+    def exit(self, event_id: int, chained: int | None, event: Mapping[str, Any], cap: int) -> None:
+        details = event.get("stateExitedEventDetails") or {}
+        name = str(details.get("name"))
+        run = next((r for r in self.up(chained) if r.name == name and not r.exited), None)
+        if run is not None:
+            run.exited, run.ended_at = True, event.get("timestamp")
+            run.output = _data(details, "output", cap)
+            self.owner[event_id] = run.id
+
+    def redrive(self) -> None:
+        """The runs the execution ended in stay as they ended; the redriven execution runs new ones."""
+        for run in self.runs.values():
+            if not run.exited and run.ended_as is None and self.ending is not None:
+                run.ended_as, run.ended_at = _status(run, self.ending), self.ending[2]
+        self.ending = None
+
+    def container_event(
+        self, event_id: int, previous: int, event_type: str, event: Mapping[str, Any]
+    ) -> None:
+        chained = self.owner.get(previous)
+        if chained is None:
+            return
+        inner = self.runs[chained]
+        # After the Map's or Parallel's own events the chain is at the container itself; after a state
+        # inside it (its exit, a failed attempt), at that state, whose container is further up.
+        previous_type = self.event_types.get(previous, "")
+        at_container = previous_type in _CONTAINER_OPENINGS or (
+            previous_type.startswith(tuple(_CONTAINER_EVENTS)) and not previous_type.endswith(_EXITED)
+        )
+        kind = next(t for prefix, t in _CONTAINER_EVENTS.items() if event_type.startswith(prefix))
+        start = chained if at_container else inner.parent
+        container = next((r for r in self.up(start) if r.type == kind), None)
+        if container is None:
+            return
+        self.owner[event_id] = container.id
+        if not at_container and inner.failed:  # the failure the container's own failure will come from
+            container.error = inner.error
+        if event_type not in _CONTAINER_ENDS:
+            return
+        container.failed = event_type.endswith("Failed")
+        for run in self.runs.values():
+            if not run.exited and not run.stopped and any(r.id == container.id for r in self.up(run.parent)):
+                run.stopped, run.ended_at = True, event.get("timestamp")
 
 
 def _walk(events: Iterable[Mapping[str, Any]], io_cap_bytes: int) -> _Walk:
     walk = _Walk(runs={}, owner={})
-    runs, owner = walk.runs, walk.owner
     for event in sorted(events, key=lambda event: int(event.get("id") or 0)):
         event_id, event_type = int(event.get("id") or 0), str(event.get("type", ""))
-        run_id = owner.get(int(event.get("previousEventId") or 0))
+        walk.event_types[event_id] = event_type
+        previous = int(event.get("previousEventId") or 0)
+        chained = walk.owner.get(previous)
         if (state_type := _state_type(event_type, _ENTERED)) is not None:
-            details = event.get("stateEnteredEventDetails") or {}
-            runs[event_id] = _OpenRun(
-                id=event_id,
-                name=str(details.get("name")),
-                type=state_type,
-                started_at=event.get("timestamp"),
-                input=_data(details, "input", io_cap_bytes),
-            )
-            owner[event_id] = event_id
-            continue
-        if _state_type(event_type, _EXITED) is not None:
-            details = event.get("stateExitedEventDetails") or {}
-            run = _exiting(runs, run_id, str(details.get("name")))
-            if run is not None:
-                run.exited, run.ended_at = True, event.get("timestamp")
-                run.output = _data(details, "output", io_cap_bytes)
-                owner[event_id] = run.id
-            continue
-        if run_id is not None:
-            owner[event_id] = run_id
-            _attempt(runs[run_id], event_type, event)
+            walk.enter(event_id, previous, state_type, event, io_cap_bytes)
+        elif _state_type(event_type, _EXITED) is not None:
+            walk.exit(event_id, chained, event, io_cap_bytes)
+        elif event_type.startswith(tuple(_CONTAINER_EVENTS)):
+            walk.container_event(event_id, previous, event_type, event)
+        elif event_type == "ExecutionRedriven":
+            walk.redrive()
+        elif chained is not None:
+            walk.owner[event_id] = chained
+            _attempt(walk.runs[chained], event_type, event)
         if event_type in _EXECUTION_ENDS:
-            error_key = _EXECUTION_ERRORS.get(event_type)
-            error = _error(event.get(error_key) or {}, event_type) if error_key else None
-            walk.ending = (_EXECUTION_ENDS[event_type], error, event.get("timestamp"), run_id)
+            ending = _EXECUTION_ENDS[event_type]
+            walk.ending = (ending, execution_failure_of(event), event.get("timestamp"), chained)
     return walk
 
 
@@ -204,34 +288,44 @@ def failure_of(event: Mapping[str, Any]) -> NodeError | None:
     return _error(event.get(details_key) or {}, str(event["type"])) if details_key else None
 
 
-def _exiting(runs: dict[int, _OpenRun], chained: int | None, name: str) -> _OpenRun | None:
-    if chained is not None and runs[chained].name == name and not runs[chained].exited:
-        return runs[chained]
-    return next((run for run in reversed(runs.values()) if run.name == name and not run.exited), None)
+def execution_failure_of(event: Mapping[str, Any]) -> NodeError | None:
+    """The error of an execution that failed or timed out, or None for any other event."""
+    details_key = _EXECUTION_ERRORS.get(str(event.get("type", "")))
+    return _error(event.get(details_key) or {}, str(event["type"])) if details_key else None
 
 
 def _attempt(run: _OpenRun, event_type: str, event: Mapping[str, Any]) -> None:
     if event_type in _ATTEMPTS:
-        run.attempts += 1
+        # A retry: no longer failed, though its last error stays worth showing while it runs.
+        run.attempts, run.failed = run.attempts + 1, False
     elif (failure := failure_of(event)) is not None:
-        run.last_attempt_failed, run.error = True, failure
+        run.failed, run.error = True, failure
     elif event_type in _ATTEMPT_SUCCESSES:
-        run.last_attempt_failed, run.error = False, None
+        run.failed, run.error = False, None
+
+
+def _status(run: _OpenRun, ending: _Ending | None) -> tuple[NodeStatus, NodeError | None]:
+    if run.ended_as is not None:
+        return run.ended_as
+    if run.exited:
+        return (NodeStatus.FAILED, run.error) if run.failed else (NodeStatus.SUCCEEDED, None)
+    if run.failed and (run.stopped or ending is not None):
+        return NodeStatus.FAILED, run.error
+    if run.stopped:
+        return NodeStatus.CANCELLED, None
+    if ending is None:  # a failed attempt with no retry scheduled yet is still running
+        return NodeStatus.RUNNING, run.error
+    execution_status, execution_error, _, failed_in = ending
+    if execution_status is NodeStatus.FAILED:
+        return (NodeStatus.FAILED, execution_error) if failed_in == run.id else (NodeStatus.CANCELLED, None)
+    return execution_status, None
 
 
 def _finished(run: _OpenRun, ending: _Ending | None) -> NodeRun:
-    error = run.error if run.last_attempt_failed else None
-    if run.exited:
-        status = NodeStatus.FAILED if error is not None else NodeStatus.SUCCEEDED
-        ended_at = run.ended_at
-    elif ending is None:
-        status, ended_at = NodeStatus.RUNNING, None
-    else:
-        execution_status, execution_error, ended_at, failed_in = ending
-        # A state still open when the execution succeeded ended with it (a Succeed state never exits).
-        status = execution_status
-        if status is NodeStatus.FAILED and error is None and failed_in == run.id:
-            error = execution_error
+    status, error = _status(run, ending)
+    ended_at = run.ended_at
+    if ended_at is None and status is not NodeStatus.RUNNING and ending is not None:
+        ended_at = ending[2]
     return NodeRun(
         id=run.id,
         name=run.name,
@@ -284,16 +378,20 @@ def _entry(run: NodeRun, include_io: bool) -> NodeEntry:
     )
 
 
+def position(next_token: str | None) -> int:
+    """The id of the last run a page showed, from its token; 0 for the first page."""
+    if next_token is None:
+        return 0
+    after = tokens.decode(next_token).get("after")
+    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+        raise InvalidNextToken("nextToken is not a token of this execution's history")
+    return after
+
+
 def page(
-    execution_id: str, runs: list[NodeRun], next_token: str | None, limit: int, include_io: bool
+    execution_id: str, runs: list[NodeRun], after: int, limit: int, include_io: bool
 ) -> ExecutionHistory:
-    """The runs after the token's position, at most `limit` of them, and the token for the rest."""
-    after = 0
-    if next_token is not None:
-        position = tokens.decode(next_token).get("after")
-        if not isinstance(position, int) or isinstance(position, bool) or position < 0:
-            raise InvalidNextToken("nextToken is not a token of this execution's history")
-        after = position
+    """The runs after the position `after`, at most `limit` of them, and the token for the rest."""
     remaining = [run for run in runs if run.id > after]
     shown = remaining[:limit]
     more = len(remaining) > limit

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     stream_max_seconds: float = Field(
         default=25,
         gt=0,
-        le=28,
+        le=25,
         description="Longest an event stream response waits for news: under API Gateway's 29 s timeout",
     )
     stream_poll_seconds: float = Field(

@@ -32,11 +32,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flowport.errors import InvalidLastEventId
-from flowport.history import failure_of, states_of_events
+from flowport.history import execution_failure_of, failure_of, states_of_events
 from flowport.models import ExecutionDetail, ExecutionStatus
 
-_CURSOR = re.compile(r"^(\d{1,9})\.([0-9a-f]{8})?\.([0-9a-f]{8})?\.([0-9a-f]{8})?(\.end)?$")
+_CURSOR = re.compile(r"^([0-9]{1,9})\.([0-9a-f]{8})?\.([0-9a-f]{8})?\.([0-9a-f]{8})?(\.end)?$")
 MAX_EVENT_ID_LENGTH = 48
+_CONTAINER_FAILURES = frozenset({"MapStateFailed", "ParallelStateFailed"})
+_EXECUTION_ENDS = frozenset(
+    {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
+)
 FINAL_EVENTS = {
     ExecutionStatus.COMPLETED: "completed",
     ExecutionStatus.FAILED: "failed",
@@ -110,8 +114,11 @@ def _node_event(event: Mapping[str, Any], states: Mapping[int, Any]) -> tuple[st
         return "node_started", data
     if event_type.endswith("StateExited"):
         return "node_completed", data
-    if (failure := failure_of(event)) is not None:
+    failure = failure_of(event) or execution_failure_of(event)
+    if failure is not None:
         return "node_failed", {**data, "error": {"code": failure.code, "message": failure.message}}
+    if event_type in _CONTAINER_FAILURES:  # the failure itself was its inner state's node_failed
+        return "node_failed", data
     return None
 
 
@@ -122,7 +129,8 @@ def _snapshots(detail: ExecutionDetail) -> tuple[dict[str, Any], dict[str, Any],
         by_alias=True,
         include={"progress", "current_node", "completed_nodes", "total_nodes", "retry_count"},
     )
-    return {"status": detail.status.value}, progress, {"statusVariables": detail.status_variables}
+    variables = detail.model_dump(mode="json", by_alias=True, include={"status_variables"})
+    return {"status": detail.status.value}, progress, variables
 
 
 def events_after(
@@ -145,7 +153,10 @@ def events_after(
         if cursor.digests[kind] != digest:
             cursor = cursor.seen(kind, digest)
             events.append(StreamEvent(SNAPSHOTS[kind], str(cursor), data))
-    if (final := FINAL_EVENTS.get(detail.status)) is not None:
+    # The final event waits for the history's own end (when there is a history), so that no node event
+    # can come after it.
+    history_ended = not history or any(event.get("type") in _EXECUTION_ENDS for event in history)
+    if (final := FINAL_EVENTS.get(detail.status)) is not None and history_ended:
         cursor = replace(cursor, final=True)
         document = detail.model_dump(mode="json", by_alias=True, exclude_none=True)
         events.append(StreamEvent(final, str(cursor), document))

@@ -28,7 +28,7 @@ def decode(token: str) -> dict[str, Any]:
         raise InvalidNextToken("nextToken is longer than any token this API returns")
     try:
         position = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError) as error:
+    except (binascii.Error, ValueError, RecursionError) as error:  # RecursionError: "[[[[..." nested deep
         raise InvalidNextToken("nextToken is not a token this API returned") from error
     if not isinstance(position, dict):
         raise InvalidNextToken("nextToken is not a token this API returned")

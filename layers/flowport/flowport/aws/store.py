@@ -68,6 +68,8 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    if isinstance(value, set):  # a string or number set, written by a workflow's own DynamoDB step
+        return sorted(_plain(v) for v in value)
     return value
 
 

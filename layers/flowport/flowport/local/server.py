@@ -39,6 +39,7 @@ class LocalServer:
         self._httpd = ThreadingHTTPServer((host, port), _handler_class(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self.stopping = threading.Event()  # open event streams end at their next response
 
     @property
     def url(self) -> str:
@@ -81,6 +82,7 @@ class LocalServer:
         self._httpd.server_close()
 
     def stop(self) -> None:
+        self.stopping.set()
         self._httpd.shutdown()
         self.close()
         if self._thread is not None:
@@ -141,9 +143,10 @@ def _handler_class(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, value)
             self.send_header("Connection", "close")
             self.end_headers()
-            last_event_id = None
+            # A client that reconnected resumes where it said; later responses, after their last event.
+            last_event_id = next((v for n, v in request.headers if n.lower() == "last-event-id"), None)
             try:
-                while response.status == 200:
+                while response.status == 200 and not server.stopping.is_set():
                     self.wfile.write(response.body)
                     self.wfile.flush()
                     last_event_id = _last_event_id(response.body) or last_event_id

@@ -17,11 +17,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from flowport import stream
 from flowport.api.problems import problem_responses
 from flowport.api.routes.params import ExecutionIdPath
+from flowport.errors import ServiceUnavailable
 from flowport.services import execution_service
 from flowport.settings import get_settings
 
 router = Router()
 EVENT_STREAM = "text/event-stream"
+# The last look starts before the function's time runs out by this much: a look reads the whole history.
+LAST_LOOK_SECONDS = 3.0
+BUSY_RETRY_FACTOR = 5
 
 LastEventIdHeader = Annotated[
     str | None,
@@ -70,16 +74,30 @@ def stream_execution_events(
         return Response(status_code=204, body="")
     settings = get_settings()
     service = execution_service()
-    events = stream.wait_for_events(
-        lambda: service.observe(execution_id),
-        cursor,
-        max_seconds=settings.stream_max_seconds,
-        poll_seconds=settings.stream_poll_seconds,
-    )
+    try:
+        events = stream.wait_for_events(
+            lambda: service.observe(execution_id),
+            cursor,
+            max_seconds=min(settings.stream_max_seconds, _seconds_left() - LAST_LOOK_SECONDS),
+            poll_seconds=settings.stream_poll_seconds,
+        )
+    except ServiceUnavailable:
+        # EventSource gives up for good on any answer but 200 or 204: a throttled look is "nothing new,
+        # come back a little later", not an error.
+        events, retry_ms = [], settings.stream_retry_ms * BUSY_RETRY_FACTOR
+    else:
+        retry_ms = settings.stream_retry_ms
     return Response(
         status_code=200,
         content_type=EVENT_STREAM,
-        body=stream.render(events, settings.stream_retry_ms),
+        body=stream.render(events, retry_ms),
         # Proxies must pass each response on as it comes, and never serve a stale one.
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def _seconds_left() -> float:
+    """The function's remaining time: a response that outlives it is lost, and EventSource stops."""
+    context = router.lambda_context
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return remaining() / 1000 if remaining is not None else float("inf")
