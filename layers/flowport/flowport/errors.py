@@ -33,6 +33,14 @@ class InvalidParameter(BadRequest):
     code, title = "invalid_parameter", "Invalid request parameter"
 
 
+class InvalidNextToken(BadRequest):
+    code, title = "invalid_next_token", "Invalid page token"
+
+
+class FieldNotSearchable(BadRequest):
+    code, title = "field_not_searchable", "Input field is not searchable"
+
+
 class Forbidden(FlowportError):
     status, code, title = 403, "forbidden", "Forbidden"
 
