@@ -289,7 +289,7 @@ class QuerySpec:
 def query_spec(plan: Plan, filters: Filters, now: datetime, day: str | None = None) -> QuerySpec:
     partition = day if plan.index is Index.BY_DAY else plan.partition
     assert partition is not None
-    names = {"#pk": plan.index.partition_key, "#sk": SORT_KEY}
+    names = {"#pk": plan.index.partition_key}
     values = {":pk": {"S": partition}}
     key_condition = "#pk = :pk"
     if filters.since is not None:
@@ -302,6 +302,8 @@ def query_spec(plan: Plan, filters: Filters, now: datetime, day: str | None = No
         key_condition += " AND #sk >= :since"
     elif filters.until is not None:
         key_condition += " AND #sk <= :until"
+    if filters.since is not None or filters.until is not None:
+        names["#sk"] = SORT_KEY
     if plan.index is Index.BY_INPUT_FIELD:
         # Pointer items hold no status: the records they point to are read, then filtered (`matches`).
         return QuerySpec(plan.index, key_condition, None, names, values)
