@@ -63,7 +63,7 @@ class Workflow(BaseModel):
     def _searchable_fields_exist(self) -> Workflow:
         if len(set(self.searchable_input_fields)) != len(self.searchable_input_fields):
             raise ValueError("searchableInputFields must be distinct")
-        # A field the schema does not declare is a typo, or a field no valid input can carry.
+        # When the schema lists its properties, a searchable field it does not list is most likely a typo.
         declared = (self.input_schema or {}).get("properties")
         if isinstance(declared, dict):
             unknown = [name for name in self.searchable_input_fields if name not in declared]
