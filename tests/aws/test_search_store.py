@@ -16,7 +16,7 @@ from flowport.execution_search import ExecutionSearch, SearchRequest
 from flowport.local.cloud import LocalCloud
 from flowport.models import ExecutionStatus
 from flowport.registry import Registry, Workflow
-from flowport.search import Filters, Index
+from flowport.search import Cursor, Filters, Index
 from flowport.settings import Settings
 
 from tests.aws.test_store import NOW, key, record
@@ -60,9 +60,8 @@ def create(store: ExecutionStore, execution_id: str, created_at: datetime = NOW,
     store.create(new, None, now=created_at.timestamp(), search_keys=search.search_keys(WORKFLOW, new.input))
 
 
-def listed(indexes: SearchStore, filters: Filters, now: datetime = NOW, day: str | None = None) -> list[str]:
-    plan = search.plan(filters)
-    page = indexes.summaries(search.query_spec(plan, filters, now, day), 100, None)
+def listed(indexes: SearchStore, filters: Filters, now: datetime = NOW) -> list[str]:
+    page = indexes.summaries(search.query_spec(search.plan(filters), filters, now, Cursor()), 100)
     return [summary.execution_id for summary in page.summaries]
 
 
@@ -120,8 +119,9 @@ def test_the_status_index_follows_each_transition(store: ExecutionStore, indexes
     store.finish(record("e1", status=ExecutionStatus.COMPLETED, completed_at=NOW, output={"ok": 1}))
     assert listed(indexes, by_status[ExecutionStatus.RUNNING]) == []
     assert listed(indexes, by_status[ExecutionStatus.COMPLETED]) == ["e1"]
+    by_workflow = Filters(workflow="ticket-triage")
     summaries = indexes.summaries(
-        search.query_spec(search.plan(Filters(workflow="ticket-triage")), Filters(), NOW), 10, None
+        search.query_spec(search.plan(by_workflow), by_workflow, NOW, Cursor()), 10
     ).summaries
     assert [(summary.execution_id, summary.status) for summary in summaries] == [
         ("e1", ExecutionStatus.COMPLETED)

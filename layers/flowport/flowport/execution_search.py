@@ -68,16 +68,16 @@ class ExecutionSearch:
     def _one_query(
         self, plan: Plan, filters: Filters, cursor: Cursor, limit: int, now: datetime
     ) -> tuple[list[ExecutionSummary], Cursor | None]:
-        spec = search.query_spec(plan, filters, now)
+        spec = search.query_spec(plan, filters, now, cursor)
         if plan.index is Index.BY_INPUT_FIELD:
-            pointers = self._store.pointers(spec, limit, cursor.start_key)
+            pointers = self._store.pointers(spec, limit)
             found = self._store.executions(pointers.execution_ids, now)
             items = [summary for summary in found if search.matches(summary, plan.residual)]
-            last_key = pointers.last_key
+            after = pointers.after
         else:
-            page = self._store.summaries(spec, limit, cursor.start_key)
-            items, last_key = page.summaries, page.last_key
-        return items, Cursor(last_key) if last_key else None
+            page = self._store.summaries(spec, limit)
+            items, after = page.summaries, page.after
+        return items, Cursor(after) if after else None
 
     def _walk_days(
         self, plan: Plan, filters: Filters, cursor: Cursor, limit: int, now: datetime
@@ -95,19 +95,18 @@ class ExecutionSearch:
         newest, oldest = search.day_range(
             filters, now, search.record_horizon(self._settings.max_run_seconds, retentions)
         )
-        day, start_key = cursor.day or newest, cursor.start_key
+        day, after = cursor.day or newest, cursor.after
         items: list[ExecutionSummary] = []
         for _ in range(search.MAX_DAYS_PER_PAGE):
             if day < oldest:
                 return items, None
-            page = self._store.summaries(
-                search.query_spec(plan, filters, now, day), limit - len(items), start_key
-            )
+            spec = search.query_spec(plan, filters, now, Cursor(after, day))
+            page = self._store.summaries(spec, limit - len(items))
             items += page.summaries
-            if page.last_key is not None:
-                start_key = page.last_key
+            if page.after is not None:
+                after = page.after
             else:
-                day, start_key = search.previous_day(day), None
+                day, after = search.previous_day(day), None
             if len(items) >= limit:
                 break
-        return items, None if day < oldest else Cursor(start_key, day)
+        return items, None if day < oldest else Cursor(after, day)

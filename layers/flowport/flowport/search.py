@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -277,18 +278,21 @@ def plan(filters: Filters) -> Plan:
 
 @dataclass(frozen=True)
 class QuerySpec:
-    """One Query on an index, newest first, as data; the store adds the table, limit and start key."""
+    """One Query on an index, newest first, as data; the store adds the table and the limit."""
 
     index: Index
     key_condition: str
     filter: str | None
     names: dict[str, str]
     values: dict[str, dict[str, str]]
+    start_key: StartKey | None  # DynamoDB's ExclusiveStartKey
 
 
-def query_spec(plan: Plan, filters: Filters, now: datetime, day: str | None = None) -> QuerySpec:
-    partition = day if plan.index is Index.BY_DAY else plan.partition
+def query_spec(plan: Plan, filters: Filters, now: datetime, cursor: Cursor) -> QuerySpec:
+    """The Query of the plan's index, from the cursor on (for ByDay, the cursor's day's)."""
+    partition = cursor.day if plan.index is Index.BY_DAY else plan.partition
     assert partition is not None
+    start_key = _start_key(plan, filters, partition, cursor.after) if cursor.after else None
     names = {"#pk": plan.index.partition_key}
     values = {":pk": {"S": partition}}
     key_condition = "#pk = :pk"
@@ -306,7 +310,7 @@ def query_spec(plan: Plan, filters: Filters, now: datetime, day: str | None = No
         names["#sk"] = SORT_KEY
     if plan.index is Index.BY_INPUT_FIELD:
         # Pointer items hold no status: the records they point to are read, then filtered (`matches`).
-        return QuerySpec(plan.index, key_condition, None, names, values)
+        return QuerySpec(plan.index, key_condition, None, names, values, start_key)
     conditions = ["#expiresAt >= :now"]
     names["#expiresAt"] = "expiresAt"
     values[":now"] = {"N": str(int(now.timestamp()))}
@@ -314,7 +318,18 @@ def query_spec(plan: Plan, filters: Filters, now: datetime, day: str | None = No
         names[f"#f{number}"] = attribute
         values[f":f{number}"] = {"S": value}
         conditions.append(f"#f{number} = :f{number}")
-    return QuerySpec(plan.index, key_condition, " AND ".join(conditions), names, values)
+    return QuerySpec(plan.index, key_condition, " AND ".join(conditions), names, values, start_key)
+
+
+def _start_key(plan: Plan, filters: Filters, partition: str, after: str) -> StartKey:
+    """The key of the item a page stopped at: its createdKey, the rest follows from the filters."""
+    match = filters.input_match
+    return {
+        "pk": {"S": f"EXEC#{after.partition('#')[2]}"},
+        "sk": {"S": pointer_sort_key(match.field) if match else RECORD_SORT_KEY},
+        SORT_KEY: {"S": after},
+        plan.index.partition_key: {"S": partition},
+    }
 
 
 def matches(summary: ExecutionSummary, residual: Mapping[str, str]) -> bool:
@@ -348,14 +363,15 @@ def previous_day(day: str) -> str:
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where the next page starts: after `start_key` (from its first item if None), in `day` for ByDay."""
+    """Where a page starts: after the item whose createdKey is `after` (None: at the newest), and for
+    ByDay in `day`'s partition. A Query's LastEvaluatedKey is that createdKey plus what the filters say."""
 
-    start_key: StartKey | None = None
+    after: str | None = None
     day: str | None = None
 
 
 def encode_token(plan: Plan, filters: Filters, cursor: Cursor) -> str:
-    document = {"i": plan.index.value, "f": filters.fingerprint(), "k": cursor.start_key, "d": cursor.day}
+    document = {"i": plan.index.value, "f": filters.fingerprint(), "a": cursor.after, "d": cursor.day}
     compact = json.dumps({k: v for k, v in document.items() if v is not None}, separators=(",", ":"))
     return base64.urlsafe_b64encode(compact.encode()).decode().rstrip("=")
 
@@ -366,23 +382,26 @@ def decode_token(token: str, plan: Plan, filters: Filters) -> Cursor:
         document = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (ValueError, RecursionError):
         raise _bad_token() from None
-    if not isinstance(document, dict) or set(document) - {"i", "f", "k", "d"}:
+    if not isinstance(document, dict) or set(document) - {"i", "f", "a", "d"}:
         raise _bad_token()
     if document.get("i") != plan.index.value or document.get("f") != filters.fingerprint():
         raise InvalidNextToken("nextToken belongs to a search with other filters: repeat the same filters")
-    day = document.get("d")
+    after, day = document.get("a"), document.get("d")
     if (day is not None) != (plan.index is Index.BY_DAY) or (day is not None and not _is_day(day)):
         raise _bad_token()
-    start_key = document.get("k")
-    if start_key is not None and not _is_start_key(start_key, plan, filters, day):
+    # Checked, so that DynamoDB never gets a start key it would refuse (a 500, not the caller's 400).
+    if after is not None and not (
+        isinstance(after, str) and _CREATED_KEY.fullmatch(after) and (day is None or after.startswith(day))
+    ):
         raise _bad_token()
-    return Cursor(start_key, day)
+    return Cursor(after, day)
+
+
+_CREATED_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#[A-Za-z0-9_-]{1,80}")
 
 
 def _bad_token() -> InvalidNextToken:
-    return InvalidNextToken(
-        "nextToken is not one this API gave: pass the nextToken of the previous page as is"
-    )
+    return InvalidNextToken("nextToken is not one this API gave: pass the previous page's nextToken as is")
 
 
 def _is_day(value: Any) -> bool:
@@ -390,24 +409,3 @@ def _is_day(value: Any) -> bool:
         return isinstance(value, str) and date.fromisoformat(value).isoformat() == value
     except ValueError:
         return False
-
-
-def _is_start_key(value: Any, plan: Plan, filters: Filters, day: str | None) -> bool:
-    """Exactly the key of an item this Query can return: DynamoDB refuses others with an error."""
-    if not isinstance(value, dict) or set(value) != {"pk", "sk", SORT_KEY, plan.index.partition_key}:
-        return False
-    if not all(
-        isinstance(attribute, dict) and set(attribute) == {"S"} and isinstance(attribute["S"], str)
-        for attribute in value.values()
-    ):
-        return False
-    texts = {name: attribute["S"] for name, attribute in value.items()}
-    match = filters.input_match
-    sort_key = pointer_sort_key(match.field) if match else RECORD_SORT_KEY
-    prefix, _, execution_id = texts["pk"].partition("#")
-    return (
-        texts[plan.index.partition_key] == (day if plan.index is Index.BY_DAY else plan.partition)
-        and texts["sk"] == sort_key
-        and (prefix, bool(execution_id)) == ("EXEC", True)
-        and texts[SORT_KEY].endswith(f"#{execution_id}")
-    )

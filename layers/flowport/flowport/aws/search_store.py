@@ -27,13 +27,13 @@ _LISTED_NAMES = {f"#a{number}": name for number, name in enumerate(search.LISTED
 @dataclass(frozen=True)
 class Page:
     summaries: list[ExecutionSummary]
-    last_key: search.StartKey | None  # where the Query stopped; None when it read to the end
+    after: str | None  # the createdKey where the Query stopped; None when it read to the end
 
 
 @dataclass(frozen=True)
 class PointerPage:
     execution_ids: list[str]
-    last_key: search.StartKey | None
+    after: str | None
 
 
 def _summary(item: Mapping[str, Any]) -> ExecutionSummary:
@@ -55,19 +55,17 @@ class SearchStore:
         self._client = client
         self._table = table_name
 
-    def summaries(self, spec: search.QuerySpec, limit: int, start_key: search.StartKey | None) -> Page:
+    def summaries(self, spec: search.QuerySpec, limit: int) -> Page:
         """One Query of a record index: the summaries come from what the index projects."""
-        items, last_key = self._query(spec, limit, start_key)
-        return Page([_summary(item) for item in items], last_key)
+        items, after = self._query(spec, limit)
+        return Page([_summary(item) for item in items], after)
 
-    def pointers(self, spec: search.QuerySpec, limit: int, start_key: search.StartKey | None) -> PointerPage:
+    def pointers(self, spec: search.QuerySpec, limit: int) -> PointerPage:
         """One Query of the input-field index: the ids of the executions its pointers name."""
-        items, last_key = self._query(spec, limit, start_key)
-        return PointerPage([item["pk"]["S"].removeprefix("EXEC#") for item in items], last_key)
+        items, after = self._query(spec, limit)
+        return PointerPage([item["pk"]["S"].removeprefix("EXEC#") for item in items], after)
 
-    def _query(
-        self, spec: search.QuerySpec, limit: int, start_key: search.StartKey | None
-    ) -> tuple[list[dict[str, Any]], search.StartKey | None]:
+    def _query(self, spec: search.QuerySpec, limit: int) -> tuple[list[dict[str, Any]], str | None]:
         arguments: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": spec.index.value,
@@ -79,12 +77,13 @@ class SearchStore:
         }
         if spec.filter is not None:
             arguments["FilterExpression"] = spec.filter
-        if start_key is not None:
-            arguments["ExclusiveStartKey"] = start_key
+        if spec.start_key is not None:
+            arguments["ExclusiveStartKey"] = spec.start_key
         with transient_failures_as_unavailable("DynamoDB"):
             response = self._client.query(**arguments)
         last_key = response.get("LastEvaluatedKey")
-        return [dict(item) for item in response.get("Items", [])], dict(last_key) if last_key else None  # type: ignore[arg-type]
+        after = str(last_key[search.SORT_KEY]["S"]) if last_key else None
+        return [dict(item) for item in response.get("Items", [])], after
 
     def executions(self, execution_ids: Sequence[str], now: datetime) -> list[ExecutionSummary]:
         """The summaries of these executions, in this order, in one BatchGetItem (at most 100 ids);
