@@ -313,7 +313,8 @@ def query_spec(plan: Plan, filters: Filters, now: datetime, cursor: Cursor) -> Q
         return QuerySpec(plan.index, key_condition, None, names, values, start_key)
     conditions = ["#expiresAt >= :now"]
     names["#expiresAt"] = "expiresAt"
-    values[":now"] = {"N": str(int(now.timestamp()))}
+    # Expired when expiresAt < now, as ExecutionStore.get has it; whole seconds, rounded up to agree.
+    values[":now"] = {"N": str(math.ceil(now.timestamp()))}
     for number, (attribute, value) in enumerate(sorted(plan.residual.items())):
         names[f"#f{number}"] = attribute
         values[f":f{number}"] = {"S": value}
