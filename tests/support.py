@@ -122,6 +122,10 @@ class Api:
             with_request(load_event("get-execution"), path_parameters={"executionId": execution_id})
         )
 
+    def search(self, **query: str) -> HttpResult:
+        """GET /executions?<query>, from events/list-executions.json with its query replaced."""
+        return self.call(with_request(load_event("list-executions"), query=query))
+
     def cancel(self, execution_id: str) -> HttpResult:
         return self.call(
             with_request(load_event("cancel-execution"), path_parameters={"executionId": execution_id})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -95,12 +96,58 @@ def test_reading_a_running_execution_is_one_read_and_one_history_page(api: Api, 
     api.cancel(execution_id)
 
 
+def test_a_start_with_searchable_input_writes_its_pointer_in_the_same_call(api: Api, aws_calls: CallLog):
+    searchable = {**TICKET, "customerId": "c-1"}
+    assert aws_calls.during(lambda: api.start(body=searchable)) == [
+        "dynamodb.TransactWriteItems",
+        "sfn.StartExecution",
+    ]
+    assert aws_calls.during(lambda: api.start(body=searchable, headers=keyed("FAIL"))) == [
+        "dynamodb.TransactWriteItems",
+        "sfn.StartExecution",
+    ]
+
+
+def test_a_search_page_is_one_query_and_an_input_field_search_adds_one_batch_read(
+    api: Api, aws_calls: CallLog
+):
+    started = [
+        api.start(body={**TICKET, "customerId": "c-1"}, query={"correlationId": "c"}).json() for _ in range(3)
+    ]
+    wait_until(lambda: len(api.search(status="COMPLETED").json()["items"]) == 3)
+    # Without filters a page reads a day per Query: today's fills the first; the last reads the rest of
+    # today, then each day back to the oldest a record can be from (7 days' run + nightly-report's 7 of
+    # retention).
+    first = api.search(limit="2").json()
+    assert aws_calls.during(lambda: api.search(limit="2")) == ["dynamodb.Query"]
+    last = aws_calls.during(lambda: api.search(limit="2", nextToken=first["nextToken"]))
+    assert last == ["dynamodb.Query"] * 15
+    for query in [
+        {"workflow": "ticket-triage"},
+        {"status": "COMPLETED"},
+        {"workflow": "ticket-triage", "status": "COMPLETED"},
+        {"correlationId": "c", "status": "COMPLETED"},
+        {"since": started[0]["createdAt"], "until": started[2]["createdAt"]},
+    ]:
+        first = api.search(limit="2", **query).json()
+        assert len(first["items"]) == 2, query
+        assert aws_calls.during(partial(api.search, limit="2", **query)) == ["dynamodb.Query"], query
+        following = partial(api.search, limit="2", nextToken=first["nextToken"], **query)
+        assert aws_calls.during(following) == ["dynamodb.Query"], query
+    by_customer = {"workflow": "ticket-triage", "input.customerId": "c-1"}
+    assert aws_calls.during(lambda: api.search(**by_customer)) == ["dynamodb.Query", "dynamodb.BatchGetItem"]
+    nobody = {"workflow": "ticket-triage", "input.customerId": "nobody"}
+    assert aws_calls.during(lambda: api.search(**nobody)) == ["dynamodb.Query"]
+
+
 def test_no_route_ever_scans_or_queries_a_whole_table(api: Api, aws_calls: CallLog):
     calls = aws_calls.during(
         lambda: [
             api.start(),
             api.get("00000000-0000-0000-0000-000000000000"),
             api.start(headers=keyed("FAIL")),
+            api.search(),
+            api.search(workflow="ticket-triage", **{"input.customerId": "c-1"}),
         ]
     )
     assert not [call for call in calls if call.endswith(("Scan", "ListExecutions"))]

@@ -55,6 +55,7 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(cloud: LocalClo
     keyed = {"Idempotency-Key": "iam", "X-On-Conflict": "FAIL_ON_RUNNING"}
     slow = {**TICKET, "delaySeconds": 60}
     first = as_function("StartFunction", lambda: api.start(body=slow, headers=keyed)).json()
+    as_function("StartFunction", lambda: api.start(body={**TICKET, "customerId": "c-1"}))
     as_function("StartFunction", lambda: api.start(body=slow, headers=keyed))
     as_function("StartFunction", lambda: api.start())
     wait_until(
@@ -81,6 +82,8 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(cloud: LocalClo
             )
         ),
     )
+    as_function("StatusFunction", lambda: api.call(load_event("list-executions")))
+    as_function("StatusFunction", lambda: api.search(workflow="ticket-triage", **{"input.customerId": "c-1"}))
     as_function("CancelFunction", lambda: api.cancel(first["executionId"]))
     cloud.close()
     second = as_function("StartFunction", lambda: api.start(body=slow)).json()

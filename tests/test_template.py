@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from flowport import search
 from flowport.local.functions import load_module
 from flowport.local.template import LOCAL_STACK, Stack, load_template
 from flowport.registry import Registry
@@ -76,3 +77,28 @@ def test_a_stream_response_ends_before_its_function_and_api_gateway_time_out():
     longest_wait = Settings.model_fields["stream_max_seconds"].default
     # API Gateway's REST integrations time out at 29 s.
     assert longest_wait + LAST_LOOK_SECONDS <= timeout < 29
+
+
+def test_the_search_indexes_are_the_ones_the_code_queries_and_project_a_summary():
+    table = load_template(ROOT / "template.yaml")["Resources"]["ExecutionsTable"]["Properties"]
+    indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {index.value for index in search.Index}
+    defined = {attribute["AttributeName"] for attribute in table["AttributeDefinitions"]}
+    for index in search.Index:
+        declared = indexes[index.value]
+        keys = [key["AttributeName"] for key in declared["KeySchema"]]
+        assert keys == [index.partition_key, search.SORT_KEY]
+        assert {index.partition_key, search.SORT_KEY} <= defined
+        if index is search.Index.BY_INPUT_FIELD:
+            assert declared["Projection"] == {"ProjectionType": "KEYS_ONLY"}  # its records are read after
+        else:
+            projected = {index.partition_key, *declared["Projection"]["NonKeyAttributes"]}
+            assert projected == set(search.LISTED_ATTRIBUTES) | {index.partition_key}, index
+
+
+def test_the_status_function_queries_only_the_indexes():
+    template = load_template(ROOT / "template.yaml")
+    statements = template["Resources"]["StatusFunction"]["Properties"]["Policies"][0]["Statement"]
+    (query,) = [s for s in statements if "dynamodb:Query" in s["Action"]]
+    assert query["Action"] == "dynamodb:Query"
+    assert query["Resource"] == {"Fn::Sub": "${ExecutionsTable.Arn}/index/*"}

@@ -1,4 +1,4 @@
-"""Status Lambda (read-only): GET /executions/{executionId} and GET /openapi.json."""
+"""Status Lambda (read-only): execution status and search, the workflows, and GET /openapi.json."""
 
 from flowport.api.apps import status_app
 from flowport.observability import api_handler

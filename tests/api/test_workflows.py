@@ -63,6 +63,7 @@ def test_the_list_has_every_workflow_sorted_by_name_with_its_settings(app: APIGa
     assert triage["statusVariables"] == ["queue", "slaHours"]
     assert triage["retentionHours"] == 24
     assert triage["inputSchema"]["required"] == ["subject", "customerTier"]
+    assert triage["searchableInputFields"] == ["customerId"]
     assert "contentVariable" not in triage
     assert triage["links"] == {"executions": "/v1/workflows/ticket-triage/executions"}
 
@@ -72,6 +73,7 @@ def test_the_list_has_every_workflow_sorted_by_name_with_its_settings(app: APIGa
     assert (summary["versions"], summary["latestVersion"], summary["retentionHours"]) == ([1], 1, 72)
     assert summary["startByGet"] is False
     assert "inputSchema" not in summary
+    assert summary["searchableInputFields"] == []
 
     report = by_name["nightly-report"]
     assert report["enabled"] is False
@@ -137,5 +139,6 @@ def test_workflow_view_is_pure_and_prefixes_links_with_the_base():
         "statusVariables": [],
         "retentionHours": 24,
         "startByGet": False,
+        "searchableInputFields": [],
         "links": {"executions": "/prod/workflows/demo/executions"},
     }

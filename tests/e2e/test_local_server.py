@@ -6,6 +6,7 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -211,6 +212,20 @@ def test_errors_over_http_are_problem_documents(server: LocalServer, method, pat
     assert response.status_code == status
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == code
+
+
+def test_search_over_http_as_the_readme_shows(server: LocalServer):
+    body = {**TICKET, "customerId": "42"}
+    started = requests.post(f"{server.url}/workflows/ticket-triage/executions", json=body, timeout=10).json()
+    # requests encodes the offset's '+' as %2B, as a client must (a bare '+' in a query means a space).
+    since = datetime.fromisoformat(started["createdAt"]).astimezone(timezone(timedelta(hours=2))).isoformat()
+    query = {"workflow": "ticket-triage", "input.customerId": "42", "since": since, "limit": "5"}
+    found = requests.get(f"{server.url}/executions", params=query, timeout=10)
+    assert found.status_code == 200
+    assert [item["executionId"] for item in found.json()["items"]] == [started["executionId"]]
+    assert found.json()["items"][0]["links"]["self"] == f"/executions/{started['executionId']}"
+    refused = requests.get(f"{server.url}/executions?since=2026-11-23T12:00:00+02:00", timeout=10)
+    assert (refused.status_code, refused.json()["code"]) == (400, "invalid_parameter")
 
 
 def test_idempotency_conflicts_and_reuse_over_http(server: LocalServer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import threading
 
 import boto3
 from flowport.local import moto_fixes
@@ -43,3 +44,30 @@ def test_stop_right_after_start_stops_the_execution(cloud: LocalCloud):
             ),
             timeout=10,
         )
+
+
+def test_reads_never_see_an_item_halfway_through_a_write(cloud: LocalCloud):
+    """Without the request lock, reads here fail with 'dictionary changed size during iteration'."""
+    (table,) = cloud.stack.tables.values()
+    reader, writer = boto3.client("dynamodb"), boto3.client("dynamodb")
+    key = {"pk": {"S": "EXEC#race"}, "sk": {"S": "EXEC"}}
+    writer.put_item(TableName=table.name, Item={**key, **{f"a{n}": {"S": "v"} for n in range(300)}})
+
+    def write() -> None:
+        for n in range(200):
+            writer.update_item(
+                TableName=table.name,
+                Key=key,
+                UpdateExpression=f"SET x{n} = :v",
+                ExpressionAttributeValues={":v": {"S": "v"}},
+            )
+            writer.update_item(TableName=table.name, Key=key, UpdateExpression=f"REMOVE x{n}")
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    reads = 0
+    while thread.is_alive():
+        reader.get_item(TableName=table.name, Key=key)
+        reads += 1
+    thread.join()
+    assert reads > 10

@@ -51,6 +51,10 @@ def test_unknown_and_disabled_workflows():
         {"versions": [1], "inputSchema": {"type": "no-such-type"}},
         {"versions": [1], "retentionHours": 0},
         {"versions": [1], "unknownSetting": True},
+        {"versions": [1], "searchableInputFields": ["a", "b", "c", "d", "e", "f"]},
+        {"versions": [1], "searchableInputFields": ["a", "a"]},
+        {"versions": [1], "searchableInputFields": ["not-a-name"]},
+        {"versions": [1], "searchableInputFields": ["b"], "inputSchema": {"properties": {"a": {}}}},
     ],
 )
 def test_bad_settings_are_refused(tmp_path: Path, settings):
@@ -58,6 +62,16 @@ def test_bad_settings_are_refused(tmp_path: Path, settings):
     (tmp_path / "w" / "workflow.json").write_text(json.dumps(settings))
     with pytest.raises((ValidationError, Exception)):
         Registry.load(tmp_path)
+
+
+def test_searchable_fields_are_declared_input_fields_or_any_without_a_schema():
+    declared = {"properties": {"a": {"type": "string"}}}
+    assert Workflow.model_validate(
+        {"name": "w", "versions": [1], "searchableInputFields": ["a"], "inputSchema": declared}
+    ).searchable_input_fields == ("a",)
+    assert Workflow.model_validate(
+        {"name": "w", "versions": [1], "searchableInputFields": ["a", "b", "c", "d", "e"]}
+    ).searchable_input_fields == ("a", "b", "c", "d", "e")
 
 
 def test_a_folder_name_that_is_not_url_safe_is_refused(tmp_path: Path):

@@ -34,11 +34,15 @@ class InvalidParameter(BadRequest):
 
 
 class InvalidNextToken(BadRequest):
-    code, title = "invalid_next_token", "Invalid pagination token"
+    code, title = "invalid_next_token", "Invalid page token"
 
 
 class InvalidLastEventId(BadRequest):
     code, title = "invalid_last_event_id", "Invalid Last-Event-ID"
+
+
+class FieldNotSearchable(BadRequest):
+    code, title = "field_not_searchable", "Input field is not searchable"
 
 
 class Forbidden(FlowportError):

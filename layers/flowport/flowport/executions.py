@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flowport import history, idempotency, inputs, status, sync
+from flowport import history, idempotency, inputs, search, status, sync
 from flowport.aws.gateway import StepFunctionsGateway
 from flowport.aws.store import ExecutionStore, KeyTaken
 from flowport.errors import (
@@ -99,7 +99,12 @@ class ExecutionService:
         inputs.validate_input(workflow, command.input)
         if command.idempotency_key is None:
             record = self._new_record(workflow, version, command, key_hash=None)
-            self._store.create(record, None, now=record.created_at.timestamp())
+            self._store.create(
+                record,
+                None,
+                now=record.created_at.timestamp(),
+                search_keys=search.search_keys(workflow, command.input),
+            )
             self._launch(record, key=None)
             return Started(
                 status.summary_of(record.model_copy(update={"status": ExecutionStatus.RUNNING})), False
@@ -111,13 +116,18 @@ class ExecutionService:
         assert command.on_conflict is not None
         key_hash = idempotency.hash_key(command.idempotency_key)
         request_fingerprint = idempotency.fingerprint(workflow.name, version, command.input)
+        search_keys = search.search_keys(workflow, command.input)
         replaces_generation: int | None = None
         for _ in range(MAX_KEY_ATTEMPTS):
             record = self._new_record(workflow, version, command, key_hash)
             key = self._new_key(record, request_fingerprint, generation=(replaces_generation or 0) + 1)
             try:
                 self._store.create(
-                    record, key, now=record.created_at.timestamp(), replaces_generation=replaces_generation
+                    record,
+                    key,
+                    now=record.created_at.timestamp(),
+                    replaces_generation=replaces_generation,
+                    search_keys=search_keys,
                 )
             except KeyTaken as taken:
                 if taken.existing is None:  # the key changed under us; look again

@@ -76,6 +76,17 @@ class ExecutionSummary(ApiModel):
     links: ExecutionLinks
 
 
+class ExecutionPage(ApiModel):
+    """A page of GET /executions: newest first."""
+
+    items: list[ExecutionSummary]
+    next_token: str | None = Field(
+        default=None,
+        description="Present while more may follow (even after a short or empty page): pass it as nextToken "
+        "with the same filters",
+    )
+
+
 class ExecutionDetail(ExecutionSummary):
     """What a status read returns."""
 
@@ -248,6 +259,9 @@ class WorkflowView(ApiModel):
     )
     retention_hours: int = Field(description="How long a finished execution's record is kept")
     start_by_get: bool = Field(description="Whether GET /workflows/{name}/start may start it")
+    searchable_input_fields: list[str] = Field(
+        description="Input fields that GET /executions?workflow=<name>&input.<field>=<value> searches"
+    )
     links: WorkflowLinks
 
 

@@ -13,7 +13,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from flowport.errors import VersionNotFound, WorkflowDisabled, WorkflowNotFound
 
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 SETTINGS_FILE = "workflow.json"
 WorkflowName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 VariableName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+# Each searchable field costs an item and an index entry per execution (flowport.search).
+MAX_SEARCHABLE_INPUT_FIELDS = 5
 
 
 class Workflow(BaseModel):
@@ -37,6 +39,9 @@ class Workflow(BaseModel):
     input_schema: dict[str, Any] | None = Field(default=None, alias="inputSchema")
     retention_hours: int = Field(default=24, gt=0, le=24 * 365, alias="retentionHours")
     start_by_get: bool = Field(default=False, alias="startByGet")
+    searchable_input_fields: tuple[VariableName, ...] = Field(
+        default=(), max_length=MAX_SEARCHABLE_INPUT_FIELDS, alias="searchableInputFields"
+    )
 
     @field_validator("versions")
     @classmethod
@@ -53,6 +58,18 @@ class Workflow(BaseModel):
 
             validator_for(schema).check_schema(schema)
         return schema
+
+    @model_validator(mode="after")
+    def _searchable_fields_exist(self) -> Workflow:
+        if len(set(self.searchable_input_fields)) != len(self.searchable_input_fields):
+            raise ValueError("searchableInputFields must be distinct")
+        # When the schema lists its properties, a searchable field it does not list is most likely a typo.
+        declared = (self.input_schema or {}).get("properties")
+        if isinstance(declared, dict):
+            unknown = [name for name in self.searchable_input_fields if name not in declared]
+            if unknown:
+                raise ValueError(f"searchableInputFields not in the input schema's properties: {unknown}")
+        return self
 
     @cached_property
     def input_validator(self) -> Validator:

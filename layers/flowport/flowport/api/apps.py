@@ -35,9 +35,9 @@ def start_app() -> APIGatewayRestResolver:
 
 @cache
 def status_app() -> APIGatewayRestResolver:
-    from flowport.api.routes import docs, history, status, workflows
+    from flowport.api.routes import docs, history, search, status, workflows
 
-    return build_app(status.router, history.router, workflows.router, docs.router)
+    return build_app(status.router, history.router, search.router, workflows.router, docs.router)
 
 
 @cache

@@ -1,6 +1,8 @@
 """DynamoDB store of execution records and idempotency keys (one table, `pk`/`sk` keys).
 
-Items: `EXEC#<executionId>` / `EXEC` is an execution; `KEY#<sha256 of key>` / `KEY` is an idempotency key.
+Items: `EXEC#<executionId>` / `EXEC` is an execution; `EXEC#<executionId>` / `FIELD#<name>` points at it
+from a searchable input field's value; `KEY#<sha256 of key>` / `KEY` is an idempotency key. Search indexes
+and their attributes: flowport.search.
 Inputs and outputs are kept as JSON text: DynamoDB maps cannot hold floats, empty keys or >32 levels.
 Expired items (TTL passed, not yet deleted by DynamoDB) count as absent, in reads and in conditions.
 """
@@ -15,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from flowport import search
 from flowport.aws.errors import error_code, transient_failures_as_unavailable
 from flowport.errors import IdempotencyKeyInFlight
 from flowport.models import ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -46,6 +49,27 @@ def execution_pk(execution_id: str) -> dict[str, Any]:
 
 def key_pk(key_hash: str) -> dict[str, Any]:
     return {"pk": {"S": f"KEY#{key_hash}"}, "sk": {"S": "KEY"}}
+
+
+def _record_item(record: ExecutionRecord) -> dict[str, Any]:
+    # Only records carry the indexes' sort key: idempotency keys, which also hold a workflow and a status,
+    # stay out of every index.
+    return {
+        **_to_item(record, execution_pk(record.execution_id)),
+        search.SORT_KEY: {"S": search.created_key(record.created_at, record.execution_id)},
+        search.DAY_KEY: {"S": search.created_day(record.created_at)},
+    }
+
+
+def _pointer_item(record: ExecutionRecord, field: str, search_key: str) -> dict[str, Any]:
+    return {
+        "pk": {"S": f"EXEC#{record.execution_id}"},
+        "sk": {"S": search.pointer_sort_key(field)},
+        search.Index.BY_INPUT_FIELD.partition_key: {"S": search_key},
+        search.SORT_KEY: {"S": search.created_key(record.created_at, record.execution_id)},
+        # The record's first expiry, its latest: a pointer may outlive its record, never the reverse.
+        "expiresAt": {"N": str(record.expires_at)},
+    }
 
 
 def to_dynamo(value: Any) -> dict[str, Any]:
@@ -96,16 +120,25 @@ class ExecutionStore:
         key: IdempotencyKeyRecord | None,
         now: float,
         replaces_generation: int | None = None,
+        search_keys: Mapping[str, str] | None = None,
     ) -> None:
-        """Write a new execution, and its key if any, at once. Raises KeyTaken if the key is not free."""
-        record_put = {
+        """Write a new execution, its key if any and its pointers (field -> search key) at once, in one
+        call. Raises KeyTaken if the key is not free."""
+        record_put: PutTypeDef = {
             "TableName": self._table,
-            "Item": _to_item(record, execution_pk(record.execution_id)),
+            "Item": _record_item(record),
             "ConditionExpression": "attribute_not_exists(pk)",
         }
+        pointer_puts: list[TransactWriteItemTypeDef] = [
+            {"Put": {"TableName": self._table, "Item": _pointer_item(record, field, search_key)}}
+            for field, search_key in (search_keys or {}).items()
+        ]
         with transient_failures_as_unavailable("DynamoDB"):
             if key is None:
-                self._client.put_item(**record_put)  # type: ignore[arg-type]
+                if pointer_puts:
+                    self._client.transact_write_items(TransactItems=[{"Put": record_put}, *pointer_puts])
+                else:
+                    self._client.put_item(**record_put)
                 return
             if replaces_generation is None:
                 condition = _ABSENT_OR_EXPIRED
@@ -123,7 +156,8 @@ class ExecutionStore:
                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                     }
                 },
-                {"Put": record_put},  # type: ignore[typeddict-item]
+                {"Put": record_put},
+                *pointer_puts,
             ]
             try:
                 self._client.transact_write_items(TransactItems=items)

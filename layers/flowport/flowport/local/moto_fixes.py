@@ -6,6 +6,10 @@ and nowhere else (see ../shared/notes/moto-local-facts.md; tests/local/test_moto
   then raises AttributeError inside moto, or is silently ignored, and the execution keeps running; a
   stop between two states can fail the execution or be slept through. AWS has no such windows: we wait
   (bounded) until the execution sits in a state, then stop it.
+- DynamoDB requests racing each other: moto's conditional writes are not atomic, and it answers reads with
+  its live items, so a read that serialises an item while another thread updates it fails ("dictionary
+  changed size during iteration"). AWS reads and writes each item atomically: here every DynamoDB request
+  runs under one lock.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 WORKER_READY_TIMEOUT_SECONDS = 5.0
@@ -70,15 +74,14 @@ def _wake_waits(environment: Any) -> None:
         environment.program_state_event.clear()
 
 
-_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
-_write_lock = threading.RLock()
+_request_lock = threading.RLock()
 
 
-def _serialised(write: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(write)
+def _serialised(handle: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(handle)
     def locked(*args: Any, **kwargs: Any) -> Any:
-        with _write_lock:
-            return write(*args, **kwargs)
+        with _request_lock:
+            return handle(*args, **kwargs)
 
     locked.__flowport_serialised__ = True  # type: ignore[attr-defined]
     return locked
@@ -86,14 +89,14 @@ def _serialised(write: Callable[..., Any]) -> Callable[..., Any]:
 
 def apply() -> None:
     ExecutionWorker.stop = _stop_when_settled  # type: ignore[method-assign]
-    for name in _WRITES:
-        if not is_serialised(name):
-            setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
+    # Every DynamoDB request (Step Functions' own DynamoDB tasks too) is handled, answer included, here.
+    if not is_serialised():
+        DynamoHandler.call_action = _serialised(DynamoHandler.call_action)  # type: ignore[method-assign]
 
 
-def is_serialised(name: str) -> bool:
-    return getattr(getattr(DynamoDBBackend, name), "__flowport_serialised__", False)
+def is_serialised() -> bool:
+    return getattr(DynamoHandler.call_action, "__flowport_serialised__", False)
 
 
 def is_applied() -> bool:
-    return ExecutionWorker.stop is _stop_when_settled and all(is_serialised(name) for name in _WRITES)
+    return ExecutionWorker.stop is _stop_when_settled and is_serialised()

@@ -36,6 +36,7 @@ def workflow_view(workflow: Workflow, base: str = "") -> WorkflowView:
         input_schema=workflow.input_schema,
         retention_hours=workflow.retention_hours,
         start_by_get=workflow.start_by_get,
+        searchable_input_fields=list(workflow.searchable_input_fields),
         links=WorkflowLinks(executions=f"{base}/workflows/{workflow.name}/executions"),
     )
 

@@ -1,0 +1,88 @@
+"""GET /executions: search executions, newest first, a page at a time, served by DynamoDB indexes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.request import Request
+from pydantic import AwareDatetime
+
+from flowport import search
+from flowport.api.paths import with_links
+from flowport.api.problems import problem_responses
+from flowport.execution_search import SearchRequest
+from flowport.models import ExecutionPage, ExecutionStatus
+from flowport.services import execution_search
+
+router = Router()
+
+Workflow = Annotated[str | None, Query(min_length=1, max_length=63, description="Only this workflow's")]
+Status = Annotated[ExecutionStatus | None, Query(description="Only executions with this status")]
+CorrelationId = Annotated[
+    str | None,
+    Query(alias="correlationId", min_length=1, max_length=128, description="Only those started with this id"),
+]
+_INSTANT = "ISO 8601 date-time with Z or an offset (send + as %2B)"
+Since = Annotated[AwareDatetime | None, Query(description=f"Created at or after: {_INSTANT}")]
+Until = Annotated[AwareDatetime | None, Query(description=f"Created at or before: {_INSTANT}")]
+Limit = Annotated[
+    int, Query(ge=1, le=search.MAX_LIMIT, description=f"Most executions per page (1-{search.MAX_LIMIT})")
+]
+NextToken = Annotated[
+    str | None,
+    Query(alias="nextToken", min_length=1, max_length=2048, description="The previous page's nextToken"),
+]
+_PARAMETERS = ("workflow", "status", "correlationId", "since", "until", "limit", "nextToken")
+
+
+@router.get(
+    "/executions",
+    summary="Search executions",
+    description="Newest first. Filters combine: `workflow`, `status`, `correlationId`, `since`/`until` "
+    "(inclusive), and one `input.<field>=<value>` among the fields the workflow declares in "
+    "`searchableInputFields` (needs `workflow`; the value matches a string as is, a number or boolean by "
+    'its JSON text: `input.customerId=42` finds `42` and `"42"`). A page may hold fewer than `limit` '
+    "executions, even none, while `nextToken` is present: keep going until it is absent. Statuses are as "
+    "recorded, which follows Step Functions within seconds; GET an execution for its live state.",
+    responses={
+        200: {
+            "description": "A page of executions",
+            "content": {"application/json": {"model": ExecutionPage}},
+        },
+        **problem_responses(400, 404, 503),
+    },
+    tags=["executions"],
+    operation_id="searchExecutions",
+)
+def search_executions(
+    request: Request,
+    workflow: Workflow = None,
+    status: Status = None,
+    correlation_id: CorrelationId = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = search.DEFAULT_LIMIT,
+    next_token: NextToken = None,
+) -> Response[str]:
+    page = execution_search().search(
+        SearchRequest(
+            workflow=workflow,
+            status=status,
+            correlation_id=correlation_id,
+            since=since,
+            until=until,
+            inputs=search.input_values(request.query_parameters or {}, _PARAMETERS),
+            limit=limit,
+            next_token=next_token,
+        )
+    )
+    page = page.model_copy(update={"items": [with_links(item, request) for item in page.items]})
+    # Items as a start returns them (a null correlationId included); no nextToken at the end.
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=page.model_dump_json(by_alias=True, exclude={"next_token"} if page.next_token is None else None),
+    )

@@ -1,0 +1,412 @@
+"""Searching executions (GET /executions): the filters, which index serves them, that index's Query as
+data, the opaque page token, and how input values become search keys. Plain rules, no AWS:
+flowport.aws.search_store runs the queries described here; template.yaml declares the indexes
+(tests/test_template.py checks that both agree).
+
+Every index is sorted by `createdKey` (`<createdAt in UTC, fixed width>#<executionId>`, so text order is
+time order and no two executions tie). Only execution records and their input-field pointer items carry
+it, which keeps idempotency keys out of every index although they hold `workflow` and `status` too.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import astuple, dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from flowport.errors import FieldNotSearchable, InvalidNextToken, InvalidParameter
+from flowport.models import ExecutionStatus, ExecutionSummary, FieldProblem
+from flowport.registry import Workflow
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+INPUT_PREFIX = "input."
+# A search value shares a partition key (2048 bytes at most) with its workflow's and field's names.
+MAX_SEARCH_VALUE_BYTES = 1024
+# A search without filters reads one day per Query; a page stops after this many even if not full.
+MAX_DAYS_PER_PAGE = 31
+SORT_KEY = "createdKey"
+DAY_KEY = "createdDay"
+RECORD_SORT_KEY = "EXEC"
+POINTER_SORT_KEY_PREFIX = "FIELD#"
+# '$' follows '#' in ASCII: `<instant>$` sorts after every `<instant>#<executionId>`, before later instants.
+_AFTER_EVERY_ID = "$"
+# What the record indexes project: an execution summary, and the TTL that says whether it still counts.
+LISTED_ATTRIBUTES = (
+    "executionId",
+    "workflow",
+    "version",
+    "status",
+    "correlationId",
+    "priority",
+    "createdAt",
+    "expiresAt",
+)
+
+StartKey = dict[str, dict[str, str]]
+
+
+class Index(StrEnum):
+    """The table's global secondary indexes, the most selective first."""
+
+    BY_INPUT_FIELD = "ByInputField"
+    BY_CORRELATION_ID = "ByCorrelationId"
+    BY_WORKFLOW = "ByWorkflow"
+    BY_STATUS = "ByStatus"
+    BY_DAY = "ByDay"
+
+    @property
+    def partition_key(self) -> str:
+        return _PARTITION_KEYS[self]
+
+
+_PARTITION_KEYS = {
+    Index.BY_INPUT_FIELD: "searchKey",
+    Index.BY_CORRELATION_ID: "correlationId",
+    Index.BY_WORKFLOW: "workflow",
+    Index.BY_STATUS: "status",
+    Index.BY_DAY: DAY_KEY,
+}
+
+
+# -- what the records carry ---------------------------------------------------------------------------
+
+
+def created_text(moment: datetime) -> str:
+    """An instant in UTC as fixed-width ISO 8601 (`2026-11-23T14:38:26.494000Z`): text order is time order."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def created_key(created_at: datetime, execution_id: str) -> str:
+    return f"{created_text(created_at)}#{execution_id}"
+
+
+def created_day(created_at: datetime) -> str:
+    return created_text(created_at)[:10]
+
+
+def search_text(value: Any) -> str | None:
+    """The text an input value is found by, whatever its JSON type: what a URL would carry.
+
+    A string as it is; an integer, or a whole number, in digits (42.0 is `42`); another number in its
+    shortest form (`0.5`); `true` or `false`. So `input.customerId=42` finds both `"42"` and `42`.
+    Objects, arrays, null and texts over MAX_SEARCH_VALUE_BYTES cannot be searched for.
+    """
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, float) and math.isfinite(value):
+        text = str(int(value)) if value.is_integer() else repr(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        return None
+    return text if len(text.encode()) <= MAX_SEARCH_VALUE_BYTES else None
+
+
+def search_key(workflow: str, field: str, text: str) -> str:
+    # No workflow name or field name holds '#' or '=' (flowport.registry): this is unambiguous.
+    return f"{workflow}#{field}={text}"
+
+
+def pointer_sort_key(field: str) -> str:
+    return f"{POINTER_SORT_KEY_PREFIX}{field}"
+
+
+def search_keys(workflow: Workflow, workflow_input: Mapping[str, Any]) -> dict[str, str]:
+    """Field name -> search key, for each searchable field the input holds a searchable value in."""
+    keys = {}
+    for name in workflow.searchable_input_fields:
+        text = search_text(workflow_input.get(name))
+        if text is not None:
+            keys[name] = search_key(workflow.name, name, text)
+    return keys
+
+
+# -- the request ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputMatch:
+    field: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A search's filters, checked and normalised; `since` and `until` as created_text (inclusive)."""
+
+    workflow: str | None = None
+    status: ExecutionStatus | None = None
+    correlation_id: str | None = None
+    since: str | None = None
+    until: str | None = None
+    input_match: InputMatch | None = None
+
+    def fingerprint(self) -> str:
+        """Ties a page token to its filters; not a secret, so a short hash will do."""
+        return hashlib.sha256(json.dumps(astuple(self)).encode()).hexdigest()[:16]
+
+
+def _invalid(parameter: str, message: str) -> InvalidParameter:
+    return InvalidParameter(
+        f"Invalid request parameter: {parameter}: {message}",
+        errors=[FieldProblem(field=f"/query/{parameter}", message=message)],
+    )
+
+
+def input_values(parameters: Mapping[str, str], known: Iterable[str]) -> dict[str, str]:
+    """The `input.<field>` parameters, by field. Any other unknown name is refused: a misspelt filter
+    would otherwise be ignored silently and widen the search."""
+    known = set(known)
+    unknown = sorted(name for name in parameters if name not in known and not name.startswith(INPUT_PREFIX))
+    if unknown:
+        raise InvalidParameter(
+            f"Unknown query parameter(s): {', '.join(unknown)}",
+            errors=[FieldProblem(field=f"/query/{name}", message="unknown parameter") for name in unknown],
+        )
+    return {
+        name.removeprefix(INPUT_PREFIX): value
+        for name, value in parameters.items()
+        if name.startswith(INPUT_PREFIX)
+    }
+
+
+def filters(
+    *,
+    workflow: Workflow | None = None,
+    status: ExecutionStatus | None = None,
+    correlation_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    inputs: Mapping[str, str] | None = None,
+) -> Filters:
+    since_text, until_text = _bound("since", since), _bound("until", until)
+    if since_text and until_text and since_text > until_text:
+        raise _invalid("until", "must not be before since")
+    return Filters(
+        workflow=workflow.name if workflow else None,
+        status=status,
+        correlation_id=correlation_id,
+        since=since_text,
+        until=until_text,
+        input_match=_input_match(workflow, inputs or {}),
+    )
+
+
+def _bound(parameter: str, moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    try:
+        return created_text(moment)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 has no UTC year
+        raise _invalid(parameter, "out of range") from None
+
+
+def _input_match(workflow: Workflow | None, inputs: Mapping[str, str]) -> InputMatch | None:
+    if not inputs:
+        return None
+    if len(inputs) > 1:
+        raise InvalidParameter(
+            "Search by one input field at a time",
+            errors=[
+                FieldProblem(field=f"/query/{INPUT_PREFIX}{name}", message="one at a time") for name in inputs
+            ],
+        )
+    ((name, text),) = inputs.items()
+    parameter = f"{INPUT_PREFIX}{name}"
+    if workflow is None:
+        raise _invalid(parameter, "searching by an input field needs the workflow parameter")
+    if name not in workflow.searchable_input_fields:
+        raise FieldNotSearchable(
+            f"Workflow '{workflow.name}' does not declare input field '{name}' searchable; "
+            f"its searchable fields: {list(workflow.searchable_input_fields)}"
+        )
+    if len(text.encode()) > MAX_SEARCH_VALUE_BYTES:
+        raise _invalid(parameter, f"longer than {MAX_SEARCH_VALUE_BYTES} bytes, so never indexed")
+    return InputMatch(name, text)
+
+
+# -- which index, and its Query ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    index: Index
+    partition: str | None  # the partition key's value; None for ByDay, whose partitions are walked
+    residual: dict[str, str]  # attribute -> value the partition does not imply: filtered for
+
+
+def plan(filters: Filters) -> Plan:
+    """The most selective index for the filters; the other filters are applied to what it holds."""
+    wanted = {"workflow": filters.workflow, "status": filters.status, "correlationId": filters.correlation_id}
+    partition: str | None
+    if filters.input_match is not None:
+        assert filters.workflow is not None
+        index = Index.BY_INPUT_FIELD
+        partition = search_key(filters.workflow, filters.input_match.field, filters.input_match.text)
+        wanted["workflow"] = None  # part of the search key
+    elif filters.correlation_id is not None:
+        index, partition = Index.BY_CORRELATION_ID, filters.correlation_id
+    elif filters.workflow is not None and filters.status is not None:
+        # COMPLETED is the bulk of a workflow's history: its workflow's partition is the smaller one to
+        # read. Any other status is a thin slice of all executions, smaller than the workflow's history.
+        completed = filters.status is ExecutionStatus.COMPLETED
+        index = Index.BY_WORKFLOW if completed else Index.BY_STATUS
+        partition = filters.workflow if completed else str(filters.status)
+    elif filters.workflow is not None:
+        index, partition = Index.BY_WORKFLOW, filters.workflow
+    elif filters.status is not None:
+        index, partition = Index.BY_STATUS, str(filters.status)
+    else:
+        index, partition = Index.BY_DAY, None
+    residual = {
+        name: str(value)
+        for name, value in wanted.items()
+        if value is not None and name != index.partition_key
+    }
+    return Plan(index, partition, residual)
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """One Query on an index, newest first, as data; the store adds the table and the limit."""
+
+    index: Index
+    key_condition: str
+    filter: str | None
+    names: dict[str, str]
+    values: dict[str, dict[str, str]]
+    start_key: StartKey | None  # DynamoDB's ExclusiveStartKey
+
+
+def query_spec(plan: Plan, filters: Filters, now: datetime, cursor: Cursor) -> QuerySpec:
+    """The Query of the plan's index, from the cursor on (for ByDay, the cursor's day's)."""
+    partition = cursor.day if plan.index is Index.BY_DAY else plan.partition
+    assert partition is not None
+    start_key = _start_key(plan, filters, partition, cursor.after) if cursor.after else None
+    names = {"#pk": plan.index.partition_key}
+    values = {":pk": {"S": partition}}
+    key_condition = "#pk = :pk"
+    if filters.since is not None:
+        values[":since"] = {"S": filters.since}
+    if filters.until is not None:
+        values[":until"] = {"S": filters.until + _AFTER_EVERY_ID}
+    if filters.since is not None and filters.until is not None:
+        key_condition += " AND #sk BETWEEN :since AND :until"
+    elif filters.since is not None:
+        key_condition += " AND #sk >= :since"
+    elif filters.until is not None:
+        key_condition += " AND #sk <= :until"
+    if filters.since is not None or filters.until is not None:
+        names["#sk"] = SORT_KEY
+    if plan.index is Index.BY_INPUT_FIELD:
+        # Pointer items hold no status: the records they point to are read, then filtered (`matches`).
+        return QuerySpec(plan.index, key_condition, None, names, values, start_key)
+    conditions = ["#expiresAt >= :now"]
+    names["#expiresAt"] = "expiresAt"
+    # Expired when expiresAt < now, as ExecutionStore.get has it; whole seconds, rounded up to agree.
+    values[":now"] = {"N": str(math.ceil(now.timestamp()))}
+    for number, (attribute, value) in enumerate(sorted(plan.residual.items())):
+        names[f"#f{number}"] = attribute
+        values[f":f{number}"] = {"S": value}
+        conditions.append(f"#f{number} = :f{number}")
+    return QuerySpec(plan.index, key_condition, " AND ".join(conditions), names, values, start_key)
+
+
+def _start_key(plan: Plan, filters: Filters, partition: str, after: str) -> StartKey:
+    """The key of the item a page stopped at: its createdKey, the rest follows from the filters."""
+    match = filters.input_match
+    return {
+        "pk": {"S": f"EXEC#{after.partition('#')[2]}"},
+        "sk": {"S": pointer_sort_key(match.field) if match else RECORD_SORT_KEY},
+        SORT_KEY: {"S": after},
+        plan.index.partition_key: {"S": partition},
+    }
+
+
+def matches(summary: ExecutionSummary, residual: Mapping[str, str]) -> bool:
+    attributes = summary.model_dump(mode="json", by_alias=True)
+    return all(attributes.get(name) == value for name, value in residual.items())
+
+
+# -- walking days, for a search without filters ---------------------------------------------------------
+
+
+def record_horizon(max_run_seconds: int, retention_hours: Iterable[int]) -> timedelta:
+    """How old a record can be before its TTL: it may run this long, then be retained this long."""
+    return timedelta(seconds=max_run_seconds, hours=max(retention_hours, default=24))
+
+
+def day_range(filters: Filters, now: datetime, horizon: timedelta) -> tuple[str, str]:
+    """The newest and the oldest day a search without filters reads: `until` (or today) back to `since`
+    (or the oldest day a record can still exist on)."""
+    today = created_text(now)
+    newest = min(filters.until or today, today)[:10]
+    oldest = max(filters.since or "", created_text(now - horizon))[:10]
+    return newest, oldest
+
+
+def previous_day(day: str) -> str:
+    return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+
+
+# -- page tokens ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page starts: after the item whose createdKey is `after` (None: at the newest), and for
+    ByDay in `day`'s partition. A Query's LastEvaluatedKey is that createdKey plus what the filters say."""
+
+    after: str | None = None
+    day: str | None = None
+
+
+def encode_token(plan: Plan, filters: Filters, cursor: Cursor) -> str:
+    document = {"i": plan.index.value, "f": filters.fingerprint(), "a": cursor.after, "d": cursor.day}
+    compact = json.dumps({k: v for k, v in document.items() if v is not None}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(compact.encode()).decode().rstrip("=")
+
+
+def decode_token(token: str, plan: Plan, filters: Filters) -> Cursor:
+    """The cursor a token holds; InvalidNextToken unless this API made it for these very filters."""
+    try:
+        document = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, RecursionError):
+        raise _bad_token() from None
+    if not isinstance(document, dict) or set(document) - {"i", "f", "a", "d"}:
+        raise _bad_token()
+    if document.get("i") != plan.index.value or document.get("f") != filters.fingerprint():
+        raise InvalidNextToken("nextToken belongs to a search with other filters: repeat the same filters")
+    after, day = document.get("a"), document.get("d")
+    if (day is not None) != (plan.index is Index.BY_DAY) or (day is not None and not _is_day(day)):
+        raise _bad_token()
+    # Checked, so that DynamoDB never gets a start key it would refuse (a 500, not the caller's 400).
+    if after is not None and not (
+        isinstance(after, str) and _CREATED_KEY.fullmatch(after) and (day is None or after.startswith(day))
+    ):
+        raise _bad_token()
+    return Cursor(after, day)
+
+
+_CREATED_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#[A-Za-z0-9_-]{1,80}")
+
+
+def _bad_token() -> InvalidNextToken:
+    return InvalidNextToken("nextToken is not one this API gave: pass the previous page's nextToken as is")
+
+
+def _is_day(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False
