@@ -10,7 +10,6 @@ it, which keeps idempotency keys out of every index although they hold `workflow
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import math
@@ -21,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from flowport import tokens
 from flowport.errors import FieldNotSearchable, InvalidNextToken, InvalidParameter
 from flowport.models import ExecutionStatus, ExecutionSummary, FieldProblem
 from flowport.registry import Workflow
@@ -373,17 +373,13 @@ class Cursor:
 
 def encode_token(plan: Plan, filters: Filters, cursor: Cursor) -> str:
     document = {"i": plan.index.value, "f": filters.fingerprint(), "a": cursor.after, "d": cursor.day}
-    compact = json.dumps({k: v for k, v in document.items() if v is not None}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(compact.encode()).decode().rstrip("=")
+    return tokens.encode({k: v for k, v in document.items() if v is not None})
 
 
 def decode_token(token: str, plan: Plan, filters: Filters) -> Cursor:
     """The cursor a token holds; InvalidNextToken unless this API made it for these very filters."""
-    try:
-        document = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (ValueError, RecursionError):
-        raise _bad_token() from None
-    if not isinstance(document, dict) or set(document) - {"i", "f", "a", "d"}:
+    document = tokens.decode(token)
+    if set(document) - {"i", "f", "a", "d"}:
         raise _bad_token()
     if document.get("i") != plan.index.value or document.get("f") != filters.fingerprint():
         raise InvalidNextToken("nextToken belongs to a search with other filters: repeat the same filters")
