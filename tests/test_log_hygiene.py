@@ -113,6 +113,7 @@ def _drive(url: str) -> list[str]:
     call("GET", f"/executions/{running['executionId']}")
     call("DELETE", f"/executions/{running['executionId']}")
     call("GET", "/workflows")
+    call("GET", "/workflows/ticket-triage")
     call("GET", "/openapi.json")
     return seen
 
