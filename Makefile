@@ -1,6 +1,6 @@
 # flowport developer commands. Everything installs into ./.venv (project), ./.venv-sam (SAM CLI, kept
-# apart because its pins clash with the runtime's pydantic) and ./.venv-checkov (checkov, whose pins clash
-# with the project's boto3 and cfn-lint).
+# apart because its pins clash with the runtime's pydantic) and ./.venv-checkov (checkov, which pins
+# boto3==1.35.49 against the project's 1.44).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
