@@ -34,10 +34,10 @@ UNSCOPABLE = {
 
 # Resources with a `*` that are still scoped to something the stack names: the executions of one named
 # state machine, the indexes of one named table.
-SCOPED_WILDCARDS = (
-    re.compile(r":execution:\$\{\w+\.Name\}:\*$"),
-    re.compile(r"^\$\{\w+\.Arn\}/index/\*$"),
-)
+SCOPED_WILDCARDS = {
+    re.compile(r":execution:\$\{(\w+)\.Name\}:\*$"): "AWS::Serverless::StateMachine",
+    re.compile(r"^\$\{(\w+)\.Arn\}/index/\*$"): "AWS::DynamoDB::Table",
+}
 
 # SAM policy templates allowed, each scoped by the resource its parameter names.
 POLICY_TEMPLATES = {"LambdaInvokePolicy": "FunctionName"}
@@ -99,7 +99,14 @@ def test_no_wildcard_where_a_resource_can_be_named(owner: str, statement: dict[s
             unscoped = [action for action in actions if action not in UNSCOPABLE]
             assert not unscoped, f"{owner}: Resource '*' for {unscoped}, which can name their resources"
         elif text is not None and "*" in text:
-            assert any(p.search(text) for p in SCOPED_WILDCARDS), f"{owner}: {text} is not scoped"
+            scopes = [
+                (match.group(1), kind)
+                for pattern, kind in SCOPED_WILDCARDS.items()
+                if (match := pattern.search(text))
+            ]
+            assert scopes, f"{owner}: {text} is not scoped"
+            ((named, kind),) = scopes
+            assert TEMPLATE["Resources"][named]["Type"] == kind, f"{owner}: {text} names no {kind}"
 
 
 def test_the_unscopable_allow_list_holds_only_what_the_template_uses():
