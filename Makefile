@@ -1,16 +1,18 @@
-# flowport developer commands. Everything installs into ./.venv (project) and ./.venv-sam (SAM CLI,
-# kept apart because its pins clash with the runtime's pydantic).
+# flowport developer commands. Everything installs into ./.venv (project), ./.venv-sam (SAM CLI, kept
+# apart because its pins clash with the runtime's pydantic) and ./.venv-checkov (checkov, which pins
+# boto3==1.35.49 against the project's 1.44).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: help install dev test lint typecheck unit cfn-lint sam-check sam-build clean
+.PHONY: help install dev test lint typecheck unit cfn-lint sam-validate checkov sam-check sam-build clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,16 +45,27 @@ cfn-lint: install
 unit: install
 	$(BIN)/pytest
 
-test: lint typecheck cfn-lint unit  ## Lint, type-check, check the template and run every test
+test: lint typecheck cfn-lint sam-validate checkov unit  ## Lint, type-check, check the template and run every test
 
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install -q aws-sam-cli==1.170.0
 	touch $@
 
-sam-check: $(SAM_VENV)/.installed  ## sam validate --lint and sam build (no container, no AWS account)
+sam-validate: $(SAM_VENV)/.installed  ## sam validate --lint (no AWS account)
 	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q checkov==3.3.30
+	touch $@
+
+# Fails on any finding not skipped in the template (Metadata: checkov: skip:, each with its reason).
+checkov: $(CHECKOV_VENV)/.installed  ## checkov on template.yaml, offline
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
+
+sam-check: sam-validate  ## sam validate --lint and sam build (no container, no AWS account)
 	$(SAM_VENV)/bin/sam build
 
 clean:  ## Remove build output and virtual environments
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .mypy_cache .ruff_cache

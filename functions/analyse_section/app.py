@@ -137,12 +137,6 @@ def analyse(section: Section) -> SectionAnalysis:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], _context: LambdaContext) -> SectionAnalysis:
     analysis = analyse(event["section"])
-    logger.info(
-        "Section analysed",
-        extra={
-            "title": event.get("title", ""),
-            "index": analysis["index"],
-            "wordCount": analysis["wordCount"],
-        },
-    )
+    # Neither title nor heading: they are the document's own text, and request bodies stay out of logs.
+    logger.info("Section analysed", extra={"index": analysis["index"], "wordCount": analysis["wordCount"]})
     return analysis

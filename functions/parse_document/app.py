@@ -163,7 +163,8 @@ def lambda_handler(event: dict[str, Any], _context: LambdaContext) -> ParsedDocu
     except InvalidDocument as error:
         logger.info("Document rejected", extra={"reason": str(error)})
         raise
-    logger.info("Document parsed", extra={"title": parsed["title"], "sectionCount": parsed["sectionCount"]})
+    # Not the title: it is the document's own text, and request bodies stay out of logs.
+    logger.info("Document parsed", extra={"sectionCount": parsed["sectionCount"]})
     if isinstance(event.get("executionName"), str):
         report_status(event["executionName"], title=parsed["title"])
     return parsed

@@ -77,5 +77,6 @@ def summarise(title: str, sections: list[SectionAnalysis]) -> DocumentSummary:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], _context: LambdaContext) -> DocumentSummary:
     summary = summarise(event["title"], event["sections"])
-    logger.info("Document summarised", extra={"title": summary["title"], "wordCount": summary["wordCount"]})
+    # Not the title: it is the document's own text, and request bodies stay out of logs.
+    logger.info("Document summarised", extra={"wordCount": summary["wordCount"]})
     return summary
