@@ -57,6 +57,7 @@ _DESCRIPTIONS = {
     400: "Malformed JSON, non-object input, or a bad query or header value",
     403: "The workflow is disabled",
     404: "Unknown workflow, version or execution",
+    405: "The workflow is not started by GET (it did not opt in with startByGet)",
     406: "No acceptable representation",
     409: "Conflicts with an existing execution or with a request still in flight",
     413: "Request body or input over 256 KiB",
