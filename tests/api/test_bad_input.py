@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from flowport import services
-from flowport.local.cloud import FAKE_CREDENTIALS, running
-from flowport.local.template import Stack
+from flowport.local.cloud import LocalCloud
 
 from tests.support import Api, load_event, with_request
 
@@ -308,16 +305,8 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def shared_api(stack: Stack) -> Iterator[Api]:
-    """One deployed stack for every case (a deploy per case would cost a second each): each is refused
-    before anything is written, so none sees another's."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**FAKE_CREDENTIALS, "POWERTOOLS_TRACE_DISABLED": "1"}.items():
-            patch.setenv(name, value)
-        services.reset()
-        with running(stack):
-            yield Api(stack)
-        services.reset()
+def shared_api(shared_cloud: LocalCloud) -> Api:
+    return Api(shared_cloud.stack)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
