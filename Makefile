@@ -48,9 +48,10 @@ test: lint typecheck cfn-lint unit  ## Lint, type-check, check the template and 
 # The bounded schemathesis run of `make test`, long: more examples per operation, stateful sequences too.
 FUZZ_EXAMPLES ?= 100
 FUZZ_SECONDS ?= 600
+FUZZ_SEED ?= $(shell date +%s)
 fuzz: install  ## Fuzz the local server with schemathesis from its OpenAPI document (FUZZ_EXAMPLES, FUZZ_SECONDS)
 	FLOWPORT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FLOWPORT_FUZZ_MAX_SECONDS=$(FUZZ_SECONDS) \
-	FLOWPORT_FUZZ_PHASES=examples,coverage,fuzzing,stateful FLOWPORT_FUZZ_SEED=$${FUZZ_SEED:-$$(date +%s)} \
+	FLOWPORT_FUZZ_PHASES=examples,coverage,fuzzing,stateful FLOWPORT_FUZZ_SEED=$(FUZZ_SEED) \
 	$(BIN)/pytest tests/e2e/test_fuzz.py --timeout=$$(( $(FUZZ_SECONDS) + 300 ))
 
 $(SAM_VENV)/.installed:
