@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: help install dev test lint typecheck unit cfn-lint sam-validate checkov sam-check sam-build clean
+.PHONY: help install dev test lint typecheck unit cfn-lint sam-validate checkov fuzz sam-check sam-build clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,15 @@ unit: install
 	$(BIN)/pytest
 
 test: lint typecheck cfn-lint sam-validate checkov unit  ## Lint, type-check, check the template and run every test
+
+# The bounded schemathesis run of `make test`, long: more examples per operation, stateful sequences too.
+FUZZ_EXAMPLES ?= 100
+FUZZ_SECONDS ?= 600
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: install  ## Fuzz the local server with schemathesis from its OpenAPI document (FUZZ_EXAMPLES, FUZZ_SECONDS)
+	FLOWPORT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FLOWPORT_FUZZ_MAX_SECONDS=$(FUZZ_SECONDS) \
+	FLOWPORT_FUZZ_PHASES=examples,coverage,fuzzing,stateful FLOWPORT_FUZZ_SEED=$(FUZZ_SEED) \
+	$(BIN)/pytest tests/e2e/test_fuzz.py --timeout=$$(( $(FUZZ_SECONDS) + 300 ))
 
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)

@@ -39,6 +39,19 @@ def cloud(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalCloud]
     services.reset()
 
 
+@pytest.fixture(scope="module")
+def shared_cloud(stack: Stack) -> Iterator[LocalCloud]:
+    """One deployed stack for a whole module (a deploy costs about a second), for tests that each leave
+    nothing behind that another could see, such as requests refused before anything is written."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**FAKE_CREDENTIALS, "POWERTOOLS_TRACE_DISABLED": "1"}.items():
+            patch.setenv(name, value)
+        services.reset()
+        with running(stack) as deployed:
+            yield deployed
+        services.reset()
+
+
 @pytest.fixture
 def api(cloud: LocalCloud) -> Api:
     return Api(cloud.stack)

@@ -176,3 +176,84 @@ def test_a_transaction_conflict_on_the_key_is_409_in_flight(api: Api, monkeypatc
     monkeypatch.setattr(client, "transact_write_items", conflicting)
     response = api.start(headers={"Idempotency-Key": KEY, "X-On-Conflict": "FAIL"})
     assert (response.status, response.problem_code) == (409, "idempotency_key_in_flight")
+
+
+def client_error(code: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}}, operation)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("key", [KEY, None])
+def test_a_start_step_functions_refuses_is_503_and_leaves_nothing_stuck(cloud: LocalCloud, key):
+    """Not throttling: a refusal (here AccessDenied). The documented 503, the key free for its retry, an
+    unkeyed record FAILED rather than QUEUED."""
+    clock = Clock()
+    refusing = make_service(
+        clock, FailingGateway(lambda: client_error("AccessDeniedException", "StartExecution"))
+    )
+    with pytest.raises(ServiceUnavailable):
+        refusing.start(command(key=key))
+    assert executions_started(cloud) == []
+    if key is None:
+        [item] = boto3.client("dynamodb").scan(TableName=get_settings().table_name)["Items"]
+        record = make_service(clock).get(item["executionId"]["S"])
+        assert (record.status, record.error.code if record.error else None) == (
+            ExecutionStatus.FAILED,
+            "start_failed",
+        )
+    else:
+        retried = make_service(clock).start(command(key=key))  # at once: the lease was released
+        assert executions_started(cloud) == [retried.execution.execution_id]
+
+
+def test_a_throttled_keyed_write_is_503_writes_nothing_and_the_retry_starts(
+    cloud: LocalCloud, api: Api, monkeypatch
+):
+    client = services.execution_service()._store._client
+    original = client.transact_write_items
+
+    def throttled(**_: object) -> None:
+        raise client_error("ProvisionedThroughputExceededException", "TransactWriteItems")
+
+    monkeypatch.setattr(client, "transact_write_items", throttled)
+    headers = {"Idempotency-Key": KEY, "X-On-Conflict": "FAIL"}
+    response = api.start(body={**TICKET, "delaySeconds": 30}, headers=headers)
+    assert (response.status, response.problem_code) == (503, "service_unavailable")
+    assert boto3.client("dynamodb").scan(TableName=get_settings().table_name)["Items"] == []
+    monkeypatch.setattr(client, "transact_write_items", original)
+    retried = api.start(body={**TICKET, "delaySeconds": 30}, headers=headers)
+    assert retried.status == 202
+    assert executions_started(cloud) == [retried.json()["executionId"]]
+    assert api.cancel(retried.json()["executionId"]).status == 200
+
+
+def test_a_throttled_cancel_is_503_and_its_retry_cancels(api: Api, monkeypatch):
+    execution_id = api.start(body={**TICKET, "delaySeconds": 60}).json()["executionId"]
+    api.wait_for_status(execution_id, "RUNNING")
+    client = services.execution_service()._store._client
+    original = client.update_item
+
+    def throttled(**_: object) -> None:
+        raise client_error("ThrottlingException", "UpdateItem")
+
+    monkeypatch.setattr(client, "update_item", throttled)
+    response = api.cancel(execution_id)
+    assert (response.status, response.problem_code) == (503, "service_unavailable")
+    monkeypatch.setattr(client, "update_item", original)
+    assert api.get(execution_id).json()["status"] == "RUNNING"  # nothing half-cancelled
+    assert api.cancel(execution_id).json()["cancelled"] is True
+    assert api.get(execution_id).json()["status"] == "CANCELLED"
+
+
+def test_a_stop_step_functions_throttles_is_503_and_the_cancel_can_be_retried(api: Api, monkeypatch):
+    execution_id = api.start(body={**TICKET, "delaySeconds": 60}).json()["executionId"]
+    api.wait_for_status(execution_id, "RUNNING")
+    gateway = services.execution_service()._gateway
+
+    def throttled(*_: object, **__: object) -> None:
+        raise ServiceUnavailable("Step Functions is busy; retry shortly", retry_after_seconds=2)
+
+    monkeypatch.setattr(gateway, "stop", throttled)
+    response = api.cancel(execution_id)
+    assert (response.status, response.problem_code) == (503, "service_unavailable")
+    monkeypatch.undo()
+    assert api.cancel(execution_id).json()["cancelled"] is True  # the claim was withdrawn, not left held

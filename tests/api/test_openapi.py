@@ -35,3 +35,18 @@ def test_start_documents_its_parameters_body_responses_and_problems(api: Api):
     assert {"code", "status", "title", "detail"} <= set(
         document["components"]["schemas"]["Problem"]["properties"]
     )
+
+
+def test_every_answer_a_route_gives_is_documented_as_schemathesis_reads_it(api: Api):
+    """What fuzzing found: GET start's 405 was undocumented, and each SSE event was described as a string
+    where OpenAPI 3.1 tools read the event-stream schema as that of one parsed event."""
+    document = api.call(load_event("get-openapi")).json()
+    by_get = document["paths"]["/workflows/{name}/start"]["get"]["responses"]
+    assert by_get["405"]["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"
+    }
+    assert "405" not in document["paths"]["/workflows/{name}/executions"]["post"]["responses"]
+    events = document["paths"]["/executions/{executionId}/events"]["get"]["responses"]["200"]["content"]
+    event = events["text/event-stream"]["schema"]
+    assert event["type"] == "object"
+    assert {"node_started", "progress", "completed"} <= set(event["properties"]["event"]["enum"])

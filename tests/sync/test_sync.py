@@ -131,3 +131,34 @@ def test_real_executions_are_synced_by_the_local_eventbridge(api: Api):
     assert record.status.value == "COMPLETED"
     assert record.output is not None
     assert record.output["queue"] == "priority"
+
+
+def test_an_end_that_overtakes_its_running_event_is_kept(
+    cloud: LocalCloud, api: Api, monkeypatch: pytest.MonkeyPatch
+):
+    """Out of order from the start: SUCCEEDED reaches a record still QUEUED, RUNNING comes after it."""
+    from flowport import services
+
+    monkeypatch.setattr(services.execution_service()._gateway, "start", lambda *_: None)
+    execution_id = api.start(body={**TICKET, "delaySeconds": 60}).json()["executionId"]
+    cloud.close()
+    assert sync(cloud.stack, status_change(cloud, execution_id, "SUCCEEDED")) is True
+    assert sync(cloud.stack, status_change(cloud, execution_id, "RUNNING")) is False
+    document = stored(api, execution_id)
+    assert document["status"] == "COMPLETED"
+    assert document["output"]["queue"] == "priority"
+
+
+def test_duplicate_and_conflicting_deliveries_at_once_apply_exactly_one(
+    cloud: LocalCloud, api: Api, running_execution: str
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    succeeded = status_change(cloud, running_execution, "SUCCEEDED")
+    failed = status_change(cloud, running_execution, "FAILED", error="Boom", cause="late")
+    deliveries = [succeeded] * 15 + [failed] * 15
+    with ThreadPoolExecutor(max_workers=len(deliveries)) as pool:
+        applied = list(pool.map(lambda event: sync(cloud.stack, event), deliveries))
+    assert applied.count(True) == 1
+    winner = deliveries[applied.index(True)]["detail"]["status"]
+    assert stored(api, running_execution)["status"] == {"SUCCEEDED": "COMPLETED", "FAILED": "FAILED"}[winner]

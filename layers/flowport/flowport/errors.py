@@ -57,6 +57,10 @@ class NotFound(FlowportError):
     status, code, title = 404, "not_found", "Not found"
 
 
+class RouteNotFound(NotFound):
+    code = "route_not_found"  # as API Gateway's own answer for a path it has no route for
+
+
 class WorkflowNotFound(NotFound):
     code, title = "workflow_not_found", "Unknown workflow"
 

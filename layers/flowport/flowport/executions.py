@@ -189,9 +189,10 @@ class ExecutionService:
             self._gateway.start(
                 record.state_machine_arn, record.execution_id, inputs.serialize_input(record.input)
             )
-        except ServiceUnavailable:
+        except Exception as error:
             # Leave nothing stuck: a keyed request's retry may start this execution at once; an unkeyed
-            # one cannot be retried by anyone, so its record says why it never ran.
+            # one cannot be retried by anyone, so its record says why it never ran. Whatever Step Functions
+            # answered (throttled, or a refusal a retry may not cure), the client gets the documented 503.
             if key is not None:
                 self._store.release_start(key.key_hash, record.execution_id)
             else:
@@ -204,7 +205,9 @@ class ExecutionService:
                         }
                     )
                 )
-            raise
+            if isinstance(error, ServiceUnavailable):
+                raise
+            raise ServiceUnavailable("Step Functions did not accept the execution; retry shortly") from error
 
     def _new_record(
         self, workflow: Workflow, version: int, command: StartCommand, key_hash: str | None

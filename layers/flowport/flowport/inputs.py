@@ -82,7 +82,10 @@ def _coerce(raw: str, declared_type: Any) -> Any:
 
 
 def ensure_input_size(workflow_input: dict[str, Any]) -> dict[str, Any]:
-    size = len(serialize_input(workflow_input).encode())
+    try:
+        size = len(serialize_input(workflow_input).encode())
+    except UnicodeEncodeError:  # JSON may escape half a UTF-16 pair ("\ud800"): not text Step Functions takes
+        raise MalformedJson("The input holds an unpaired surrogate escape (such as \\ud800)") from None
     if size > MAX_INPUT_BYTES:
         raise PayloadTooLarge(f"The workflow input is {size} bytes as JSON; the limit is {MAX_INPUT_BYTES}")
     return workflow_input

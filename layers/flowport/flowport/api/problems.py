@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from flowport.errors import FlowportError, InvalidParameter, NotFound
+from flowport.errors import FlowportError, InvalidParameter, RouteNotFound
 from flowport.models import FieldProblem, Problem
 
 PROBLEM_JSON = "application/problem+json"
@@ -39,7 +39,7 @@ def _field_problem(detail: dict[str, Any]) -> FieldProblem:
 
 
 def route_not_found(_: NotFoundError) -> Response[str]:
-    return problem_response(NotFound("No such route; see /openapi.json for the routes of this API"))
+    return problem_response(RouteNotFound("No such route; see /openapi.json for the routes of this API"))
 
 
 def problem_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
@@ -57,6 +57,7 @@ _DESCRIPTIONS = {
     400: "Malformed JSON, non-object input, or a bad query or header value",
     403: "The workflow is disabled",
     404: "Unknown workflow, version or execution",
+    405: "The workflow is not started by GET (it did not opt in with startByGet)",
     406: "No acceptable representation",
     409: "Conflicts with an existing execution or with a request still in flight",
     413: "Request body or input over 256 KiB",

@@ -7,7 +7,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -155,6 +155,13 @@ def _handler_class(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                 return  # the client stopped listening
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+        def __getattr__(self, name: str) -> Callable[[], None]:
+            """Any other method (TRACE, CONNECT, made-up ones) is a route API Gateway does not have: its
+            404 problem document, not http.server's 501 HTML page."""
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: object) -> None:
             """Requests are logged as JSON by `_serve`; the default text log would repeat them."""

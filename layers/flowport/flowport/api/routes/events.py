@@ -44,6 +44,26 @@ LastEventIdQuery = Annotated[
     ),
 ]
 
+# OpenAPI 3.1 has no word for a stream's items: tools (schemathesis among them) read the `schema` of a
+# text/event-stream response as that of each event, parsed into its fields.
+_EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "event": {
+            "enum": [
+                "node_started",
+                "node_completed",
+                "node_failed",
+                *stream.SNAPSHOTS,
+                *stream.FINAL_EVENTS.values(),
+            ]
+        },
+        "id": {"type": "string", "maxLength": stream.MAX_EVENT_ID_LENGTH},
+        "data": {"type": "string", "description": "A JSON document"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+}
+
 
 @router.get(
     "/executions/<executionId>/events",
@@ -56,7 +76,7 @@ LastEventIdQuery = Annotated[
     responses={
         200: {
             "description": "Events after Last-Event-ID",
-            "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
+            "content": {EVENT_STREAM: {"schema": _EVENT_SCHEMA}},
         },
         204: {"description": "The final event was already sent: stop reconnecting"},
         **problem_responses(400, 404, 503),

@@ -67,6 +67,8 @@ _RESPONSES = {
     },
     **problem_responses(400, 403, 404, 406, 409, 413, 415, 422, 503),
 }
+# Only a workflow that opted in with startByGet may be started by GET; the others answer 405.
+_GET_RESPONSES = {**_RESPONSES, **problem_responses(405)}
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ def start_execution(
     summary="Start an execution by GET (workflows that opt in with startByGet)",
     description="Query parameters other than version, correlationId and priority become the input, typed "
     "by the workflow's input schema.",
-    responses=_RESPONSES,  # type: ignore[arg-type]
+    responses=_GET_RESPONSES,  # type: ignore[arg-type]
     tags=["executions"],
     operation_id="startExecutionByGet",
 )

@@ -1,0 +1,68 @@
+"""Malformed requests only HTTP can make (methods, raw bytes, percent-encodings), against the local server:
+each a 4xx problem document. The table of malformed values per route is tests/api/test_bad_input.py."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+import requests
+from flowport.local.cloud import LocalCloud
+from flowport.local.server import LocalServer, serving
+
+pytestmark = pytest.mark.e2e
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def server(shared_cloud: LocalCloud) -> Iterator[LocalServer]:
+    with serving(shared_cloud.stack, log=io.StringIO()) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body", "status", "code"),
+    [
+        ("TRACE", "/workflows", {}, b"", 404, "route_not_found"),
+        ("PUT", "/workflows", {}, b"", 404, "route_not_found"),
+        ("BREW", "/executions", {}, b"", 404, "route_not_found"),
+        ("PATCH", "/executions/00000000-0000-0000-0000-000000000000", {}, b"{}", 404, "route_not_found"),
+        (
+            "POST",
+            "/workflows/ticket-triage/executions",
+            JSON,
+            b'{"subject": "caf\xe9"}',
+            400,
+            "malformed_json",
+        ),
+        (
+            "POST",
+            "/workflows/ticket-triage/executions",
+            JSON,
+            b'{"subject": "\\udc00"}',
+            400,
+            "malformed_json",
+        ),
+        (
+            "POST",
+            "/workflows/ticket-triage/executions",
+            JSON,
+            b"\xef\xbb\xbf{}",
+            422,
+            "input_validation_failed",
+        ),
+        ("GET", "/executions/%ZZ", {}, b"", 400, "invalid_parameter"),
+        # The function's router matches no route for a NUL in a path value: its 404 is the gateway's.
+        ("GET", "/executions/abc%00def", {}, b"", 404, "route_not_found"),
+        ("GET", "/executions?limit=%FF", {}, b"", 400, "invalid_parameter"),
+        ("GET", "/workflows/%E5%B7%A5%E4%BD%9C", {}, b"", 404, "workflow_not_found"),
+    ],
+)
+def test_a_malformed_http_request_is_a_4xx_problem_document(
+    server: LocalServer, method: str, path: str, headers: dict[str, str], body: bytes, status: int, code: str
+):
+    response = requests.request(method, server.url + path, headers=headers, data=body, timeout=10)
+    assert response.headers["Content-Type"] == "application/problem+json", response.text
+    assert (response.status_code, response.json()["code"]) == (status, code), response.text
