@@ -42,8 +42,11 @@ typecheck: install
 cfn-lint: install
 	$(BIN)/cfn-lint template.yaml
 
+# Most test time is waiting on executions in moto's background threads, so two workers halve it.
+PYTEST_WORKERS ?= 2
+
 unit: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: lint typecheck cfn-lint sam-validate checkov unit  ## Lint, type-check, check the template and run every test
 
