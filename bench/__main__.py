@@ -27,10 +27,10 @@ def _quiet_stdout() -> TextIO:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--rounds", type=int, default=200, help="interleaved pairs per route (handler overhead)"
+        "--rounds", type=int, default=100, help="interleaved pairs per route (handler overhead)"
     )
     parser.add_argument("--samples", type=int, default=7, help="fresh interpreters per function (cold start)")
-    parser.add_argument("--requests", type=int, default=300, help="requests per local-server cell")
+    parser.add_argument("--requests", type=int, default=200, help="requests per local-server cell")
     parser.add_argument("--output", type=Path, default=RESULTS)
     arguments = parser.parse_args(argv)
     report = _quiet_stdout()

@@ -11,6 +11,8 @@ from tests.support import TICKET, Api, calls_recorded, wait_until
 
 TARGETS = {"start_new": 2, "start_replay": 1, "start_conflict": 1, "status_finished": 1}
 SLOW = {**TICKET, "delaySeconds": 600}
+# A page of the unfiltered search (GET /executions?limit=10), filled by today's records.
+LIST_LIMIT = 10
 
 
 def _keyed(key: str, strategy: str) -> dict[str, str | None]:
@@ -39,7 +41,9 @@ def measure(api: Api) -> dict[str, Any]:
     finished = finished_execution(api)
     running = running_execution(api)
     to_cancel = running_execution(api)
-    api.search(limit="20")
+    for _ in range(LIST_LIMIT):
+        api.start()
+    api.search(limit=str(LIST_LIMIT))
     with calls_recorded() as log:
         operations = {
             "start_new": log.during(lambda: api.start()),
@@ -52,7 +56,7 @@ def measure(api: Api) -> dict[str, Any]:
             "status_finished": log.during(lambda: api.get(finished)),
             "status_running": log.during(lambda: api.get(running)),
             "cancel": log.during(lambda: api.cancel(to_cancel)),
-            "list_page": log.during(lambda: api.search(limit="20")),
+            "list_page": log.during(lambda: api.search(limit=str(LIST_LIMIT))),
         }
     for execution_id in (keyed, running):
         api.cancel(execution_id)

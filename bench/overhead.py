@@ -18,7 +18,7 @@ from flowport.aws import clients
 from flowport.local.functions import invoke
 from flowport.local.template import ApiRoute, Stack
 
-from bench.calls import SLOW, finished_execution, running_execution
+from bench.calls import LIST_LIMIT, SLOW, finished_execution, running_execution
 from bench.stats import ms, percentile, ratio
 from tests.support import TICKET, Api, load_event, with_request
 
@@ -84,7 +84,7 @@ def _timed(action: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
-def measure(stack: Stack, api: Api, rounds: int = 200) -> dict[str, Any]:
+def measure(stack: Stack, api: Api, rounds: int = 100) -> dict[str, Any]:
     routes = stack.routes
     start_event = with_request(
         load_event("start-execution"),
@@ -100,7 +100,7 @@ def measure(stack: Stack, api: Api, rounds: int = 200) -> dict[str, Any]:
     def cancel_event(execution_id: str) -> dict[str, Any]:
         return with_request(load_event("cancel-execution"), path_parameters={"executionId": execution_id})
 
-    list_event = with_request(load_event("list-executions"), query={"limit": "20"})
+    list_event = with_request(load_event("list-executions"), query={"limit": str(LIST_LIMIT)})
 
     def handler_for(event: dict[str, Any]) -> Callable[[], Any]:
         spec = routes[ApiRoute(event["httpMethod"], event["resource"])]
@@ -130,7 +130,10 @@ def measure(stack: Stack, api: Api, rounds: int = 200) -> dict[str, Any]:
         bare_times: list[float] = []
         for index in range(rounds + 5):
             fresh = str(uuid.uuid4()) if old_id else None
-            pair = [(product_times, product), (bare_times, partial(baseline, fresh))]
+            pair: list[tuple[list[float], Callable[[], Any]]] = [
+                (product_times, product),
+                (bare_times, partial(baseline, fresh)),
+            ]
             if index % 2:
                 pair.reverse()
             for times, action in pair:
@@ -150,7 +153,7 @@ def measure(stack: Stack, api: Api, rounds: int = 200) -> dict[str, Any]:
         time.sleep(0.05)
         pair = [
             (product_times, handler_for(cancel_event(targets[0]))),
-            (bare_times, lambda target=targets[1]: baseline(target)),
+            (bare_times, partial(baseline, targets[1])),
         ]
         if index % 2:
             pair.reverse()

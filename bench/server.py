@@ -45,7 +45,7 @@ def _cell(
     return {"rps": round(count / elapsed, 1), "p99_ms": ms(percentile(latencies, 0.99)), "requests": count}
 
 
-def measure(stack: Stack, requests: int = 300) -> dict[str, Any]:
+def measure(stack: Stack, requests: int = 200) -> dict[str, Any]:
     with open(os.devnull, "w") as quiet, serving(stack, port=0, log=quiet) as server:
         address = urlsplit(server.url)
         host, port = address.hostname or "127.0.0.1", address.port or 80
