@@ -18,7 +18,7 @@ from flowport.aws import clients
 from flowport.local.functions import invoke
 from flowport.local.template import ApiRoute, Stack
 
-from bench.calls import LIST_LIMIT, SLOW, finished_execution, running_execution
+from bench.calls import LIST_LIMIT, finished_execution, running_execution
 from bench.stats import ms, percentile, ratio
 from tests.support import TICKET, Api, load_event, with_request
 
@@ -149,8 +149,8 @@ def measure(stack: Stack, api: Api, rounds: int = 100) -> dict[str, Any]:
     baseline = bare(captured, template_id)
     product_times, bare_times = [], []
     for index in range(cancel_rounds):
-        targets = [str(api.start(body=SLOW).json()["executionId"]) for _ in range(2)]
-        time.sleep(0.05)
+        # Recorded as RUNNING and sitting in its Wait, as the captured calls' conditions expect.
+        targets = [running_execution(api) for _ in range(2)]
         pair = [
             (product_times, handler_for(cancel_event(targets[0]))),
             (bare_times, partial(baseline, targets[1])),
