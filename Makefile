@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: help install dev test lint typecheck unit cfn-lint sam-validate checkov fuzz sam-check sam-build clean
+.PHONY: help install dev test lint typecheck unit cfn-lint sam-validate checkov fuzz sam-check bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -78,6 +78,15 @@ checkov: $(CHECKOV_VENV)/.installed  ## checkov on template.yaml, offline
 
 sam-check: sam-validate  ## sam validate --lint and sam build (no container, no AWS account)
 	$(SAM_VENV)/bin/sam build
+
+# Sizes come from `sam build`; without SAM CLI (or if the build fails) the other figures are still made
+# and bench/results.json says why sizes are missing.
+bench: install  ## Measure cold start, AWS calls, handler overhead, local server, sizes, cost: bench/results.json
+	@mkdir -p .aws-sam
+	@if $(MAKE) --no-print-directory $(SAM_VENV)/.installed >.aws-sam/bench-sam.log 2>&1 \
+		&& $(SAM_VENV)/bin/sam build >>.aws-sam/bench-sam.log 2>&1; then echo "sam build: done"; \
+	else echo "sam build failed (.aws-sam/bench-sam.log): sizes will be missing"; rm -rf .aws-sam/build; fi
+	$(BIN)/python -m bench
 
 clean:  ## Remove build output and virtual environments
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .mypy_cache .ruff_cache

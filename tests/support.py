@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from flowport.aws import clients
 from flowport.local.functions import invoke
 from flowport.local.template import ApiRoute, Stack
 
@@ -140,3 +143,37 @@ class Api:
 
 
 TICKET = {"subject": "Checkout page returns 500", "customerTier": "enterprise", "delaySeconds": 0}
+
+
+class CallLog:
+    """AWS calls ("dynamodb.GetItem", ...) made on this thread, recorded by a botocore before-call hook
+    registered on the shared clients; the local EventBridge delivers to the sync function on its own thread.
+    Used by tests/test_call_counts.py and by bench/ (both development-only)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self._thread = threading.get_ident()
+
+    def record(self, event_name: str, **_: Any) -> None:
+        # event_name is "before-call.<service id>.<Operation>"
+        if threading.get_ident() == self._thread:
+            self.calls.append(".".join(event_name.split(".")[1:]))
+
+    def during(self, action: Any) -> list[str]:
+        self.calls.clear()
+        action()
+        return list(self.calls)
+
+
+@contextmanager
+def calls_recorded() -> Iterator[CallLog]:
+    """A CallLog on the shared DynamoDB and Step Functions clients (inside a running local cloud)."""
+    log = CallLog()
+    hooked = (clients.dynamodb(), clients.stepfunctions())
+    for client in hooked:
+        client.meta.events.register("before-call.*.*", log.record)
+    try:
+        yield log
+    finally:
+        for client in hooked:
+            client.meta.events.unregister("before-call.*.*", log.record)

@@ -2,44 +2,20 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
 import pytest
-from flowport.aws import clients
 from flowport.local.cloud import LocalCloud
 
-from tests.support import TICKET, Api, wait_until
-
-
-class CallLog:
-    """Calls made on this thread: the local EventBridge delivers to the sync function on its own."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-        self._thread = threading.get_ident()
-
-    def record(self, event_name: str, **_: Any) -> None:
-        # event_name is "before-call.<service id>.<Operation>"
-        if threading.get_ident() == self._thread:
-            self.calls.append(".".join(event_name.split(".")[1:]))
-
-    def during(self, action: Any) -> list[str]:
-        self.calls.clear()
-        action()
-        return list(self.calls)
+from tests.support import TICKET, Api, CallLog, calls_recorded, wait_until
 
 
 @pytest.fixture
 def aws_calls(cloud: LocalCloud) -> Iterator[CallLog]:
-    log = CallLog()
-    for client in (clients.dynamodb(), clients.stepfunctions()):
-        client.meta.events.register("before-call.*.*", log.record)
-    yield log
-    for client in (clients.dynamodb(), clients.stepfunctions()):
-        client.meta.events.unregister("before-call.*.*", log.record)
+    with calls_recorded() as log:
+        yield log
 
 
 def keyed(strategy: str) -> dict[str, str | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import time
 
 import boto3
 from flowport.local import moto_fixes
@@ -44,6 +45,27 @@ def test_stop_right_after_start_stops_the_execution(cloud: LocalCloud):
             ),
             timeout=10,
         )
+
+
+def test_an_execution_sitting_in_a_wait_is_stopped_without_waiting_out_the_timeout(cloud: LocalCloud):
+    client = boto3.client("stepfunctions")
+    machine = cloud.stack.state_machines["TicketTriageV1StateMachine"]
+    arn = execution_arn(machine.arn, "stop-in-wait")
+    client.start_execution(
+        stateMachineArn=machine.arn,
+        name="stop-in-wait",
+        input='{"subject": "s", "customerTier": "enterprise", "delaySeconds": 30}',
+    )
+
+    def newest_event() -> str | None:
+        events = client.get_execution_history(executionArn=arn)["events"]
+        return events[-1]["type"] if events else None
+
+    wait_until(lambda: newest_event() == "WaitStateEntered")
+    started = time.monotonic()
+    client.stop_execution(executionArn=arn)
+    assert time.monotonic() - started < moto_fixes.WORKER_READY_TIMEOUT_SECONDS / 2
+    wait_until(lambda: client.describe_execution(executionArn=arn)["status"] == "ABORTED", timeout=10)
 
 
 def test_reads_never_see_an_item_halfway_through_a_write(cloud: LocalCloud):

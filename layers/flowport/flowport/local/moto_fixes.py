@@ -51,7 +51,9 @@ def _is_settled(worker: ExecutionWorker) -> bool:
     if not environment.is_running():
         return True
     history = environment.event_manager.get_event_history()
-    return bool(history) and str(history[-1]["type"]) in _WAITING_EVENTS
+    # The type is moto's HistoryEventType, a str Enum whose str() is "HistoryEventType.<name>": use its value.
+    kind = history[-1]["type"] if history else None
+    return kind is not None and str(getattr(kind, "value", kind)) in _WAITING_EVENTS
 
 
 def _stop_when_settled(

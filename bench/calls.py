@@ -1,0 +1,66 @@
+"""Figure 2: AWS calls per operation, counted with the tests' botocore hook (tests.support.CallLog) on the
+handlers' shared clients, in one embedded moto. The scenarios are those of tests/test_call_counts.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowport import services
+
+from tests.support import TICKET, Api, calls_recorded, wait_until
+
+TARGETS = {"start_new": 2, "start_replay": 1, "start_conflict": 1, "status_finished": 1}
+SLOW = {**TICKET, "delaySeconds": 600}
+# A page of the unfiltered search (GET /executions?limit=10), filled by today's records.
+LIST_LIMIT = 10
+
+
+def _keyed(key: str, strategy: str) -> dict[str, str | None]:
+    return {"Idempotency-Key": key, "X-On-Conflict": strategy}
+
+
+def finished_execution(api: Api) -> str:
+    execution_id = str(api.start().json()["executionId"])
+    store = services.execution_service()._store
+    wait_until(lambda: (record := store.get(execution_id, 0)) is not None and record.status.is_terminal)
+    return execution_id
+
+
+def running_execution(api: Api, body: dict[str, Any] | None = None, headers: Any = None) -> str:
+    execution_id = str(api.start(body=body or SLOW, headers=headers).json()["executionId"])
+    wait_until(lambda: api.get(execution_id).json().get("currentNode") == "WaitForAgentPool")
+    store = services.execution_service()._store
+    wait_until(
+        lambda: (record := store.get(execution_id, 0)) is not None and record.status.value == "RUNNING"
+    )
+    return execution_id
+
+
+def measure(api: Api) -> dict[str, Any]:
+    keyed = running_execution(api, headers=_keyed("bench-replay", "RETURN_EXISTING"))
+    finished = finished_execution(api)
+    running = running_execution(api)
+    to_cancel = running_execution(api)
+    for _ in range(LIST_LIMIT):
+        api.start()
+    api.search(limit=str(LIST_LIMIT))
+    with calls_recorded() as log:
+        operations = {
+            "start_new": log.during(lambda: api.start()),
+            "start_replay": log.during(
+                lambda: api.start(body=SLOW, headers=_keyed("bench-replay", "RETURN_EXISTING"))
+            ),
+            "start_conflict": log.during(
+                lambda: api.start(body=SLOW, headers=_keyed("bench-replay", "FAIL"))
+            ),
+            "status_finished": log.during(lambda: api.get(finished)),
+            "status_running": log.during(lambda: api.get(running)),
+            "cancel": log.during(lambda: api.cancel(to_cancel)),
+            "list_page": log.during(lambda: api.search(limit=str(LIST_LIMIT))),
+        }
+    for execution_id in (keyed, running):
+        api.cancel(execution_id)
+    figures: dict[str, Any] = {name: len(calls) for name, calls in operations.items()}
+    figures["_calls"] = operations
+    figures["_targets"] = TARGETS
+    return figures

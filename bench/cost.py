@@ -1,0 +1,107 @@
+"""Figure 6: modelled cost of one million executions, each started once and polled ten times, from the
+counted calls, the measured handler durations and the list prices in bench/prices.json."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+PRICES = Path(__file__).with_name("prices.json")
+MEMORY_GB = 512 / 1024  # template.yaml Globals: MemorySize 512, arm64
+POLLS = 10
+# Of the ten polls, how many find the execution still running (a read and a history page) rather than
+# finished (one read). An assumption: half and half.
+POLLS_RUNNING = 5
+# DynamoDB units, from the table's design (template.yaml) rather than measured: moto does not charge.
+# Execution records are under 1 KB. Writing one also writes the three record indexes it has keys for
+# (ByWorkflow, ByStatus, ByDay; no correlationId in the sample), so 1 + 3 WRU. A status change rewrites
+# it: 1 WRU, 2 in ByStatus (the key moves: delete and put), 1 in each of ByWorkflow and ByDay (projected).
+# Reads are eventually consistent GetItems of under 4 KB: 0.5 RRU.
+WRU_RECORD_PUT = 4.0
+WRU_STATUS_UPDATE = 5.0
+RRU_GET = 0.5
+# The sync function gets two status-change events per execution (RUNNING, then SUCCEEDED); each is a read
+# and an update of the record. Its duration is taken as the finished-status handler's (not measured apart).
+SYNC_EVENTS = 2
+
+
+@dataclass(frozen=True)
+class Inputs:
+    start_ms: float
+    status_running_ms: float
+    status_finished_ms: float
+    transitions: int
+    start_dynamodb_writes: int = 1
+    polls: int = POLLS
+    polls_running: int = POLLS_RUNNING
+    sync_events: int = SYNC_EVENTS
+
+
+def load_prices(path: Path = PRICES) -> dict[str, Any]:
+    prices: dict[str, Any] = json.loads(path.read_text())
+    return prices
+
+
+def _price(prices: dict[str, Any], name: str) -> float:
+    return float(prices[name]["usd"])
+
+
+def _lambda_gb_seconds(duration_ms: float) -> float:
+    return math.ceil(duration_ms) / 1000 * MEMORY_GB  # billed by the millisecond, rounded up
+
+
+def cost_per_million(inputs: Inputs, prices: dict[str, Any]) -> dict[str, Any]:
+    """USD for 1,000,000 executions, by part, for flowport and for API Gateway's direct integration."""
+    million = 1_000_000
+    requests = 1 + inputs.polls
+    polls_finished = inputs.polls - inputs.polls_running
+    api_gateway = requests * _price(prices, "api_gateway_rest_per_million_requests")
+    invocations = requests + inputs.sync_events
+    gb_seconds = (
+        _lambda_gb_seconds(inputs.start_ms)
+        + inputs.polls_running * _lambda_gb_seconds(inputs.status_running_ms)
+        + polls_finished * _lambda_gb_seconds(inputs.status_finished_ms)
+        + inputs.sync_events * _lambda_gb_seconds(inputs.status_finished_ms)
+    )
+    lambda_cost = invocations * _price(prices, "lambda_per_million_requests") + gb_seconds * million * _price(
+        prices, "lambda_arm64_per_gb_second"
+    )
+    wru = inputs.start_dynamodb_writes * WRU_RECORD_PUT + inputs.sync_events * WRU_STATUS_UPDATE
+    rru = inputs.polls * RRU_GET + inputs.sync_events * RRU_GET
+    dynamodb = wru * _price(prices, "dynamodb_on_demand_per_million_write_request_units") + rru * _price(
+        prices, "dynamodb_on_demand_per_million_read_request_units"
+    )
+    step_functions = (
+        inputs.transitions * 1000 * _price(prices, "step_functions_standard_per_thousand_transitions")
+    )
+    eventbridge = inputs.sync_events * _price(prices, "eventbridge_aws_service_events_per_million")
+    flowport = {
+        "api_gateway": api_gateway,
+        "lambda": lambda_cost,
+        "dynamodb": dynamodb,
+        "step_functions": step_functions,
+        "eventbridge": eventbridge,
+    }
+    floor = {"api_gateway": api_gateway, "step_functions": step_functions}
+    return {
+        "flowport": round(sum(flowport.values()), 2),
+        "direct_integration_floor": round(sum(floor.values()), 2),
+        "_flowport_parts": {name: round(value, 2) for name, value in flowport.items()},
+        "_floor_parts": {name: round(value, 2) for name, value in floor.items()},
+        "_inputs": asdict(inputs),
+        "_units_per_execution": {"wru": wru, "rru": rru, "lambda_gb_seconds": round(gb_seconds, 6)},
+        "_prices": f"{PRICES.name}, list prices dated {prices['date']} ({prices['region']})",
+        "_note": (
+            "durations are moto's, which understate real DynamoDB and Step Functions latency, so the Lambda "
+            "part is a lower bound; the floor is API Gateway calling StartExecution and DescribeExecution "
+            "directly (no Lambda, no DynamoDB) with the same workflow transitions"
+        ),
+    }
+
+
+def transitions_of(history: list[dict[str, Any]]) -> int:
+    """State transitions billed for one execution: one per state entered (Step Functions standard)."""
+    return sum(1 for event in history if str(event["type"]).endswith("StateEntered"))

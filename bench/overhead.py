@@ -1,0 +1,186 @@
+"""Figure 3: handler overhead. Each route's handler runs in-process on moto, interleaved with a bare
+function that makes the same AWS calls (same shared clients, the very parameters the handler sent,
+captured with a botocore hook) with no Powertools, no pydantic, no validation. The ratio is of the p50s."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from botocore import xform_name
+from botocore.exceptions import ClientError
+from flowport.aws import clients
+from flowport.local.functions import invoke
+from flowport.local.template import ApiRoute, Stack
+
+from bench.calls import LIST_LIMIT, finished_execution, running_execution
+from bench.stats import ms, percentile, ratio
+from tests.support import TICKET, Api, load_event, with_request
+
+TARGET_RATIO = 1.3
+Call = tuple[str, str, dict[str, Any]]  # service id, operation, parameters
+
+
+class ParameterLog:
+    """The API parameters of each call made on the shared clients while recording."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self._thread = threading.get_ident()
+
+    def record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        # Only this thread's: the local EventBridge runs the sync function on its own meanwhile.
+        if threading.get_ident() == self._thread:
+            self.calls.append((model.service_model.service_id.hyphenize(), model.name, copy.deepcopy(params)))
+
+    def during(self, action: Callable[[], Any]) -> list[Call]:
+        hooked = (clients.dynamodb(), clients.stepfunctions())
+        self.calls = []
+        for client in hooked:
+            client.meta.events.register("before-parameter-build.*.*", self.record)
+        try:
+            action()
+        finally:
+            for client in hooked:
+                client.meta.events.unregister("before-parameter-build.*.*", self.record)
+        return self.calls
+
+
+def _replace(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, dict):
+        return {key: _replace(item, old, new) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace(item, old, new) for item in value]
+    return value
+
+
+def bare(calls: list[Call], old_id: str | None = None) -> Callable[[str | None], dict[str, Any]]:
+    """A handler stand-in: the captured calls made with bare boto3, the last answer as a JSON body."""
+    methods: dict[str, Any] = {"dynamodb": clients.dynamodb(), "sfn": clients.stepfunctions()}
+
+    def handler(new_id: str | None = None) -> dict[str, Any]:
+        response: Any = None
+        for service, operation, params in calls:
+            arguments = _replace(params, old_id, new_id) if old_id and new_id else params
+            client = methods[service]
+            try:
+                response = getattr(client, xform_name(operation))(**arguments)
+            except ClientError as error:
+                # As the store does: a cancel's last write loses to the sync function's ABORTED at times.
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                response = None
+        return {"statusCode": 200, "body": json.dumps(response, default=str)}
+
+    return handler
+
+
+def _timed(action: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def measure(stack: Stack, api: Api, rounds: int = 100) -> dict[str, Any]:
+    routes = stack.routes
+    start_event = with_request(
+        load_event("start-execution"),
+        path_parameters={"name": "ticket-triage"},
+        query={},
+        headers={"Idempotency-Key": None, "X-On-Conflict": None},
+        body=json.dumps(TICKET),
+    )
+
+    def get_event(execution_id: str) -> dict[str, Any]:
+        return with_request(load_event("get-execution"), path_parameters={"executionId": execution_id})
+
+    def cancel_event(execution_id: str) -> dict[str, Any]:
+        return with_request(load_event("cancel-execution"), path_parameters={"executionId": execution_id})
+
+    list_event = with_request(load_event("list-executions"), query={"limit": str(LIST_LIMIT)})
+
+    def handler_for(event: dict[str, Any]) -> Callable[[], Any]:
+        spec = routes[ApiRoute(event["httpMethod"], event["resource"])]
+        return lambda: invoke(spec, event)
+
+    log = ParameterLog()
+    finished = finished_execution(api)
+    running = running_execution(api)
+    results: dict[str, Any] = {}
+
+    # Routes whose calls can be repeated as they are.
+    fixed = {
+        "start": (handler_for(start_event), None),
+        "status_finished": (handler_for(get_event(finished)), None),
+        "status_running": (handler_for(get_event(running)), None),
+        "list": (handler_for(list_event), None),
+    }
+    for route, (product, _) in fixed.items():
+        old_id: str | None = None
+        if route == "start":
+            captured = log.during(product)
+            old_id = next(params["name"] for service, _, params in captured if service == "sfn")
+        else:
+            captured = log.during(product)
+        baseline = bare(captured, old_id)
+        product_times: list[float] = []
+        bare_times: list[float] = []
+        for index in range(rounds + 5):
+            fresh = str(uuid.uuid4()) if old_id else None
+            pair: list[tuple[list[float], Callable[[], Any]]] = [
+                (product_times, product),
+                (bare_times, partial(baseline, fresh)),
+            ]
+            if index % 2:
+                pair.reverse()
+            for times, action in pair:
+                elapsed = _timed(action)
+                if index >= 5:
+                    times.append(elapsed)
+        results[route] = _figures(product_times, bare_times, captured)
+
+    # Cancel needs a running execution per call, for the handler and the bare function alike.
+    cancel_rounds = max(20, rounds // 4)
+    template_id = running_execution(api)
+    captured = log.during(handler_for(cancel_event(template_id)))
+    baseline = bare(captured, template_id)
+    product_times, bare_times = [], []
+    for index in range(cancel_rounds):
+        # Recorded as RUNNING and sitting in its Wait, as the captured calls' conditions expect.
+        targets = [running_execution(api) for _ in range(2)]
+        pair = [
+            (product_times, handler_for(cancel_event(targets[0]))),
+            (bare_times, partial(baseline, targets[1])),
+        ]
+        if index % 2:
+            pair.reverse()
+        for times, action in pair:
+            times.append(_timed(action))
+    results["cancel"] = _figures(product_times, bare_times, captured)
+    api.cancel(running)
+    results["_method"] = (
+        f"{rounds} interleaved pairs per route ({cancel_rounds} for cancel, each on a fresh running "
+        "execution), in one process on moto; the baseline replays the handler's own AWS calls with the "
+        f"shared boto3 clients and nothing else; ratio of p50s; target <= {TARGET_RATIO}"
+    )
+    return results
+
+
+def _figures(product: list[float], baseline: list[float], calls: list[Call]) -> dict[str, Any]:
+    return {
+        "p50_ms": ms(percentile(product, 0.5)),
+        "p99_ms": ms(percentile(product, 0.99)),
+        "bare_p50_ms": ms(percentile(baseline, 0.5)),
+        "bare_p99_ms": ms(percentile(baseline, 0.99)),
+        "ratio_vs_bare_boto3": ratio(percentile(product, 0.5), percentile(baseline, 0.5)),
+        "samples": len(product),
+        "calls": [f"{service}.{operation}" for service, operation, _ in calls],
+    }

@@ -1,0 +1,90 @@
+"""The results as the Markdown table printed by `make bench` and kept in README.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _row(*cells: object) -> str:
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def _mark(value: float, target: float) -> str:
+    return "met" if value <= target else "**missed**"
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [_row("figure", "measured", "baseline / target", ""), _row("---", "---", "---", "---")]
+    for name, figure in sorted(results["cold_start"].items()):
+        if name.startswith("_"):
+            continue
+        lines.append(
+            _row(
+                f"1. cold start `{name}`",
+                f"{figure['import_ms']} ms = {figure['ratio_vs_boto3']}x boto3",
+                f"boto3 {figure['boto3_ms']} ms; <= 1.5x",
+                _mark(figure["ratio_vs_boto3"], 1.5),
+            )
+        )
+    calls = results["aws_calls"]
+    for name, count in calls.items():
+        if name.startswith("_"):
+            continue
+        target = calls["_targets"].get(name)
+        lines.append(
+            _row(
+                f"2. AWS calls `{name}`",
+                f"{count}: {', '.join(calls['_calls'][name])}",
+                f"<= {target}" if target is not None else "",
+                _mark(count, target) if target is not None else "",
+            )
+        )
+    for route, figure in results["handler_overhead"].items():
+        if route.startswith("_"):
+            continue
+        lines.append(
+            _row(
+                f"3. handler `{route}`",
+                f"p50 {figure['p50_ms']} ms, p99 {figure['p99_ms']} ms = {figure['ratio_vs_bare_boto3']}x",
+                f"bare boto3 p50 {figure['bare_p50_ms']} ms; <= 1.3x",
+                _mark(figure["ratio_vs_bare_boto3"], 1.3),
+            )
+        )
+    for operation in ("start", "status"):
+        for cell, figure in results["local_server"][operation].items():
+            lines.append(
+                _row(
+                    f"4. local server `{operation}` {cell}",
+                    f"{figure['rps']} req/s, p99 {figure['p99_ms']} ms",
+                    "",
+                    "",
+                )
+            )
+    sizes = results["package_mb"]
+    if "_unavailable" in sizes:
+        lines.append(_row("5. package size", sizes["_unavailable"], "", ""))
+    else:
+        for name, size in sizes.items():
+            if not name.startswith("_"):
+                lines.append(_row(f"5. package `{name}`", f"{size} MB", "", ""))
+        worst = sizes["_largest_function_with_all_layers_mb"]
+        lines.append(
+            _row(
+                "5. largest function + all layers",
+                f"{worst} MB",
+                f"<= {sizes['_limit_mb']} MB",
+                _mark(worst, sizes["_limit_mb"]),
+            )
+        )
+    money = results["cost_per_million_usd"]
+    parts = ", ".join(f"{name} {value}" for name, value in money["_flowport_parts"].items())
+    lines.append(_row("6. cost / 1M executions, flowport", f"${money['flowport']}", parts, ""))
+    lines.append(
+        _row(
+            "6. cost / 1M executions, direct integration floor",
+            f"${money['direct_integration_floor']}",
+            "API Gateway + transitions",
+            "",
+        )
+    )
+    return "\n".join(lines)
