@@ -28,6 +28,11 @@ from flowport.local.template import Stack
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 
 
+class _HttpServer(ThreadingHTTPServer):
+    # The default backlog of 5 resets connections when more clients than that connect at once.
+    request_queue_size = 128
+
+
 class LocalServer:
     def __init__(
         self, stack: Stack, host: str = "127.0.0.1", port: int = 3000, log: TextIO = sys.stdout
@@ -36,7 +41,7 @@ class LocalServer:
         self.gateway = LocalApiGateway(stack)
         self._log = log
         self._log_lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), _handler_class(self))
+        self._httpd = _HttpServer((host, port), _handler_class(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
         self.stopping = threading.Event()  # open event streams end at their next response
