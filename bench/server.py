@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,8 @@ from bench.stats import ms, percentile
 from tests.support import TICKET
 
 BODY = json.dumps(TICKET)
+# Kept, not thrown away: a failed request's cause is in it.
+SERVER_LOG = Path(tempfile.gettempdir()) / "flowport-bench-server.log"
 
 
 def _request(host: str, port: int, method: str, path: str, body: str | None) -> float:
@@ -29,7 +32,7 @@ def _request(host: str, port: int, method: str, path: str, body: str | None) -> 
         response = connection.getresponse()
         response.read()
         if response.status >= 300:
-            raise RuntimeError(f"{method} {path}: HTTP {response.status}")
+            raise RuntimeError(f"{method} {path}: HTTP {response.status} (the server's log: {SERVER_LOG})")
     finally:
         connection.close()
     return time.perf_counter() - started
@@ -46,7 +49,7 @@ def _cell(
 
 
 def measure(stack: Stack, requests: int = 200) -> dict[str, Any]:
-    with open(os.devnull, "w") as quiet, serving(stack, port=0, log=quiet) as server:
+    with SERVER_LOG.open("w") as log, serving(stack, port=0, log=log) as server:
         address = urlsplit(server.url)
         host, port = address.hostname or "127.0.0.1", address.port or 80
         start_path = "/workflows/ticket-triage/executions"
