@@ -38,38 +38,19 @@ from typing import Any
 from flowport import tokens
 from flowport.errors import InvalidNextToken
 from flowport.models import ExecutionError, ExecutionHistory, NodeEntry, NodeStatus
-from flowport.progress import cause_message
+from flowport.progress import ATTEMPT_FAILURES, ATTEMPTS, EXECUTION_FAILURES, cause_message
 
 _ENTERED = "StateEntered"
 _EXITED = "StateExited"
-_ATTEMPTS = frozenset({"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"})
-# Each failed attempt and the key of its details.
-_ATTEMPT_FAILURES = {
-    "TaskFailed": "taskFailedEventDetails",
-    "TaskTimedOut": "taskTimedOutEventDetails",
-    "TaskStartFailed": "taskStartFailedEventDetails",
-    "TaskSubmitFailed": "taskSubmitFailedEventDetails",
-    "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails",
-    "LambdaFunctionTimedOut": "lambdaFunctionTimedOutEventDetails",
-    "LambdaFunctionStartFailed": "lambdaFunctionStartFailedEventDetails",
-    "LambdaFunctionScheduleFailed": "lambdaFunctionScheduleFailedEventDetails",
-    "ActivityFailed": "activityFailedEventDetails",
-    "ActivityTimedOut": "activityTimedOutEventDetails",
-    "ActivityScheduleFailed": "activityScheduleFailedEventDetails",
-}
 _ATTEMPT_SUCCESSES = frozenset({"TaskSucceeded", "LambdaFunctionSucceeded", "ActivitySucceeded"})
 
 
 # How the execution ended, by its final event, and what that makes of a run still open.
-_EXECUTION_ENDS = {
+EXECUTION_ENDS = {
     "ExecutionSucceeded": NodeStatus.SUCCEEDED,
     "ExecutionFailed": NodeStatus.FAILED,
     "ExecutionTimedOut": NodeStatus.TIMED_OUT,
     "ExecutionAborted": NodeStatus.CANCELLED,
-}
-_EXECUTION_ERRORS = {
-    "ExecutionFailed": "executionFailedEventDetails",
-    "ExecutionTimedOut": "executionTimedOutEventDetails",
 }
 
 
@@ -256,8 +237,8 @@ def _walk(events: Iterable[Mapping[str, Any]], io_cap_bytes: int) -> _Walk:
         elif chained is not None:
             walk.owner[event_id] = chained
             _attempt(walk.runs[chained], event_type, event)
-        if event_type in _EXECUTION_ENDS:
-            ending = _EXECUTION_ENDS[event_type]
+        if event_type in EXECUTION_ENDS:
+            ending = EXECUTION_ENDS[event_type]
             walk.ending = (ending, execution_failure_of(event), event.get("timestamp"), chained)
     return walk
 
@@ -284,18 +265,18 @@ def states_of_events(events: Iterable[Mapping[str, Any]]) -> dict[int, StateRef]
 
 def failure_of(event: Mapping[str, Any]) -> NodeError | None:
     """The error of a failed task attempt, or None for any other event."""
-    details_key = _ATTEMPT_FAILURES.get(str(event.get("type", "")))
+    details_key = ATTEMPT_FAILURES.get(str(event.get("type", "")))
     return _error(event.get(details_key) or {}, str(event["type"])) if details_key else None
 
 
 def execution_failure_of(event: Mapping[str, Any]) -> NodeError | None:
     """The error of an execution that failed or timed out, or None for any other event."""
-    details_key = _EXECUTION_ERRORS.get(str(event.get("type", "")))
+    details_key = EXECUTION_FAILURES.get(str(event.get("type", "")))
     return _error(event.get(details_key) or {}, str(event["type"])) if details_key else None
 
 
 def _attempt(run: _OpenRun, event_type: str, event: Mapping[str, Any]) -> None:
-    if event_type in _ATTEMPTS:
+    if event_type in ATTEMPTS:
         # A retry: no longer failed, though its last error stays worth showing while it runs.
         run.attempts, run.failed = run.attempts + 1, False
     elif (failure := failure_of(event)) is not None:

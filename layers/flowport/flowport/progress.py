@@ -53,23 +53,21 @@ from typing import Any
 _ENTERED = "StateEntered"
 _EXITED = "StateExited"
 
-# Failed attempts of a task; an attempt chained to one of these is a retry.
-_ATTEMPT_FAILURES = frozenset(
-    {
-        "TaskFailed",
-        "TaskTimedOut",
-        "TaskStartFailed",
-        "TaskSubmitFailed",
-        "LambdaFunctionFailed",
-        "LambdaFunctionTimedOut",
-        "LambdaFunctionStartFailed",
-        "LambdaFunctionScheduleFailed",
-        "ActivityFailed",
-        "ActivityTimedOut",
-        "ActivityScheduleFailed",
-    }
-)
-_ATTEMPTS = frozenset({"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"})
+# Failed attempts of a task, each with the key of its details; an attempt chained to one is a retry.
+ATTEMPT_FAILURES = {
+    "TaskFailed": "taskFailedEventDetails",
+    "TaskTimedOut": "taskTimedOutEventDetails",
+    "TaskStartFailed": "taskStartFailedEventDetails",
+    "TaskSubmitFailed": "taskSubmitFailedEventDetails",
+    "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails",
+    "LambdaFunctionTimedOut": "lambdaFunctionTimedOutEventDetails",
+    "LambdaFunctionStartFailed": "lambdaFunctionStartFailedEventDetails",
+    "LambdaFunctionScheduleFailed": "lambdaFunctionScheduleFailedEventDetails",
+    "ActivityFailed": "activityFailedEventDetails",
+    "ActivityTimedOut": "activityTimedOutEventDetails",
+    "ActivityScheduleFailed": "activityScheduleFailedEventDetails",
+}
+ATTEMPTS = frozenset({"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"})
 
 
 class _Outcome(Enum):
@@ -100,7 +98,8 @@ _EVENT_OUTCOMES: dict[str, _Outcome | None] = {
     "ExecutionStarted": None,
 }
 
-_FAILURE_EVENTS = {
+# An execution's failure or timeout, with the key of its details.
+EXECUTION_FAILURES = {
     "ExecutionFailed": "executionFailedEventDetails",
     "ExecutionTimedOut": "executionTimedOutEventDetails",
 }
@@ -202,8 +201,7 @@ def _retries(events: list[dict[str, Any]]) -> int:
     return sum(
         1
         for event in events
-        if event.get("type") in _ATTEMPTS
-        and types_by_id.get(event.get("previousEventId")) in _ATTEMPT_FAILURES
+        if event.get("type") in ATTEMPTS and types_by_id.get(event.get("previousEventId")) in ATTEMPT_FAILURES
     )
 
 
@@ -248,8 +246,8 @@ def _failed_node(failure_event: Mapping[str, Any] | None, newest_first: list[dic
 def _failure(outcome: _Outcome | None, newest_first: list[dict[str, Any]]) -> NodeFailure | None:
     if outcome not in (_Outcome.FAILED, _Outcome.TIMED_OUT):
         return None
-    event = next((e for e in newest_first if e.get("type") in _FAILURE_EVENTS), None)
-    details = (event.get(_FAILURE_EVENTS[event["type"]]) or {}) if event is not None else {}
+    event = next((e for e in newest_first if e.get("type") in EXECUTION_FAILURES), None)
+    details = (event.get(EXECUTION_FAILURES[event["type"]]) or {}) if event is not None else {}
     # The event is authoritative: a TIMED_OUT status with an ExecutionTimedOut event names States.Timeout.
     kind = _Outcome.TIMED_OUT if event is not None and event["type"] == "ExecutionTimedOut" else outcome
     cause = details.get("cause")

@@ -32,15 +32,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flowport.errors import InvalidLastEventId
-from flowport.history import execution_failure_of, failure_of, states_of_events
+from flowport.history import EXECUTION_ENDS, execution_failure_of, failure_of, states_of_events
 from flowport.models import ExecutionDetail, ExecutionStatus
 
 _CURSOR = re.compile(r"^([0-9]{1,9})\.([0-9a-f]{8})?\.([0-9a-f]{8})?\.([0-9a-f]{8})?(\.end)?$")
 MAX_EVENT_ID_LENGTH = 48
 _CONTAINER_FAILURES = frozenset({"MapStateFailed", "ParallelStateFailed"})
-_EXECUTION_ENDS = frozenset(
-    {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
-)
 FINAL_EVENTS = {
     ExecutionStatus.COMPLETED: "completed",
     ExecutionStatus.FAILED: "failed",
@@ -155,7 +152,7 @@ def events_after(
             events.append(StreamEvent(SNAPSHOTS[kind], str(cursor), data))
     # The final event waits for the history's own end (when there is a history), so that no node event
     # can come after it.
-    history_ended = not history or any(event.get("type") in _EXECUTION_ENDS for event in history)
+    history_ended = not history or any(event.get("type") in EXECUTION_ENDS for event in history)
     if (final := FINAL_EVENTS.get(detail.status)) is not None and history_ended:
         cursor = replace(cursor, final=True)
         document = detail.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -8,9 +8,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from flowport import history, tokens
+from flowport import history
 from flowport.api.problems import problem_responses
-from flowport.api.routes.params import ExecutionIdPath
+from flowport.api.routes.params import ExecutionIdPath, NextToken
 from flowport.models import ExecutionHistory
 from flowport.services import execution_service
 
@@ -22,15 +22,6 @@ Include = Annotated[
 ]
 Limit = Annotated[
     int, Query(ge=1, le=history.MAX_PAGE_SIZE, description="Most entries in one page (1-100, default 50)")
-]
-NextToken = Annotated[
-    str | None,
-    Query(
-        alias="nextToken",
-        min_length=1,
-        max_length=tokens.MAX_TOKEN_LENGTH,
-        description="The previous page's nextToken",
-    ),
 ]
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from flowport import tokens
 
 ExecutionIdPath = Annotated[
     str,
@@ -14,5 +16,15 @@ ExecutionIdPath = Annotated[
         max_length=80,
         pattern=r"^[A-Za-z0-9_-]+$",
         description="The execution id returned when the execution was started",
+    ),
+]
+
+NextToken = Annotated[
+    str | None,
+    Query(
+        alias="nextToken",
+        min_length=1,
+        max_length=tokens.MAX_TOKEN_LENGTH,
+        description="The previous page's nextToken",
     ),
 ]

@@ -13,6 +13,7 @@ from pydantic import AwareDatetime
 from flowport import search
 from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
+from flowport.api.routes.params import NextToken
 from flowport.execution_search import SearchRequest
 from flowport.models import ExecutionPage, ExecutionStatus
 from flowport.services import execution_search
@@ -30,10 +31,6 @@ Since = Annotated[AwareDatetime | None, Query(description=f"Created at or after:
 Until = Annotated[AwareDatetime | None, Query(description=f"Created at or before: {_INSTANT}")]
 Limit = Annotated[
     int, Query(ge=1, le=search.MAX_LIMIT, description=f"Most executions per page (1-{search.MAX_LIMIT})")
-]
-NextToken = Annotated[
-    str | None,
-    Query(alias="nextToken", min_length=1, max_length=2048, description="The previous page's nextToken"),
 ]
 _PARAMETERS = ("workflow", "status", "correlationId", "since", "until", "limit", "nextToken")
 
