@@ -4,44 +4,100 @@ samples are interleaved so the machine's noise falls on both alike."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from flowport.local.cloud import FAKE_CREDENTIALS
-from flowport.local.template import Stack
+from flowport.local.template import FunctionSpec, Stack
 
 from bench.stats import median, ms, ratio
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 1.5
-_TIMED_IMPORT = (
-    "import time, importlib; started = time.perf_counter(); importlib.import_module({module!r}); "
-    "print(time.perf_counter() - started)"
+# Installed for this machine: `sam build` makes the dependencies layer for arm64, which cannot load here.
+IMAGE = ROOT / ".aws-sam" / "bench-image"
+DEPENDENCIES = ROOT / "layers" / "dependencies" / "requirements.txt"
+_TIMED = "import time; started = time.perf_counter()\n{statement}\nprint(time.perf_counter() - started)"
+# Before any flowport code, every API function loads these libraries the way flowport configures them.
+STACK_FLOOR = (
+    "import boto3; from pydantic import BaseModel; import flowport.observability; "
+    "from aws_lambda_powertools.event_handler import APIGatewayRestResolver; "
+    "APIGatewayRestResolver(enable_validation=True)"
 )
 
 
-def _environment(function: Any) -> dict[str, str]:
-    """What Lambda would give the function: its template variables, the layers on the path, Lambda's own."""
-    environ = {
-        key: value for key, value in os.environ.items() if not key.startswith(("POWERTOOLS_", "FLOWPORT_"))
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    statement: str
+    environ: dict[str, str]
+    cwd: Path
+
+
+def _installed(target: Path, requirements: list[str]) -> Path:
+    """`pip install --target`, redone only when the requirements change."""
+    stamp = target / ".requirements"
+    wanted = "\n".join(requirements)
+    if not (stamp.is_file() and stamp.read_text() == wanted):
+        shutil.rmtree(target, ignore_errors=True)
+        installed = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target), *requirements],
+            capture_output=True,
+            text=True,
+        )
+        if installed.returncode:
+            raise RuntimeError(f"pip could not install {requirements} into {target}:\n{installed.stderr}")
+        stamp.write_text(wanted)
+    return target
+
+
+def lambda_paths(stack: Stack) -> list[Path]:
+    """Lambda's import path after the function's code: the layers (/opt/python), then the runtime's SDK.
+
+    Only what ships is importable, not the development environment: the X-Ray SDK, for one, patches
+    whichever supported libraries it can import.
+    """
+    layers = [spec.content_uri for name, spec in sorted(stack.layers.items()) if name != "DependenciesLayer"]
+    requirements = [
+        line.strip()
+        for line in DEPENDENCIES.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    dependencies = _installed(IMAGE / "dependencies", requirements)
+    runtime = _installed(IMAGE / "runtime", [f"boto3=={version('boto3')}"])
+    return [*layers, dependencies, runtime]
+
+
+def _environment(function: FunctionSpec, paths: list[Path]) -> dict[str, str]:
+    """What Lambda gives the process: the template's variables, its own, nothing from this shell."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        **FAKE_CREDENTIALS,
+        **function.environment,
+        "FLOWPORT_WORKFLOWS_PATH": str(ROOT / "statemachines"),
+        "LAMBDA_TASK_ROOT": str(function.code_uri),  # the X-Ray SDK takes its Lambda path on this
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "_HANDLER": function.handler,
+        "PYTHONPATH": os.pathsep.join(str(path) for path in [function.code_uri, *paths]),
     }
-    environ.update(FAKE_CREDENTIALS)
-    environ.update(function.environment)
-    environ["FLOWPORT_WORKFLOWS_PATH"] = str(ROOT / "statemachines")
-    environ["AWS_LAMBDA_FUNCTION_NAME"] = function.name
-    environ["AWS_EXECUTION_ENV"] = "AWS_Lambda_python3.11"
-    environ["PYTHONPATH"] = os.pathsep.join([str(function.code_uri), str(ROOT / "layers" / "flowport")])
-    environ.pop("PYTHONDONTWRITEBYTECODE", None)  # the untimed first round writes the bytecode caches
-    return environ
 
 
-def _sample(module: str, environ: dict[str, str], cwd: Path) -> float:
+def _time(sample: Sample) -> float:
+    # -S: no site-packages, so nothing outside PYTHONPATH (the shipped code) can be imported.
     completed = subprocess.run(
-        [sys.executable, "-c", _TIMED_IMPORT.format(module=module)],
-        env=environ,
-        cwd=cwd,
+        [sys.executable, "-S", "-c", _TIMED.format(statement=sample.statement)],
+        env=sample.environ,
+        cwd=sample.cwd,
         capture_output=True,
         text=True,
         check=True,
@@ -51,35 +107,47 @@ def _sample(module: str, environ: dict[str, str], cwd: Path) -> float:
 
 
 def measure(stack: Stack, samples: int = 7) -> dict[str, Any]:
+    paths = lambda_paths(stack)
     functions = sorted(stack.functions.values(), key=lambda spec: spec.code_uri.name)
-    environments = {spec.code_uri.name: _environment(spec) for spec in functions}
-    baseline_environ = next(iter(environments.values()))
-    timings: dict[str, list[float]] = {name: [] for name in environments}
-    boto3_only: list[float] = []
+    api_function = stack.functions["StartFunction"]
+    baselines = [
+        Sample("_boto3", "import boto3", _environment(api_function, paths), ROOT),
+        Sample("_stack_floor", STACK_FLOOR, _environment(api_function, paths), ROOT),
+    ]
+    handlers = [
+        Sample(
+            spec.code_uri.name,
+            f"import {spec.handler.rpartition('.')[0]}",
+            _environment(spec, paths),
+            spec.code_uri,
+        )
+        for spec in functions
+    ]
+    timings: dict[str, list[float]] = {sample.name: [] for sample in [*baselines, *handlers]}
     # One untimed round first: bytecode caches are written then, as they are shipped in a real package.
     for round_number in range(samples + 1):
-        baseline = _sample("boto3", baseline_environ, ROOT)
-        if round_number:
-            boto3_only.append(baseline)
-        for spec in functions:
-            measured = _sample(
-                spec.handler.rpartition(".")[0], environments[spec.code_uri.name], spec.code_uri
-            )
+        for sample in [*baselines, *handlers]:
+            measured = _time(sample)
             if round_number:
-                timings[spec.code_uri.name].append(measured)
-    boto3_median = median(boto3_only)
+                timings[sample.name].append(measured)
+    boto3_median = median(timings.pop("_boto3"))
+    floor_median = median(timings["_stack_floor"])
     figures: dict[str, Any] = {
         name: {
             "import_ms": ms(median(values)),
             "boto3_ms": ms(boto3_median),
             "ratio_vs_boto3": ratio(median(values), boto3_median),
+            "ratio_vs_stack_floor": ratio(median(values), floor_median),
             "samples": len(values),
         }
         for name, values in timings.items()
     }
     figures["_method"] = (
-        f"median of {samples} fresh interpreters per function, each timing `import app` with the function's "
-        "environment (tracing on, as deployed) and layers on PYTHONPATH; baseline: a fresh interpreter "
-        f"importing only boto3, at the start of each round of functions; target ratio <= {TARGET_RATIO}"
+        f"median of {samples} fresh interpreters (`python -S`) per function, each timing `import app` as "
+        "Lambda would run it: the function's and Lambda's environment variables (tracing on, as deployed), "
+        "its code, the layers and the runtime's boto3 alone on the path (the dependencies layer installed "
+        "for this machine); boto3 baseline: importing only boto3; stack floor: boto3, pydantic and "
+        "Powertools' logger, metrics, tracer and validating resolver, as flowport configures them, before "
+        f"any flowport code; all interleaved in rounds; target ratio <= {TARGET_RATIO}"
     )
     return figures

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import os
+from pathlib import Path
 
-from bench import cost
+import pytest
+from flowport.local.template import build_stack
+
+from bench import coldstart, cost
 from bench.stats import median, percentile, ratio
+from bench.table import render
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_percentiles_are_nearest_rank():
@@ -66,3 +73,40 @@ def test_the_shipped_prices_carry_a_date_and_a_source_each():
         if isinstance(price, dict):
             assert price["source"].startswith("https://aws.amazon.com/"), name
             assert price["usd"] >= 0, name
+
+
+def test_cold_start_runs_the_function_as_lambda_would(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setenv("VIRTUAL_ENV", "/somewhere/.venv")
+    stack = build_stack(ROOT / "template.yaml")
+    function = stack.functions["StartFunction"]
+    layer, runtime = tmp_path / "layer", tmp_path / "runtime"
+
+    environ = coldstart._environment(function, [layer, runtime])
+
+    assert environ["PYTHONPATH"].split(os.pathsep) == [str(function.code_uri), str(layer), str(runtime)]
+    # The X-Ray SDK behaves as in Lambda (no sampling client) only when it sees LAMBDA_TASK_ROOT.
+    assert environ["LAMBDA_TASK_ROOT"] == str(function.code_uri)
+    assert environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == str(function.memory)
+    assert environ["FLOWPORT_TABLE_NAME"] == function.environment["FLOWPORT_TABLE_NAME"]
+    assert "PYTHONDONTWRITEBYTECODE" not in environ
+    assert "VIRTUAL_ENV" not in environ
+
+
+def test_the_table_shows_the_stack_floor_beside_the_functions() -> None:
+    figure = {"import_ms": 400.0, "boto3_ms": 250.0, "ratio_vs_boto3": 1.6, "ratio_vs_stack_floor": 1.0}
+    results = {
+        "cold_start": {"_stack_floor": figure, "start": {**figure, "ratio_vs_boto3": 1.4}, "_method": "..."},
+        "aws_calls": {"_targets": {}, "_calls": {}},
+        "handler_overhead": {},
+        "local_server": {"start": {}, "status": {}},
+        "package_mb": {"_unavailable": "no sam build"},
+        "cost_per_million_usd": {"flowport": 1.0, "direct_integration_floor": 1.0, "_flowport_parts": {}},
+    }
+
+    rows = render(results).splitlines()
+
+    assert any("libraries alone" in row and "**missed**" in row for row in rows)
+    assert any("`start`" in row and "| met |" in row for row in rows)

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=("botocore",))  # the AWS SDK is all flowport calls out with
 metrics = Metrics()
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]

@@ -1,19 +1,28 @@
-"""Every setting flowport reads from the environment, in one place, checked once per container."""
+"""Every setting flowport reads from the environment, in one place, checked once per container.
+
+A setting `name` is read from `FLOWPORT_NAME`. A plain pydantic model reads them rather than
+pydantic-settings, whose import (dotenv, argparse and cloud secret sources we do not use) cost each
+function's cold start more than all of flowport's own rules (`make bench`, figure 1).
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 # Where the WorkflowsLayer puts `statemachines/` inside a Lambda container.
 LAMBDA_WORKFLOWS_PATH = Path("/opt/python")
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FLOWPORT_", frozen=True)
+ENVIRONMENT_PREFIX = "FLOWPORT_"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
 
     table_name: str = Field(
         default="flowport-executions", description="DynamoDB table of executions and keys"
@@ -48,7 +57,18 @@ class Settings(BaseSettings):
         default=1000, ge=0, description="The `retry:` an event stream asks clients to reconnect after"
     )
 
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """The settings whose variables are set; a value that does not fit its setting raises."""
+        return cls.model_validate(
+            {
+                name: environ[variable]
+                for name in cls.model_fields
+                if (variable := ENVIRONMENT_PREFIX + name.upper()) in environ
+            }
+        )
+
 
 @cache
 def get_settings() -> Settings:
-    return Settings()
+    return Settings.from_environment()
