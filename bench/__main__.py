@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rounds", type=int, default=100, help="interleaved pairs per route (handler overhead)"
     )
-    parser.add_argument("--samples", type=int, default=7, help="fresh interpreters per function (cold start)")
+    parser.add_argument(
+        "--samples", type=int, default=11, help="fresh interpreters per function (cold start)"
+    )
     parser.add_argument("--requests", type=int, default=200, help="requests per local-server cell")
     parser.add_argument("--output", type=Path, default=RESULTS)
     arguments = parser.parse_args(argv)
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
         api = Api(cloud.stack)
         results["aws_calls"] = calls.measure(api)
-        results["handler_overhead"] = overhead.measure(stack, api, arguments.rounds)
+        results["handler_overhead"] = overhead.measure(cloud, api, arguments.rounds)
         finished = calls.finished_execution(api)
         arn = _execution_arn(finished)
         history = clients.stepfunctions().get_execution_history(executionArn=arn, maxResults=1000)["events"]

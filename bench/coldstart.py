@@ -106,7 +106,7 @@ def _time(sample: Sample) -> float:
     return float(completed.stdout.strip().splitlines()[-1])
 
 
-def measure(stack: Stack, samples: int = 7) -> dict[str, Any]:
+def measure(stack: Stack, samples: int = 11) -> dict[str, Any]:
     paths = lambda_paths(stack)
     functions = sorted(stack.functions.values(), key=lambda spec: spec.code_uri.name)
     api_function = stack.functions["StartFunction"]

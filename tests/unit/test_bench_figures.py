@@ -1,14 +1,16 @@
-"""The pure parts of `make bench` (bench/): percentiles and the cost model."""
+"""The parts of `make bench` (bench/) that can be checked without running it: arithmetic, cost model,
+the environment a cold start is measured in, the wait for rest before a timed call, the table."""
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
 from flowport.local.template import build_stack
 
-from bench import coldstart, cost
+from bench import coldstart, cost, overhead
 from bench.stats import median, percentile, ratio
 from bench.table import render
 
@@ -110,3 +112,41 @@ def test_the_table_shows_the_stack_floor_beside_the_functions() -> None:
 
     assert any("libraries alone" in row and "**missed**" in row for row in rows)
     assert any("`start`" in row and "| met |" in row for row in rows)
+
+
+class _Bus:
+    """A stand-in event bus with one undelivered event until `deliver()`; counts how often it is asked."""
+
+    def __init__(self) -> None:
+        self.pending = False
+        self.asked = threading.Semaphore(0)
+
+    def idle(self) -> bool:
+        self.asked.release()
+        return not self.pending
+
+
+def test_a_call_is_timed_only_once_earlier_calls_threads_ended_and_their_events_were_delivered() -> None:
+    bus = _Bus()
+    at_rest = overhead.AtRest(bus)  # type: ignore[arg-type]
+    at_rest.mark()
+    execution_done = threading.Event()
+    execution = threading.Thread(target=execution_done.wait, args=(10,))
+    execution.start()
+    bus.pending = True
+
+    def finish_once_waited_on() -> None:
+        for _ in range(3):  # AtRest has looked at least three times while busy
+            bus.asked.acquire(timeout=10)
+        execution_done.set()
+        execution.join()
+        bus.pending = False
+
+    finisher = threading.Thread(target=finish_once_waited_on)
+    finisher.start()
+
+    at_rest()
+
+    assert not execution.is_alive()
+    assert bus.idle()
+    finisher.join()

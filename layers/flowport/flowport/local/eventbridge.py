@@ -5,7 +5,7 @@ Lambda target. So this module builds those events, shaped as AWS sends them, whe
 execution, and delivers them asynchronously (as EventBridge does) to every function whose rule pattern
 accepts them; patterns are matched by moto's own EventBridge `EventPattern`.
 
-moto internals relied on (tests/local/test_eventbridge.py fails loudly if they change):
+moto internals relied on (tests/sync/test_sync.py fails loudly if they change):
 - `moto.stepfunctions.parser.backend.execution.Execution.start(self)` starts an execution's worker;
 - `BaseExecutionWorkerCommunication.terminated(self)` is called when the worker's program ends, after
   which `execution.exec_status`, `stop_date`, `output`, `error` and `cause` hold the outcome.
@@ -88,11 +88,16 @@ class LocalEventBus:
         self._queue.put(None)
         self._thread.join(timeout)
 
+    def idle(self) -> bool:
+        """Whether every event published so far has been delivered."""
+        return self._queue.unfinished_tasks == 0
+
     def _deliver_all(self) -> None:
         while (event := self._queue.get()) is not None:
             for spec, pattern in self._targets:
                 if pattern.matches_event(event):  # type: ignore[arg-type]
                     self._deliver(spec, event)
+            self._queue.task_done()
 
     @staticmethod
     def _deliver(spec: FunctionSpec, event: dict[str, Any]) -> None:
