@@ -24,11 +24,14 @@ IMAGE = ROOT / ".aws-sam" / "bench-image"
 DEPENDENCIES = ROOT / "layers" / "dependencies" / "requirements.txt"
 _TIMED = "import time; started = time.perf_counter()\n{statement}\nprint(time.perf_counter() - started)"
 # Before any flowport code, every API function loads these libraries the way flowport configures them.
-STACK_FLOOR = (
-    "import boto3; from pydantic import BaseModel; import flowport.observability; "
+_LIBRARIES = (
+    "import boto3; from pydantic import BaseModel; "
     "from aws_lambda_powertools.event_handler import APIGatewayRestResolver; "
-    "APIGatewayRestResolver(enable_validation=True)"
+    "APIGatewayRestResolver(enable_validation=True); "
 )
+STACK_FLOOR = _LIBRARIES + "import flowport.observability"
+# The same without the tracer, whose X-Ray SDK is the one part a design change could drop.
+UNTRACED_FLOOR = _LIBRARIES + "from aws_lambda_powertools import Logger, Metrics; Logger(); Metrics()"
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ def measure(stack: Stack, samples: int = 11) -> dict[str, Any]:
     baselines = [
         Sample("_boto3", "import boto3", _environment(api_function, paths), ROOT),
         Sample("_stack_floor", STACK_FLOOR, _environment(api_function, paths), ROOT),
+        Sample("_stack_floor_untraced", UNTRACED_FLOOR, _environment(api_function, paths), ROOT),
     ]
     handlers = [
         Sample(
@@ -148,6 +152,7 @@ def measure(stack: Stack, samples: int = 11) -> dict[str, Any]:
         "its code, the layers and the runtime's boto3 alone on the path (the dependencies layer installed "
         "for this machine); boto3 baseline: importing only boto3; stack floor: boto3, pydantic and "
         "Powertools' logger, metrics, tracer and validating resolver, as flowport configures them, before "
-        f"any flowport code; all interleaved in rounds; target ratio <= {TARGET_RATIO}"
+        "any flowport code (untraced: the same without the tracer and its X-Ray SDK); all interleaved in "
+        f"rounds; target ratio <= {TARGET_RATIO}"
     )
     return figures

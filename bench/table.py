@@ -13,6 +13,12 @@ def _mark(value: float, target: float) -> str:
     return "met" if value <= target else "**missed**"
 
 
+_COLD_START_BASELINES = {
+    "_stack_floor": "1. cold start: the libraries alone (stack floor)",
+    "_stack_floor_untraced": "1. cold start: the libraries alone, no tracer",
+}
+
+
 def render(results: dict[str, Any]) -> str:
     lines = [_row("figure", "measured", "baseline / target", ""), _row("---", "---", "---", "---")]
     for name, figure in sorted(results["cold_start"].items()):
@@ -20,9 +26,7 @@ def render(results: dict[str, Any]) -> str:
             continue
         lines.append(
             _row(
-                "1. cold start: libraries alone (stack floor)"
-                if name == "_stack_floor"
-                else f"1. cold start `{name}`",
+                _COLD_START_BASELINES.get(name, f"1. cold start `{name}`"),
                 f"{figure['import_ms']} ms = {figure['ratio_vs_boto3']}x boto3 "
                 f"= {figure['ratio_vs_stack_floor']}x floor",
                 f"boto3 {figure['boto3_ms']} ms; <= 1.5x",
