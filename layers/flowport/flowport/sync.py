@@ -11,12 +11,28 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flowport.models import ExecutionRecord, ExecutionStatus
 from flowport.status import STEP_FUNCTIONS_STATUS, execution_error
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
+
+
+class UnreadableEvent(Exception):
+    """An event flowport cannot read as a status change.
+
+    Its message names the fields at fault and never their values: an event carries the execution's
+    input and output, which must not reach the logs.
+    """
+
+    @classmethod
+    def from_validation(cls, error: ValidationError) -> UnreadableEvent:
+        faults = "; ".join(
+            f"{'.'.join(str(part) for part in fault['loc'])}: {fault['type']}"
+            for fault in error.errors(include_url=False, include_context=False, include_input=False)
+        )
+        return cls(f"not a readable status change event: {faults}")
 
 
 class DataDetails(BaseModel):
