@@ -11,6 +11,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flowport.models import ExecutionRecord, ExecutionStatus
@@ -62,6 +64,19 @@ class StatusChange(BaseModel):
     @property
     def output_included(self) -> bool:
         return self.output is not None and (self.output_details is None or self.output_details.included)
+
+
+class StatusChangeEvent(EventBridgeModel):
+    detail: StatusChange
+
+
+def read_status_change(event: dict[str, Any]) -> StatusChange:
+    """The status change an EventBridge event carries, or UnreadableEvent."""
+    try:
+        return parse(event=event, model=StatusChangeEvent).detail
+    except ValidationError as error:
+        # `from None`: pydantic's own message quotes the values, and Lambda logs a raised error whole.
+        raise UnreadableEvent.from_validation(error) from None
 
 
 def _time(epoch_millis: int | None) -> datetime | None:
