@@ -18,7 +18,7 @@ from flowport.models import ConflictStrategy, ExecutionSource, ExecutionStatus
 from flowport.registry import load_registry
 from flowport.settings import get_settings
 
-from tests.support import TICKET, Api
+from tests.support import TICKET, Api, wait_until
 
 KEY = "fault-key"
 
@@ -74,6 +74,18 @@ def executions_started(cloud: LocalCloud) -> list[str]:
         for machine in cloud.stack.state_machines.values()
         for execution in client.list_executions(stateMachineArn=machine.arn)["executions"]
     ]
+
+
+class CancelledWhileQueued(StepFunctionsGateway):
+    """A cancel arrives after the record was written and before the start request reaches Step Functions."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(boto3.client("stepfunctions"))
+        self.clock = clock
+
+    def start(self, state_machine_arn: str, name: str, input_json: str) -> None:
+        assert make_service(self.clock).cancel(name).cancelled
+        super().start(state_machine_arn, name, input_json)
 
 
 @pytest.mark.parametrize("strategy", list(ConflictStrategy))
@@ -257,3 +269,22 @@ def test_a_stop_step_functions_throttles_is_503_and_the_cancel_can_be_retried(ap
     assert (response.status, response.problem_code) == (503, "service_unavailable")
     monkeypatch.undo()
     assert api.cancel(execution_id).json()["cancelled"] is True  # the claim was withdrawn, not left held
+
+
+@pytest.mark.parametrize("key", [KEY, None])
+def test_an_execution_cancelled_before_its_start_reached_step_functions_is_stopped_when_it_runs(
+    cloud: LocalCloud, key: str | None
+):
+    clock = Clock()
+    started = make_service(clock, CancelledWhileQueued(clock)).start(command(key=key))
+    store = ExecutionStore(boto3.client("dynamodb"), get_settings().table_name)
+    record = store.get(started.execution.execution_id, clock.now.timestamp())
+    assert record is not None
+
+    # The sync function, told it runs, stops it: the client was told it was cancelled.
+    stepfunctions = boto3.client("stepfunctions")
+    wait_until(
+        lambda: stepfunctions.describe_execution(executionArn=record.execution_arn)["status"] == "ABORTED"
+    )
+    assert record.status is ExecutionStatus.CANCELLED
+    assert store.get(record.execution_id, clock.now.timestamp()) == record

@@ -115,23 +115,27 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(cloud: LocalClo
 
 # Allowed actions whose code paths the scenario above does not reach (faults, races, large outputs), each
 # with the path that uses it; test_the_paths_not_reached_here_exist checks each is still called.
+_OUTPUT_TOO_LARGE = {
+    "states:DescribeExecution": "an output too large for the record is read from Step Functions "
+    "(ExecutionService._output_from_step_functions)"
+}
 NOT_REACHED_HERE = {
     "StartFunction": {
         "dynamodb:GetItem": "a key whose start was abandoned: its record is read (_status_of_key)",
         "dynamodb:UpdateItem": "taking over an abandoned start, or recording a failed one (ExecutionStore)",
     },
-    **{
-        function: {
-            "states:DescribeExecution": "an output too large for the record is read from Step Functions "
-            "(ExecutionService._output_from_step_functions)"
-        }
-        for function in ("StatusFunction", "StreamFunction", "CancelFunction", "SyncFunction")
+    **dict.fromkeys(("StatusFunction", "StreamFunction", "CancelFunction"), _OUTPUT_TOO_LARGE),
+    "SyncFunction": {
+        **_OUTPUT_TOO_LARGE,
+        "states:StopExecution": "an execution started after its record was cancelled is stopped "
+        "(ExecutionService._stop_if_running)",
     },
 }
 BOTO3_METHOD = {
     "dynamodb:GetItem": "get_item",
     "dynamodb:UpdateItem": "update_item",
     "states:DescribeExecution": "describe_execution",
+    "states:StopExecution": "stop_execution",
 }
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from flowport import sync
+from flowport.models import ExecutionStatus
 from flowport.sync import UnreadableEvent, read_status_change
 
 from tests.support import load_event
+from tests.unit.test_status import record
 
 SECRET = "zq-output-Vb81Ks"
 
@@ -47,3 +50,24 @@ def test_what_is_not_a_status_change_is_refused_by_its_faults_not_its_values(det
     assert fault in str(raised.value)
     assert SECRET not in str(raised.value)
     assert raised.value.__suppress_context__
+
+
+@pytest.mark.parametrize(
+    ("record_status", "reported", "runs_though_cancelled"),
+    [
+        (ExecutionStatus.CANCELLED, "RUNNING", True),  # started after a cancel of its QUEUED record
+        (ExecutionStatus.CANCELLED, "ABORTED", False),  # the cancel's own stop, reported
+        (ExecutionStatus.QUEUED, "RUNNING", False),
+        (ExecutionStatus.COMPLETED, "RUNNING", False),  # a late event of a finished run
+    ],
+)
+def test_only_a_cancelled_record_reported_running_needs_its_execution_stopped(
+    record_status: ExecutionStatus, reported: str, runs_though_cancelled: bool
+):
+    change = read_status_change({**load_event("execution-status-change"), "detail": _detail(reported)})
+
+    assert sync.runs_though_cancelled(record(status=record_status), change) is runs_though_cancelled
+
+
+def _detail(status: str) -> dict[str, object]:
+    return {**load_event("execution-status-change")["detail"], "status": status, "output": None}

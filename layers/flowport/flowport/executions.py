@@ -40,6 +40,7 @@ from flowport.sync import StatusChange
 # A keyed start retries its conditional write at most this often (each retry means a race was lost).
 MAX_KEY_ATTEMPTS = 3
 START_FAILED = ExecutionError(code="start_failed", message="Step Functions did not accept the execution")
+CANCEL_CAUSE = "Cancelled through the flowport API"
 
 
 @dataclass(frozen=True)
@@ -311,6 +312,9 @@ class ExecutionService:
         record = self._store.get(change.name, self._clock().timestamp())
         if record is None or record.execution_arn != change.execution_arn:
             return False
+        if sync.runs_though_cancelled(record, change):
+            self._stop_if_running(record)
+            return False
         output = None
         if change.flowport_status is ExecutionStatus.COMPLETED:
             output = (
@@ -322,6 +326,12 @@ class ExecutionService:
         if updated.status is ExecutionStatus.RUNNING:
             return self._store.mark_running(updated)
         return self._store.finish(self._with_retention(self._with_final_progress(updated)))
+
+    def _stop_if_running(self, record: ExecutionRecord) -> None:
+        # Asked first: the event may be a late one of an execution the cancel itself stopped.
+        observation = self._gateway.describe(record.execution_arn)
+        if observation is not None and not observation.status.is_terminal:
+            self._gateway.stop(record.execution_arn, cause=CANCEL_CAUSE)
 
     def _with_final_progress(self, record: ExecutionRecord) -> ExecutionRecord:
         """The finished record with how far it got and where it failed, so reading it costs no more calls."""
@@ -357,7 +367,7 @@ class ExecutionService:
             raise self._not_cancellable(execution_id, record.status, "its cancellation is already under way")
         try:
             if record.status is ExecutionStatus.RUNNING:
-                self._gateway.stop(record.execution_arn, cause="Cancelled through the flowport API")
+                self._gateway.stop(record.execution_arn, cause=CANCEL_CAUSE)
         except ServiceUnavailable:
             self._store.withdraw_cancel(execution_id)
             raise

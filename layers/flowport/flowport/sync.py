@@ -83,6 +83,12 @@ def _time(epoch_millis: int | None) -> datetime | None:
     return datetime.fromtimestamp(epoch_millis / 1000, UTC) if epoch_millis is not None else None
 
 
+def runs_though_cancelled(record: ExecutionRecord, change: StatusChange) -> bool:
+    """Whether Step Functions reports running an execution whose record was cancelled: a cancel that came
+    while the record was QUEUED, before its start request reached Step Functions."""
+    return record.status is ExecutionStatus.CANCELLED and not change.flowport_status.is_terminal
+
+
 def advanced(record: ExecutionRecord, change: StatusChange, output: Any = None) -> ExecutionRecord | None:
     """The record after `change`, or None when the change is old news (the record is as far or further)."""
     new_status = change.flowport_status
