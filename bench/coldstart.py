@@ -4,6 +4,7 @@ samples are interleaved so the machine's noise falls on both alike."""
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -13,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from flowport.local.cloud import FAKE_CREDENTIALS
-from flowport.local.template import FunctionSpec, Stack
+from flowport.local.template import FunctionSpec, LayerSpec, Stack
 
 from bench.stats import median, ms, ratio
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 1.5
-# Installed for this machine: `sam build` makes the dependencies layer for arm64, which cannot load here.
+# The layers as their Makefiles build them (with bytecode), for this machine: `sam build` makes them for
+# arm64, whose binary modules cannot load here.
 IMAGE = ROOT / ".aws-sam" / "bench-image"
-DEPENDENCIES = ROOT / "layers" / "dependencies" / "requirements.txt"
 _TIMED = "import time; started = time.perf_counter()\n{statement}\nprint(time.perf_counter() - started)"
 # Before any flowport code, every API function loads these libraries the way flowport configures them.
 _LIBRARIES = (
@@ -42,38 +43,57 @@ class Sample:
     cwd: Path
 
 
-def _installed(target: Path, requirements: list[str]) -> Path:
-    """`pip install --target`, redone only when the requirements change."""
-    stamp = target / ".requirements"
-    wanted = "\n".join(requirements)
-    if not (stamp.is_file() and stamp.read_text() == wanted):
-        shutil.rmtree(target, ignore_errors=True)
-        installed = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target), *requirements],
-            capture_output=True,
-            text=True,
-        )
-        if installed.returncode:
-            raise RuntimeError(f"pip could not install {requirements} into {target}:\n{installed.stderr}")
-        stamp.write_text(wanted)
-    return target
+def _run(command: list[str]) -> None:
+    completed = subprocess.run(command, capture_output=True, text=True)
+    if completed.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stdout}{completed.stderr}")
 
 
-def lambda_paths(stack: Stack) -> list[Path]:
-    """Lambda's import path after the function's code: the layers (/opt/python), then the runtime's SDK.
+def _layer(spec: LayerSpec, **variables: str) -> Path:
+    """The layer built by its own Makefile's recipe, as `sam build` does; its `python/` is /opt/python."""
+    built = IMAGE / spec.logical_id
+    shutil.rmtree(built, ignore_errors=True)
+    settings = [f"{name}={value}" for name, value in {"ARTIFACTS_DIR": built, **variables}.items()]
+    _run(["make", "--no-print-directory", "-C", str(spec.content_uri), f"build-{spec.logical_id}", *settings])
+    return built / "python"
+
+
+def _runtime_sdk() -> Path:
+    """boto3 as the Lambda runtime has it: installed, compiled, behind the layers on the path."""
+    runtime = IMAGE / "runtime"
+    requirement = f"boto3=={version('boto3')}"
+    stamp = runtime / ".requirement"
+    if not (stamp.is_file() and stamp.read_text() == requirement):
+        shutil.rmtree(runtime, ignore_errors=True)
+        _run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(runtime), requirement])
+        stamp.write_text(requirement)
+    return runtime
+
+
+def built_layers(stack: Stack) -> list[Path]:
+    """The layers with Python code, in Lambda's order on the path (/opt/python)."""
+    python = {"PYTHON": sys.executable}
+    return [
+        _layer(stack.layers["FlowportLayer"], **python),
+        _layer(stack.layers["DependenciesLayer"], PLATFORM=f"manylinux2014_{platform.machine()}", **python),
+    ]
+
+
+def _without_bytecode(layer: Path) -> Path:
+    """A copy of the layer as `sam build`'s Python builder would ship it: sources only."""
+    copy = layer.parent.with_name(f"{layer.parent.name}-sources") / layer.name
+    shutil.rmtree(copy.parent, ignore_errors=True)
+    shutil.copytree(layer, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def lambda_paths(layers: list[Path]) -> list[Path]:
+    """Lambda's import path after the function's code: the layers, then the runtime's SDK.
 
     Only what ships is importable, not the development environment: the X-Ray SDK, for one, patches
     whichever supported libraries it can import.
     """
-    layers = [spec.content_uri for name, spec in sorted(stack.layers.items()) if name != "DependenciesLayer"]
-    requirements = [
-        line.strip()
-        for line in DEPENDENCIES.read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    dependencies = _installed(IMAGE / "dependencies", requirements)
-    runtime = _installed(IMAGE / "runtime", [f"boto3=={version('boto3')}"])
-    return [*layers, dependencies, runtime]
+    return [*layers, _runtime_sdk()]
 
 
 def _environment(function: FunctionSpec, paths: list[Path]) -> dict[str, str]:
@@ -91,6 +111,8 @@ def _environment(function: FunctionSpec, paths: list[Path]) -> dict[str, str]:
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "_HANDLER": function.handler,
+        # Lambda cannot write bytecode beside read-only code: what a layer does not ship is compiled anew.
+        "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONPATH": os.pathsep.join(str(path) for path in [function.code_uri, *paths]),
     }
 
@@ -110,13 +132,21 @@ def _time(sample: Sample) -> float:
 
 
 def measure(stack: Stack, samples: int = 11) -> dict[str, Any]:
-    paths = lambda_paths(stack)
+    layers = built_layers(stack)
+    paths = lambda_paths(layers)
     functions = sorted(stack.functions.values(), key=lambda spec: spec.code_uri.name)
     api_function = stack.functions["StartFunction"]
     baselines = [
         Sample("_boto3", "import boto3", _environment(api_function, paths), ROOT),
         Sample("_stack_floor", STACK_FLOOR, _environment(api_function, paths), ROOT),
         Sample("_stack_floor_untraced", UNTRACED_FLOOR, _environment(api_function, paths), ROOT),
+        # What the layers' Makefiles save: the same function with layers of sources only.
+        Sample(
+            "_start_without_bytecode",
+            "import app",
+            _environment(api_function, lambda_paths([_without_bytecode(layer) for layer in layers])),
+            api_function.code_uri,
+        ),
     ]
     handlers = [
         Sample(
@@ -128,7 +158,7 @@ def measure(stack: Stack, samples: int = 11) -> dict[str, Any]:
         for spec in functions
     ]
     timings: dict[str, list[float]] = {sample.name: [] for sample in [*baselines, *handlers]}
-    # One untimed round first: bytecode caches are written then, as they are shipped in a real package.
+    # One untimed round first, to fill the machine's file cache.
     for round_number in range(samples + 1):
         for sample in [*baselines, *handlers]:
             measured = _time(sample)
@@ -149,10 +179,11 @@ def measure(stack: Stack, samples: int = 11) -> dict[str, Any]:
     figures["_method"] = (
         f"median of {samples} fresh interpreters (`python -S`) per function, each timing `import app` as "
         "Lambda would run it: the function's and Lambda's environment variables (tracing on, as deployed), "
-        "its code, the layers and the runtime's boto3 alone on the path (the dependencies layer installed "
-        "for this machine); boto3 baseline: importing only boto3; stack floor: boto3, pydantic and "
-        "Powertools' logger, metrics, tracer and validating resolver, as flowport configures them, before "
-        "any flowport code (untraced: the same without the tracer and its X-Ray SDK); all interleaved in "
-        f"rounds; target ratio <= {TARGET_RATIO}"
+        "its code, the layers as their Makefiles build them (with bytecode, for this machine) and the "
+        "runtime's boto3 alone on the path, no bytecode written; boto3 baseline: importing only boto3; "
+        "stack floor: boto3, pydantic and Powertools' logger, metrics, tracer and validating resolver, as "
+        "flowport configures them, before any flowport code (untraced: the same without the tracer and "
+        "its X-Ray SDK); start without bytecode: the start function with the layers' sources only, as "
+        f"SAM's Python builder ships them; all interleaved in rounds; target ratio <= {TARGET_RATIO}"
     )
     return figures

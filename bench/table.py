@@ -16,6 +16,7 @@ def _mark(value: float, target: float) -> str:
 _COLD_START_BASELINES = {
     "_stack_floor": "1. cold start: the libraries alone (stack floor)",
     "_stack_floor_untraced": "1. cold start: the libraries alone, no tracer",
+    "_start_without_bytecode": "1. cold start `start`, layers without bytecode (SAM's Python builder)",
 }
 
 
