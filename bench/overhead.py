@@ -16,13 +16,12 @@ import time
 import uuid
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from botocore import xform_name
 from botocore.exceptions import ClientError
 from flowport.aws import clients
 from flowport.local.cloud import LocalCloud
-from flowport.local.eventbridge import LocalEventBus
 from flowport.local.functions import invoke
 from flowport.local.template import ApiRoute
 
@@ -31,6 +30,12 @@ from bench.stats import ms, percentile, ratio
 from tests.support import TICKET, Api, load_event, wait_until, with_request
 
 TARGET_RATIO = 1.3
+
+
+class Idle(Protocol):
+    def idle(self) -> bool: ...
+
+
 Call = tuple[str, str, dict[str, Any]]  # service id, operation, parameters
 
 
@@ -91,21 +96,19 @@ def bare(calls: list[Call], old_id: str | None = None) -> Callable[[str | None],
 
 
 class AtRest:
-    """Waits until the background work of earlier calls is done: no threads beyond those at `mark()`
-    (moto runs each execution on a thread of its own) and no status-change event undelivered."""
+    """Rest is the moment it is made: no status-change event undelivered, and so many threads (moto runs
+    each execution on a thread of its own; parked ones count as rest). Calling it waits for rest again."""
 
-    def __init__(self, events: LocalEventBus) -> None:
+    def __init__(self, events: Idle, count_threads: Callable[[], int] = threading.active_count) -> None:
         self._events = events
-        self._threads = threading.active_count()
-
-    def mark(self) -> None:
-        """Count the threads there are now (parked executions, say) as part of rest."""
-        wait_until(self._events.idle, interval=0.005)
-        self._threads = threading.active_count()
+        self._count_threads = count_threads
+        wait_until(events.idle, timeout=60, interval=0.005)
+        self._threads = count_threads()
 
     def __call__(self) -> None:
+        # Threads first: an execution publishes its last event before its thread ends.
         wait_until(
-            lambda: self._events.idle() and threading.active_count() <= self._threads,
+            lambda: self._count_threads() <= self._threads and self._events.idle(),
             timeout=60,
             interval=0.005,
         )
@@ -121,7 +124,6 @@ def _timed(action: Callable[[], Any], at_rest: AtRest) -> float:
 def measure(cloud: LocalCloud, api: Api, rounds: int = 100) -> dict[str, Any]:
     routes = cloud.stack.routes
     assert cloud.events is not None, "the local cloud is not deployed"
-    at_rest = AtRest(cloud.events)
     start_event = with_request(
         load_event("start-execution"),
         path_parameters={"name": "ticket-triage"},
@@ -145,7 +147,7 @@ def measure(cloud: LocalCloud, api: Api, rounds: int = 100) -> dict[str, Any]:
     log = ParameterLog()
     finished = finished_execution(api)
     running = running_execution(api)
-    at_rest.mark()
+    at_rest = AtRest(cloud.events)
     results: dict[str, Any] = {}
 
     # Routes whose calls can be repeated as they are.
@@ -185,10 +187,12 @@ def measure(cloud: LocalCloud, api: Api, rounds: int = 100) -> dict[str, Any]:
     captured = log.during(handler_for(cancel_event(template_id)))
     baseline = bare(captured, template_id)
     product_times, bare_times = [], []
+    between_rounds = AtRest(cloud.events)
     for index in range(cancel_rounds):
+        between_rounds()  # the last round's cancelled executions have ended
         # Recorded as RUNNING and sitting in its Wait, as the captured calls' conditions expect.
         targets = [running_execution(api) for _ in range(2)]
-        at_rest.mark()
+        at_rest = AtRest(cloud.events)
         pair = [
             (product_times, handler_for(cancel_event(targets[0]))),
             (bare_times, partial(baseline, targets[1])),

@@ -44,3 +44,4 @@ def test_the_bus_is_idle_only_once_every_published_event_was_delivered(monkeypat
     finally:
         release.set()
         bus.close()
+    assert bus.idle()  # closing is not an event

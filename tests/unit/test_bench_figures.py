@@ -4,7 +4,6 @@ the environment a cold start is measured in, the wait for rest before a timed ca
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -80,8 +79,8 @@ def test_the_shipped_prices_carry_a_date_and_a_source_each():
 def test_cold_start_runs_the_function_as_lambda_would(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     monkeypatch.setenv("VIRTUAL_ENV", "/somewhere/.venv")
+    monkeypatch.setenv("PYTHONSTARTUP", "/somewhere/startup.py")
     stack = build_stack(ROOT / "template.yaml")
     function = stack.functions["StartFunction"]
     layer, runtime = tmp_path / "layer", tmp_path / "runtime"
@@ -93,8 +92,9 @@ def test_cold_start_runs_the_function_as_lambda_would(
     assert environ["LAMBDA_TASK_ROOT"] == str(function.code_uri)
     assert environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == str(function.memory)
     assert environ["FLOWPORT_TABLE_NAME"] == function.environment["FLOWPORT_TABLE_NAME"]
-    assert "PYTHONDONTWRITEBYTECODE" not in environ
+    assert environ["PYTHONDONTWRITEBYTECODE"] == "1"  # Lambda's code is read-only
     assert "VIRTUAL_ENV" not in environ
+    assert "PYTHONSTARTUP" not in environ
 
 
 def test_the_table_shows_the_stack_floor_beside_the_functions() -> None:
@@ -114,39 +114,41 @@ def test_the_table_shows_the_stack_floor_beside_the_functions() -> None:
     assert any("`start`" in row and "| met |" in row for row in rows)
 
 
-class _Bus:
-    """A stand-in event bus with one undelivered event until `deliver()`; counts how often it is asked."""
+class _Looks:
+    """Answers from a script, then the last one forever; counts how often it was asked."""
 
-    def __init__(self) -> None:
-        self.pending = False
-        self.asked = threading.Semaphore(0)
+    def __init__(self, *answers: int) -> None:
+        self.answers = list(answers)
+        self.asked = 0
+
+    def __call__(self) -> int:
+        self.asked += 1
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+class _Bus:
+    def __init__(self, *idle: bool) -> None:
+        self.looks = _Looks(*idle)
 
     def idle(self) -> bool:
-        self.asked.release()
-        return not self.pending
+        return bool(self.looks())
 
 
-def test_a_call_is_timed_only_once_earlier_calls_threads_ended_and_their_events_were_delivered() -> None:
-    bus = _Bus()
-    at_rest = overhead.AtRest(bus)  # type: ignore[arg-type]
-    at_rest.mark()
-    execution_done = threading.Event()
-    execution = threading.Thread(target=execution_done.wait, args=(10,))
-    execution.start()
-    bus.pending = True
-
-    def finish_once_waited_on() -> None:
-        for _ in range(3):  # AtRest has looked at least three times while busy
-            bus.asked.acquire(timeout=10)
-        execution_done.set()
-        execution.join()
-        bus.pending = False
-
-    finisher = threading.Thread(target=finish_once_waited_on)
-    finisher.start()
+def test_rest_waits_for_undelivered_events_even_once_the_threads_have_ended() -> None:
+    bus = _Bus(True, False, False, False, True)  # idle when rest is made, then busy for three looks
+    at_rest = overhead.AtRest(bus, _Looks(5))
 
     at_rest()
 
-    assert not execution.is_alive()
-    assert bus.idle()
-    finisher.join()
+    assert bus.looks.asked == 5
+
+
+def test_rest_waits_for_threads_started_since_even_once_their_events_are_delivered() -> None:
+    threads = _Looks(5, 7, 6, 6, 5)  # 5 when rest is made
+    bus = _Bus(True)
+    at_rest = overhead.AtRest(bus, threads)
+
+    at_rest()
+
+    assert threads.asked == 5
+    assert bus.looks.asked == 2  # when rest was made, and once the threads were back to it

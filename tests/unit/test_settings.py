@@ -25,6 +25,15 @@ def test_each_setting_is_read_from_its_prefixed_variable_and_typed() -> None:
     assert settings.stream_max_seconds == 12.5
 
 
+def test_names_are_read_in_any_case() -> None:
+    assert Settings.from_environment({"flowport_table_name": "lower"}).table_name == "lower"
+
+
+def test_a_misspelled_setting_is_refused() -> None:
+    with pytest.raises(ValidationError, match="table_nam"):
+        Settings(table_nam="executions")  # type: ignore[call-arg]
+
+
 def test_unset_variables_keep_their_defaults_and_other_variables_are_ignored() -> None:
     settings = Settings.from_environment({"TABLE_NAME": "not ours", "FLOWPORT_UNKNOWN": "x"})
 

@@ -48,8 +48,17 @@ def test_what_is_not_a_status_change_is_refused_by_its_faults_not_its_values(det
         read_status_change(event)
 
     assert fault in str(raised.value)
+    assert f"event {event['id']}" in str(raised.value)  # so that an operator can find it
     assert SECRET not in str(raised.value)
     assert raised.value.__suppress_context__
+
+
+def test_an_unreadable_event_names_its_execution_when_it_can():
+    event = load_event("execution-status-change")
+    del event["detail"]["name"]
+
+    with pytest.raises(UnreadableEvent, match=f"execution {event['detail']['executionArn']}"):
+        read_status_change(event)
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Every setting flowport reads from the environment, in one place, checked once per container.
 
-A setting `name` is read from `FLOWPORT_NAME`. A plain pydantic model reads them rather than
+A setting `name` is read from `FLOWPORT_NAME`, in any case. A plain pydantic model reads them rather than
 pydantic-settings, whose import (dotenv, argparse and cloud secret sources we do not use) took about
 40 ms of each function's cold start (`make bench`, figure 1).
 """
@@ -22,7 +22,7 @@ ENVIRONMENT_PREFIX = "FLOWPORT_"
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
     table_name: str = Field(
         default="flowport-executions", description="DynamoDB table of executions and keys"
@@ -60,11 +60,12 @@ class Settings(BaseModel):
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """The settings whose variables are set; a value that does not fit its setting raises."""
+        variables = {name.upper(): value for name, value in environ.items()}
         return cls.model_validate(
             {
-                name: environ[variable]
+                name: variables[variable]
                 for name in cls.model_fields
-                if (variable := ENVIRONMENT_PREFIX + name.upper()) in environ
+                if (variable := ENVIRONMENT_PREFIX + name.upper()) in variables
             }
         )
 

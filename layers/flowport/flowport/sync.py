@@ -24,17 +24,22 @@ DETAIL_TYPE = "Step Functions Execution Status Change"
 class UnreadableEvent(Exception):
     """An event flowport cannot read as a status change.
 
-    Its message names the fields at fault and never their values: an event carries the execution's
-    input and output, which must not reach the logs.
+    Its message names the event and its execution, so an operator can find them, and the fields at
+    fault, never their values: an event carries the execution's input and output, which must not reach
+    the logs.
     """
 
     @classmethod
-    def from_validation(cls, error: ValidationError) -> UnreadableEvent:
+    def from_validation(cls, event: dict[str, Any], error: ValidationError) -> UnreadableEvent:
         faults = "; ".join(
             f"{'.'.join(str(part) for part in fault['loc'])}: {fault['type']}"
             for fault in error.errors(include_url=False, include_context=False, include_input=False)
         )
-        return cls(f"not a readable status change event: {faults}")
+        detail = event.get("detail")
+        execution = detail.get("executionArn") if isinstance(detail, dict) else None
+        names = {"event": event.get("id"), "execution": execution}
+        named = ", ".join(f"{name} {value}" for name, value in names.items() if isinstance(value, str))
+        return cls(f"not a readable status change event ({named or 'unnamed'}): {faults}")
 
 
 class DataDetails(BaseModel):
@@ -76,7 +81,7 @@ def read_status_change(event: dict[str, Any]) -> StatusChange:
         return parse(event=event, model=StatusChangeEvent).detail
     except ValidationError as error:
         # `from None`: pydantic's own message quotes the values, and Lambda logs a raised error whole.
-        raise UnreadableEvent.from_validation(error) from None
+        raise UnreadableEvent.from_validation(event, error) from None
 
 
 def _time(epoch_millis: int | None) -> datetime | None:

@@ -75,12 +75,16 @@ class LocalEventBus:
             for rule in spec.rules
         ]
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._undelivered = 0
+        self._counting = threading.Lock()
         self._thread = threading.Thread(
             target=self._deliver_all, name="flowport-local-eventbridge", daemon=True
         )
         self._thread.start()
 
     def publish(self, event: dict[str, Any]) -> None:
+        with self._counting:
+            self._undelivered += 1
         self._queue.put(event)
 
     def close(self, timeout: float = 10.0) -> None:
@@ -89,15 +93,19 @@ class LocalEventBus:
         self._thread.join(timeout)
 
     def idle(self) -> bool:
-        """Whether every event published so far has been delivered."""
-        return self._queue.unfinished_tasks == 0
+        """Whether every event published so far has been delivered (or its delivery has failed)."""
+        with self._counting:
+            return self._undelivered == 0
 
     def _deliver_all(self) -> None:
         while (event := self._queue.get()) is not None:
-            for spec, pattern in self._targets:
-                if pattern.matches_event(event):  # type: ignore[arg-type]
-                    self._deliver(spec, event)
-            self._queue.task_done()
+            try:
+                for spec, pattern in self._targets:
+                    if pattern.matches_event(event):  # type: ignore[arg-type]
+                        self._deliver(spec, event)
+            finally:
+                with self._counting:
+                    self._undelivered -= 1
 
     @staticmethod
     def _deliver(spec: FunctionSpec, event: dict[str, Any]) -> None:
