@@ -30,3 +30,10 @@ def ratio(measured: float, baseline: float) -> float:
 
 def ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
+
+
+def paired_ratio(measured: Sequence[float], baseline: Sequence[float]) -> float:
+    """The median of the ratios of samples taken side by side (the i-th of each, in the same round)."""
+    if len(measured) != len(baseline):
+        raise ValueError(f"{len(measured)} samples against {len(baseline)}")
+    return round(median([value / base for value, base in zip(measured, baseline, strict=True)]), 3)

@@ -10,7 +10,7 @@ import pytest
 from flowport.local.template import build_stack
 
 from bench import coldstart, cost, overhead
-from bench.stats import median, percentile, ratio
+from bench.stats import median, paired_ratio, percentile, ratio
 from bench.table import render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +31,14 @@ def test_median_and_ratio():
     assert median([4.0, 1.0, 3.0, 2.0]) == 2.5
     assert median([5.0, 1.0, 3.0]) == 3.0
     assert ratio(3.0, 2.0) == 1.5
+
+
+def test_paired_ratios_take_each_round_against_its_own_baseline():
+    # The second round ran on a busy machine: both samples are slow, their ratio is not.
+    assert paired_ratio([2.0, 20.0, 2.2], [1.0, 10.0, 1.0]) == 2.0
+    assert ratio(median([2.0, 20.0, 2.2]), median([1.0, 10.0, 1.0])) == 2.2
+    with pytest.raises(ValueError, match="2 samples against 1"):
+        paired_ratio([1.0, 2.0], [1.0])
 
 
 def test_transitions_count_the_states_entered():
