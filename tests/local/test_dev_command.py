@@ -83,6 +83,7 @@ def test_dev_serves_the_api_and_keeps_finished_executions_across_restarts(tmp_pa
 
 
 def test_what_local_mode_cannot_reproduce_is_said_at_start(tmp_path: Path):
+    assert local_gaps(build_stack(ROOT / "template.yaml")) == []  # the stack as shipped: nothing
     template = load_template(ROOT / "template.yaml")
     template["Resources"]["Queue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
     template["Resources"]["StartFunction"]["Properties"]["Events"]["Nightly"] = {

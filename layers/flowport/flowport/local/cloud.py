@@ -41,6 +41,10 @@ NOT_NEEDED_LOCALLY = {
     "AWS::IAM::ManagedPolicy": "IAM is not enforced locally",
     "AWS::Serverless::Api": "the local gateway serves the functions' Api events and mirrors GatewayResponses",
 }
+# Single resources left out, where others of their type may matter.
+NOT_NEEDED_LOCALLY_BY_ID = {
+    "SyncFailedEventsQueue": "holds events the sync function failed on; locally a failed delivery is logged",
+}
 
 
 def local_gaps(stack: Stack) -> list[str]:
@@ -48,7 +52,7 @@ def local_gaps(stack: Stack) -> list[str]:
     gaps = [
         f"{logical_id} ({resource_type}) is not emulated locally"
         for logical_id, resource_type in stack.other_resources.items()
-        if resource_type not in NOT_NEEDED_LOCALLY
+        if resource_type not in NOT_NEEDED_LOCALLY and logical_id not in NOT_NEEDED_LOCALLY_BY_ID
     ]
     gaps += [
         f"event {name} ({event_type}) is not emulated locally"

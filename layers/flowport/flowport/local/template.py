@@ -150,6 +150,7 @@ class _Resolver:
             "AWS::Serverless::StateMachine": f"arn:aws:states:{where}:stateMachine:{physical}",
             "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{where}:table/{physical}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{where}:log-group:{physical}:*",
+            "AWS::SQS::Queue": f"arn:aws:sqs:{where}:{physical}",
         }
         if attribute == "Arn" and resource_type in arns:
             return arns[resource_type]
