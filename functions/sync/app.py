@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from flowport.observability import logger, observed
 from flowport.services import execution_service
-from flowport.sync import read_status_change
+from flowport.sync_event import read_status_change
 
 
 def _handle(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flowport import sync
 from flowport.models import ExecutionStatus
-from flowport.sync import UnreadableEvent, read_status_change
+from flowport.sync_event import UnreadableEvent, read_status_change
 
 from tests.support import load_event
 from tests.unit.test_status import record

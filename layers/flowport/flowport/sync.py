@@ -11,35 +11,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from flowport.models import ExecutionRecord, ExecutionStatus
 from flowport.status import STEP_FUNCTIONS_STATUS, execution_error
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
-
-
-class UnreadableEvent(Exception):
-    """An event flowport cannot read as a status change.
-
-    Its message names the event and its execution, so an operator can find them, and the fields at
-    fault, never their values: an event carries the execution's input and output, which must not reach
-    the logs.
-    """
-
-    @classmethod
-    def from_validation(cls, event: dict[str, Any], error: ValidationError) -> UnreadableEvent:
-        faults = "; ".join(
-            f"{'.'.join(str(part) for part in fault['loc'])}: {fault['type']}"
-            for fault in error.errors(include_url=False, include_context=False, include_input=False)
-        )
-        detail = event.get("detail")
-        execution = detail.get("executionArn") if isinstance(detail, dict) else None
-        names = {"event": event.get("id"), "execution": execution}
-        named = ", ".join(f"{name} {value}" for name, value in names.items() if isinstance(value, str))
-        return cls(f"not a readable status change event ({named or 'unnamed'}): {faults}")
 
 
 class DataDetails(BaseModel):
@@ -69,19 +46,6 @@ class StatusChange(BaseModel):
     @property
     def output_included(self) -> bool:
         return self.output is not None and (self.output_details is None or self.output_details.included)
-
-
-class StatusChangeEvent(EventBridgeModel):
-    detail: StatusChange
-
-
-def read_status_change(event: dict[str, Any]) -> StatusChange:
-    """The status change an EventBridge event carries, or UnreadableEvent."""
-    try:
-        return parse(event=event, model=StatusChangeEvent).detail
-    except ValidationError as error:
-        # `from None`: pydantic's own message quotes the values, and Lambda logs a raised error whole.
-        raise UnreadableEvent.from_validation(event, error) from None
 
 
 def _time(epoch_millis: int | None) -> datetime | None:
