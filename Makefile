@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: help install dev test lint typecheck unit cfn-lint sam-validate checkov fuzz sam-check bench clean
+.PHONY: help install dev test lint typecheck unit clock-ahead cfn-lint sam-validate checkov fuzz sam-check bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,7 +48,15 @@ PYTEST_WORKERS ?= 2
 unit: install
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
-test: lint typecheck cfn-lint sam-validate checkov unit  ## Lint, type-check, check the template and run every test
+# The tests that build events, records and expiries, again with the wall clock ten years ahead
+# (tests/conftest.py): a test that compares against a date written in a fixture fails here, today.
+CLOCK_AHEAD_DAYS ?= 3653
+CLOCK_AHEAD_TESTS := tests/unit tests/aws tests/api tests/sync tests/workflows tests/test_call_counts.py \
+	tests/test_faults.py tests/e2e/test_local_server.py tests/local/test_eventbridge.py
+clock-ahead: install  ## Run the tests of dated things with the clock CLOCK_AHEAD_DAYS ahead
+	FLOWPORT_TEST_CLOCK_SHIFT_DAYS=$(CLOCK_AHEAD_DAYS) $(BIN)/pytest -n $(PYTEST_WORKERS) $(CLOCK_AHEAD_TESTS)
+
+test: lint typecheck cfn-lint sam-validate checkov unit clock-ahead  ## Lint, type-check, check the template and run every test (also with the clock moved ahead)
 
 # The bounded schemathesis run of `make test`, long: more examples per operation, stateful sequences too.
 FUZZ_EXAMPLES ?= 100

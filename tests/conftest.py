@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from flowport import services
 from flowport.local.cloud import FAKE_CREDENTIALS, LocalCloud, running
 from flowport.local.template import Stack, build_stack
@@ -13,6 +16,24 @@ from flowport.local.template import Stack, build_stack
 from tests.support import Api
 
 ROOT = Path(__file__).resolve().parents[1]
+# `make test` runs the suite a second time with the wall clock this many days ahead (time-machine moves
+# time.time and datetime.now for every thread, moto's included; sleeps and monotonic clocks are real), so
+# that a test which compares against a date written in a fixture fails today, not on a later day.
+CLOCK_SHIFT_VARIABLE = "FLOWPORT_TEST_CLOCK_SHIFT_DAYS"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before collection, so module-level times are taken on the moved clock too."""
+    shift = os.environ.get(CLOCK_SHIFT_VARIABLE)
+    if shift:
+        traveller = time_machine.travel(datetime.now(UTC) + timedelta(days=int(shift)), tick=True)
+        traveller.start()
+        config.add_cleanup(traveller.stop)
+
+
+def pytest_report_header() -> str | None:
+    shift = os.environ.get(CLOCK_SHIFT_VARIABLE)
+    return f"clock moved {shift} days ahead: {datetime.now(UTC).isoformat()}" if shift else None
 
 
 @pytest.fixture(autouse=True)

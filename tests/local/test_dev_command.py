@@ -25,19 +25,31 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def start_dev(port: int, state_dir: Path) -> subprocess.Popen[str]:
+    """`flowport dev` as a background shell or CI starts it: with SIGINT ignored, which it inherits."""
     return subprocess.Popen(
         [sys.executable, "-m", "flowport.cli", "dev", "--port", str(port), "--state-dir", str(state_dir)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=_ignore_sigint,
     )
 
 
 def stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=30)
+    """Ctrl-C; the process must end cleanly on it. Whatever happens, nothing is left running."""
+    try:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
     assert process.returncode == 0, output
     return output
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,11 +15,21 @@ from flowport.local.template import Stack
 from tests.support import TICKET, Api, load_event, wait_until
 
 
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
 def status_change(cloud: LocalCloud, execution_id: str, status: str, **detail: Any) -> dict[str, Any]:
-    """events/execution-status-change.json, about one of this stack's executions."""
+    """events/execution-status-change.json, about one of this stack's executions, happening now.
+
+    Its times are the sample's own only as a shape: the record's retention is counted from the stop date,
+    so an event dated by the file would be long expired on a later day.
+    """
     event = copy.deepcopy(load_event("execution-status-change"))
     machine = cloud.stack.state_machines["TicketTriageV2StateMachine"]
     arn = f"{machine.arn.replace(':stateMachine:', ':execution:')}:{execution_id}"
+    now = datetime.now(UTC)
+    event["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     event["resources"] = [arn]
     event["detail"].update(
         {
@@ -26,6 +37,8 @@ def status_change(cloud: LocalCloud, execution_id: str, status: str, **detail: A
             "stateMachineArn": machine.arn,
             "name": execution_id,
             "status": status,
+            "startDate": _millis(now - timedelta(seconds=2)),
+            "stopDate": _millis(now) if status != "RUNNING" else None,
             **detail,
         }
     )
@@ -64,7 +77,8 @@ def test_running_then_succeeded_records_the_outcome_once(cloud: LocalCloud, api:
     document = stored(api, running_execution)
     assert document["status"] == "COMPLETED"
     assert document["output"]["queue"] == "priority"
-    assert document["completedAt"].startswith("2026-11-23T14:30:00")
+    stopped = datetime.fromtimestamp(succeeded["detail"]["stopDate"] / 1000, UTC)
+    assert datetime.fromisoformat(document["completedAt"]) == stopped
 
 
 def test_a_late_running_event_never_moves_a_finished_record_back(

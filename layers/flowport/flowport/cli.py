@@ -58,6 +58,9 @@ def run_dev(template: Path, host: str, port: int, state_dir: Path | None = None)
         def stop(_signal: int, _frame: FrameType | None) -> None:
             raise KeyboardInterrupt
 
+        # Both installed explicitly: a process started with SIGINT ignored (a background shell, nohup,
+        # CI) inherits that, and Python then installs no KeyboardInterrupt handler of its own.
+        signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
             server.serve_forever()
