@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 def _execution_arn(execution_id: str) -> str:
     from flowport import services
 
-    record = services.execution_service()._store.get(execution_id, 0)
+    record = services.execution_store().get(execution_id, 0)
     if record is None:
         raise LookupError(execution_id)
     return str(record.execution_arn)

@@ -21,7 +21,7 @@ def _keyed(key: str, strategy: str) -> dict[str, str | None]:
 
 def finished_execution(api: Api) -> str:
     execution_id = str(api.start().json()["executionId"])
-    store = services.execution_service()._store
+    store = services.execution_store()
     wait_until(lambda: (record := store.get(execution_id, 0)) is not None and record.status.is_terminal)
     return execution_id
 
@@ -29,7 +29,7 @@ def finished_execution(api: Api) -> str:
 def running_execution(api: Api, body: dict[str, Any] | None = None, headers: Any = None) -> str:
     execution_id = str(api.start(body=body or SLOW, headers=headers).json()["executionId"])
     wait_until(lambda: api.get(execution_id).json().get("currentNode") == "WaitForAgentPool")
-    store = services.execution_service()._store
+    store = services.execution_store()
     wait_until(
         lambda: (record := store.get(execution_id, 0)) is not None and record.status.value == "RUNNING"
     )

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from botocore.exceptions import ClientError
 from flowport.aws import clients
 from flowport.local.functions import invoke
-from flowport.local.template import ApiRoute, Stack
+from flowport.local.template import LOCAL_ACCOUNT, LOCAL_REGION, LOCAL_STACK, ApiRoute, Stack
+from flowport.settings import Settings
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 T = TypeVar("T")
@@ -24,6 +26,17 @@ T = TypeVar("T")
 def load_event(name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
     return event
+
+
+def settings_for_tests(**overrides: Any) -> Settings:
+    """Settings for a use case built by a test: the local stack's names, and any setting changed."""
+    required = {
+        "table_name": f"{LOCAL_STACK}-ExecutionsTable",
+        "state_machine_arn_prefix": (
+            f"arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:{LOCAL_STACK}-"
+        ),
+    }
+    return Settings.model_validate({**required, **overrides})
 
 
 def wait_until(probe: Callable[[], T], timeout: float = 15.0, interval: float = 0.05) -> T:
@@ -163,6 +176,23 @@ class CallLog:
         self.calls.clear()
         action()
         return list(self.calls)
+
+
+@contextmanager
+def aws_failing(client: Any, operation: str, code: str, **response: Any) -> Iterator[None]:
+    """While the block runs, `operation` on this shared client fails as AWS answers with `code` (and any
+    other parts of an error response, such as CancellationReasons), before anything is sent: a botocore
+    before-call hook, the seam botocore offers, so the adapters under test stay as they ship."""
+
+    def fail(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": code}, **response}, operation)
+
+    event = f"before-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+    client.meta.events.register(event, fail)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(event, fail)
 
 
 @contextmanager

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
+import boto3
 import pytest
+from flowport import services
 from flowport.local.cloud import LocalCloud
 
 from tests.support import TICKET, Api, CallLog, calls_recorded, wait_until
@@ -34,9 +36,7 @@ def test_replay_and_conflict_cost_one_call_once_the_start_is_confirmed(api: Api,
     slow = {**TICKET, "delaySeconds": 60}
     execution_id = api.start(body=slow, headers=keyed("RETURN_EXISTING")).json()["executionId"]
     wait_until(lambda: api.get(execution_id).json()["status"] == "RUNNING")
-    from flowport import services
-
-    wait_until(lambda: services.execution_service()._store.get(execution_id, 0).status.value == "RUNNING")  # type: ignore[union-attr]
+    wait_until(lambda: services.execution_store().get(execution_id, 0).status.value == "RUNNING")  # type: ignore[union-attr]
     assert aws_calls.during(lambda: api.start(body=slow, headers=keyed("RETURN_EXISTING"))) == [
         "dynamodb.TransactWriteItems"
     ]
@@ -48,28 +48,76 @@ def test_replay_and_conflict_cost_one_call_once_the_start_is_confirmed(api: Api,
 
 def test_reading_a_finished_execution_is_one_dynamodb_read(api: Api, aws_calls: CallLog):
     execution_id = api.start().json()["executionId"]
-    from flowport import services
-
-    store = services.execution_service()._store
+    store = services.execution_store()
     wait_until(lambda: (record := store.get(execution_id, 0)) is not None and record.status.is_terminal)
-    assert aws_calls.during(lambda: api.get(execution_id)) == ["dynamodb.GetItem"]
+    # The record and its live view in one read; a finished record needs no more.
+    assert aws_calls.during(lambda: api.get(execution_id)) == ["dynamodb.BatchGetItem"]
     assert api.get(execution_id).json()["progress"] == 100
 
 
-def test_reading_a_running_execution_is_one_read_and_one_history_page(api: Api, aws_calls: CallLog):
+@pytest.fixture
+def views_fresh_for_a_minute(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live views that stay fresh for the whole test, so what is counted does not depend on its speed."""
+    monkeypatch.setenv("FLOWPORT_LIVE_VIEW_SECONDS", "60")
+    services.reset()
+
+
+def waiting_in_step_functions(execution_id: str) -> None:
+    """Until Step Functions has it in its Wait state and the record says RUNNING (asked of Step Functions
+    and DynamoDB directly: a status read would make the live view this test counts)."""
+    record = wait_until(
+        lambda: (
+            (found := services.execution_store().get(execution_id, 0)) is not None
+            and found.status.value == "RUNNING"
+            and found
+        )
+    )
+    history = boto3.client("stepfunctions").get_execution_history
+    wait_until(
+        lambda: any(
+            event["type"] == "WaitStateEntered"
+            for event in history(executionArn=record.execution_arn)["events"]
+        )
+    )
+
+
+@pytest.mark.usefixtures("views_fresh_for_a_minute")
+def test_a_running_execution_reads_its_history_once_per_live_view(api: Api, aws_calls: CallLog):
     execution_id = api.start(body={**TICKET, "delaySeconds": 60}).json()["executionId"]
-    wait_until(lambda: api.get(execution_id).json().get("currentNode") == "WaitForAgentPool")
-    document: dict[str, Any] = {}
+    waiting_in_step_functions(execution_id)
+    documents: list[dict[str, Any]] = []
 
     def read() -> None:
-        document.update(api.get(execution_id).json())
+        documents.append(api.get(execution_id).json())
 
-    assert aws_calls.during(read) == ["dynamodb.GetItem", "sfn.GetExecutionHistory"]
-    assert document["status"] == "RUNNING"
-    assert document["currentNode"] == "WaitForAgentPool"
-    assert 0 < document["progress"] < 100
-    assert document["completedNodes"] < document["totalNodes"]
+    # The first reader finds no view: it claims the refresh, reads one page of history, keeps the view.
+    assert aws_calls.during(read) == [
+        "dynamodb.BatchGetItem",
+        "dynamodb.UpdateItem",
+        "sfn.GetExecutionHistory",
+        "dynamodb.PutItem",
+    ]
+    # Every reader while it is fresh: the record and the view, in one call.
+    for _ in range(3):
+        assert aws_calls.during(read) == ["dynamodb.BatchGetItem"]
+    for document in documents:
+        assert document["status"] == "RUNNING"
+        assert document["currentNode"] == "WaitForAgentPool"
+        assert 0 < document["progress"] < 100
+        assert document["completedNodes"] < document["totalNodes"]
+    assert len({document["startedAt"] for document in documents}) == 1
     api.cancel(execution_id)
+
+
+def test_a_cancel_is_the_claim_the_stop_and_the_record(api: Api, aws_calls: CallLog):
+    execution_id = api.start(body={**TICKET, "delaySeconds": 60}).json()["executionId"]
+    waiting_in_step_functions(execution_id)
+    assert aws_calls.during(lambda: api.cancel(execution_id)) == [
+        "dynamodb.UpdateItem",
+        "sfn.StopExecution",
+        "dynamodb.UpdateItem",
+    ]
+    assert aws_calls.during(lambda: api.cancel(execution_id)) == ["dynamodb.UpdateItem"]  # refused: 409
 
 
 def test_a_start_with_searchable_input_writes_its_pointer_in_the_same_call(api: Api, aws_calls: CallLog):

@@ -7,6 +7,7 @@ The calls are recorded with botocore's hooks while each function serves real req
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -91,8 +92,15 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(cloud: LocalClo
     event = load_event("execution-status-change")
     machine = cloud.stack.state_machines["TicketTriageV2StateMachine"]
     arn = f"{machine.arn.replace(':stateMachine:', ':execution:')}:{second['executionId']}"
+    now_millis = int(time.time() * 1000)
     event["detail"].update(
-        {"executionArn": arn, "stateMachineArn": machine.arn, "name": second["executionId"]}
+        {
+            "executionArn": arn,
+            "stateMachineArn": machine.arn,
+            "name": second["executionId"],
+            "startDate": now_millis - 1000,
+            "stopDate": now_millis,
+        }
     )
     as_function("SyncFunction", lambda: invoke(cloud.stack.functions["SyncFunction"], event))
     as_function("StatusFunction", lambda: api.get(second["executionId"]))
@@ -117,24 +125,33 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(cloud: LocalClo
 # with the path that uses it; test_the_paths_not_reached_here_exist checks each is still called.
 _OUTPUT_TOO_LARGE = {
     "states:DescribeExecution": "an output too large for the record is read from Step Functions "
-    "(ExecutionService._output_from_step_functions)"
+    "(LiveExecutions.output_from_step_functions)"
+}
+_STALE_VIEW = {
+    "dynamodb:UpdateItem": "a reader that finds the live view stale claims its refresh (DynamoLiveViews)",
+    "states:GetExecutionHistory": "the claimant reads the newest page of history (LiveExecutions)",
+    "dynamodb:PutItem": "and keeps the new view (DynamoLiveViews.put)",
 }
 NOT_REACHED_HERE = {
     "StartFunction": {
         "dynamodb:GetItem": "a key whose start was abandoned: its record is read (_status_of_key)",
         "dynamodb:UpdateItem": "taking over an abandoned start, or recording a failed one (ExecutionStore)",
     },
-    **dict.fromkeys(("StatusFunction", "StreamFunction", "CancelFunction"), _OUTPUT_TOO_LARGE),
+    "StatusFunction": _OUTPUT_TOO_LARGE,
+    "StreamFunction": {**_OUTPUT_TOO_LARGE, **_STALE_VIEW},
     "SyncFunction": {
         **_OUTPUT_TOO_LARGE,
         "states:StopExecution": "an execution started after its record was cancelled is stopped "
-        "(ExecutionService._stop_if_running)",
+        "(ApplyStatusChange._stop_if_running)",
+        "dynamodb:PutItem": "the final live view, once the history shows the end (ApplyStatusChange._final)",
     },
 }
 BOTO3_METHOD = {
     "dynamodb:GetItem": "get_item",
+    "dynamodb:PutItem": "put_item",
     "dynamodb:UpdateItem": "update_item",
     "states:DescribeExecution": "describe_execution",
+    "states:GetExecutionHistory": "get_execution_history",
     "states:StopExecution": "stop_execution",
 }
 

@@ -40,10 +40,10 @@ def test_the_flowport_layer_holds_the_package_compiled_without_its_local_mode(tm
     package = tmp_path / "python" / "flowport"
 
     sources = sorted(path.relative_to(package) for path in package.rglob("*.py"))
-    assert Path("executions.py") in sources
+    assert Path("core/status.py") in sources
+    assert Path("usecases/start.py") in sources
     assert Path("api/routes/start.py") in sources
     assert not (package / "local").exists()
-    assert not (package / "cli.py").exists()
     for source in sources:
         [compiled] = (package / source.parent / "__pycache__").glob(f"{source.stem}.cpython-311.pyc")
         flags = int.from_bytes(compiled.read_bytes()[4:8], "little")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from flowport import search
+from flowport.aws.live_views import VIEW_PREFIX
+from flowport.core import search
+from flowport.core.registry import Registry
 from flowport.local.functions import load_module
 from flowport.local.template import LOCAL_STACK, Stack, load_template
-from flowport.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = Registry.load(ROOT / "statemachines")
@@ -52,21 +53,28 @@ def test_start_may_start_every_registered_state_machine_and_nothing_more():
     assert resources == machines
 
 
+READS = {
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:BatchGetItem",
+    "states:DescribeExecution",
+    "states:GetExecutionHistory",
+}
+ONLY_LIVE_VIEWS = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{VIEW_PREFIX}*"]}}
+
+
 @pytest.mark.parametrize("function", ["StatusFunction", "StreamFunction"])
-def test_the_reading_functions_only_read(function: str):
+def test_the_reading_functions_only_read_but_for_live_views(function: str):
+    """Records and keys are out of their reach: the only write allowed is of LIVE# items."""
     template = load_template(ROOT / "template.yaml")
-    actions = {
-        action
-        for statement in template["Resources"][function]["Properties"]["Policies"][0]["Statement"]
-        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
-    }
-    assert actions <= {
-        "dynamodb:GetItem",
-        "dynamodb:Query",
-        "dynamodb:BatchGetItem",
-        "states:DescribeExecution",
-        "states:GetExecutionHistory",
-    }
+    statements = template["Resources"][function]["Properties"]["Policies"][0]["Statement"]
+    for statement in statements:
+        action = statement["Action"]
+        actions = {action} if isinstance(action, str) else set(action)
+        if actions <= READS:
+            continue
+        assert actions <= {"dynamodb:PutItem", "dynamodb:UpdateItem"}, (function, actions)
+        assert statement.get("Condition") == ONLY_LIVE_VIEWS, (function, statement)
 
 
 def test_a_stream_response_ends_before_its_function_and_api_gateway_time_out():

@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from flowport.reporting import report_status
+from flowport.aws.reporting import report_status
 
 MAX_CHARACTERS = 200_000
 # Step Functions refuses state data over 256 KiB; keep the parsed document safely below it.

@@ -3,14 +3,14 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from flowport import services
+from flowport.aws.status_events import read_status_change
 from flowport.observability import logger, observed
-from flowport.services import execution_service
-from flowport.sync_event import read_status_change
 
 
 def _handle(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
     change = read_status_change(event)
-    applied = execution_service().apply_status_change(change)
+    applied = services.apply_status_change().apply(change)
     logger.info(
         "status change", extra={"execution": change.name, "status": change.status, "applied": applied}
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from flowport import services
-from flowport.errors import ServiceUnavailable
+from flowport.core.errors import ServiceUnavailable
 from flowport.local.cloud import LocalCloud
 
 from tests.support import TICKET, Api, HttpResult, load_event, wait_until, with_request
@@ -203,10 +203,10 @@ def test_events_of_an_unknown_execution_is_404(api: Api):
 def test_a_throttled_look_is_nothing_new_for_now_not_an_error(api: Api, monkeypatch: pytest.MonkeyPatch):
     execution_id = finished_document_summary(api)
 
-    def throttled(_: str) -> None:
-        raise ServiceUnavailable("Step Functions is throttling")
+    def throttled(*_: object) -> None:
+        raise ServiceUnavailable("DynamoDB is throttling")
 
-    monkeypatch.setattr(services.execution_service(), "observe", throttled)
+    monkeypatch.setattr(services.live_views(), "read", throttled)
     answer = events(api, execution_id, None)
     assert answer.status == 200
     assert answer.body == ": no new events\n\nretry: 5000\n\n"

@@ -12,8 +12,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from flowport import services
 from flowport.api.apps import build_app
 from flowport.api.routes import workflows
+from flowport.core.registry import Workflow
 from flowport.local.functions import LocalContext
-from flowport.registry import Workflow
 
 from tests.support import HttpResult, load_event, with_request
 

@@ -6,9 +6,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from flowport.aws.gateway import StepFunctionsGateway
-from flowport.errors import ServiceUnavailable
+from flowport.core.errors import ServiceUnavailable
+from flowport.core.models import ExecutionStatus, execution_arn
 from flowport.local.cloud import LocalCloud
-from flowport.models import ExecutionStatus, execution_arn
 
 
 @pytest.fixture

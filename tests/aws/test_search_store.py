@@ -8,18 +8,18 @@ from typing import Any
 
 import boto3
 import pytest
-from flowport import search
 from flowport.aws.search_store import SearchStore
 from flowport.aws.store import ExecutionStore
-from flowport.errors import ServiceUnavailable
-from flowport.execution_search import ExecutionSearch, SearchRequest
+from flowport.core import search
+from flowport.core.errors import ServiceUnavailable
+from flowport.core.models import ExecutionStatus
+from flowport.core.registry import Registry, Workflow
+from flowport.core.search import Cursor, Filters, Index
 from flowport.local.cloud import LocalCloud
-from flowport.models import ExecutionStatus
-from flowport.registry import Registry, Workflow
-from flowport.search import Cursor, Filters, Index
-from flowport.settings import Settings
+from flowport.usecases.search import SearchExecutions, SearchRequest
 
 from tests.aws.test_store import NOW, key, record
+from tests.support import settings_for_tests
 
 WORKFLOW = Workflow.model_validate(
     {"name": "ticket-triage", "versions": [2], "searchableInputFields": ["customerId", "vip"]}
@@ -180,17 +180,17 @@ def test_keys_still_unprocessed_after_the_retries_are_a_503(store: ExecutionStor
 
 def service(
     indexes: SearchStore, now: datetime, max_run_seconds: int = 3 * 24 * 3600, retention_hours: int = 24
-) -> ExecutionSearch:
+) -> SearchExecutions:
     workflow = WORKFLOW.model_copy(update={"retention_hours": retention_hours})
-    return ExecutionSearch(
+    return SearchExecutions(
         Registry({workflow.name: workflow}),
         indexes,
-        Settings(max_run_seconds=max_run_seconds),
+        settings_for_tests(max_run_seconds=max_run_seconds),
         clock=lambda: now,
     )
 
 
-def all_pages(search_service: ExecutionSearch, **request: Any) -> list[list[str]]:
+def all_pages(search_service: SearchExecutions, **request: Any) -> list[list[str]]:
     pages, token = [], None
     while True:
         page = search_service.search(SearchRequest(next_token=token, **request))

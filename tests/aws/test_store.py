@@ -6,15 +6,16 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
-from flowport.aws.store import ExecutionStore, KeyTaken
-from flowport.local.cloud import LocalCloud
-from flowport.models import (
+from flowport.aws.store import ExecutionStore
+from flowport.core.models import (
     ExecutionError,
     ExecutionRecord,
     ExecutionSource,
     ExecutionStatus,
     IdempotencyKeyRecord,
 )
+from flowport.core.ports import CancelClaim, KeyTaken
+from flowport.local.cloud import LocalCloud
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:flowport-local-ticket-triage-v2"
@@ -97,13 +98,44 @@ def test_only_one_request_takes_over_a_start(store: ExecutionStore):
     assert not store.take_over_start(key(), lease_until=NOW.timestamp() + 60)
 
 
-def test_only_one_caller_claims_a_cancellation(store: ExecutionStore):
+def test_only_one_caller_claims_a_cancellation_and_each_learns_the_record(store: ExecutionStore):
     store.create(record(status=ExecutionStatus.RUNNING), None, now=NOW.timestamp())
-    assert store.request_cancel("e1", NOW.isoformat())
-    assert not store.request_cancel("e1", NOW.isoformat())
+    won = store.claim_cancel("e1", NOW)
+    assert won.won
+    assert won.record is not None
+    assert (won.record.status, won.record.cancel_requested_at) == (ExecutionStatus.RUNNING, NOW)
+    lost = store.claim_cancel("e1", NOW)
+    assert not lost.won
+    assert lost.record is not None
+    assert lost.record.execution_id == "e1"
     assert store.withdraw_cancel("e1")
-    assert store.request_cancel("e1", NOW.isoformat())
-    assert not store.request_cancel("missing", NOW.isoformat())
+    assert store.claim_cancel("e1", NOW).won
+    assert store.claim_cancel("missing", NOW) == CancelClaim(False, None)
+
+
+def test_a_finished_or_expired_execution_cannot_be_claimed(store: ExecutionStore):
+    store.create(record(status=ExecutionStatus.RUNNING), None, now=NOW.timestamp())
+    store.finish(record(status=ExecutionStatus.COMPLETED, completed_at=NOW))
+    finished = store.claim_cancel("e1", NOW)
+    assert not finished.won
+    assert finished.record is not None
+    assert finished.record.status is ExecutionStatus.COMPLETED
+    store.create(
+        record("e2", status=ExecutionStatus.RUNNING, expires_at=int(NOW.timestamp()) - 1), None, now=0
+    )
+    assert store.claim_cancel("e2", NOW) == CancelClaim(False, None)
+
+
+def test_only_a_cancelled_record_is_finished_again_after_its_cancel(store: ExecutionStore):
+    store.create(record(status=ExecutionStatus.RUNNING), key(), now=NOW.timestamp())
+    completed = record(status=ExecutionStatus.COMPLETED, completed_at=NOW, output={"done": True})
+    assert not store.finish(completed, after_cancel=True)  # it is not CANCELLED
+    assert store.finish(record(status=ExecutionStatus.CANCELLED, completed_at=NOW))
+    assert store.finish(completed, after_cancel=True)
+    stored = store.get("e1", NOW.timestamp())
+    assert stored is not None
+    assert (stored.status, stored.output) == (ExecutionStatus.COMPLETED, {"done": True})
+    assert not store.finish(completed, after_cancel=True)  # and only once
 
 
 def test_a_finished_record_is_never_finished_again_and_mirrors_onto_its_key(store: ExecutionStore):

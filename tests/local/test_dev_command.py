@@ -32,7 +32,16 @@ def _ignore_sigint() -> None:
 def start_dev(port: int, state_dir: Path) -> subprocess.Popen[str]:
     """`flowport dev` as a background shell or CI starts it: with SIGINT ignored, which it inherits."""
     return subprocess.Popen(
-        [sys.executable, "-m", "flowport.cli", "dev", "--port", str(port), "--state-dir", str(state_dir)],
+        [
+            sys.executable,
+            "-m",
+            "flowport.local.cli",
+            "dev",
+            "--port",
+            str(port),
+            "--state-dir",
+            str(state_dir),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -57,8 +66,8 @@ def stop(process: subprocess.Popen[str]) -> str:
 def wait_for_server(url: str) -> None:
     def answers() -> bool:
         try:
-            return requests.get(f"{url}/openapi.json", timeout=2).status_code == 200
-        except requests.ConnectionError:
+            return requests.get(f"{url}/openapi.json", timeout=10).status_code == 200
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting
             return False
 
     wait_until(answers, timeout=60, interval=0.2)

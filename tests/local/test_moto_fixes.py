@@ -7,9 +7,9 @@ import threading
 import time
 
 import boto3
+from flowport.core.models import execution_arn
 from flowport.local import moto_fixes
 from flowport.local.cloud import LocalCloud
-from flowport.models import execution_arn
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from tests.support import wait_until

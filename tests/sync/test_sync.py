@@ -95,24 +95,43 @@ def test_a_late_running_event_never_moves_a_finished_record_back(
     assert document["error"] == {"code": "TicketRejected", "message": "Looks like spam"}
 
 
-def test_a_cancelled_record_ignores_the_aborted_event_and_any_other(
+def test_a_cancelled_record_ignores_its_aborted_event_and_a_late_running_one(
     cloud: LocalCloud, api: Api, running_execution: str
 ):
     assert api.cancel(running_execution).status == 200
-    for status in ("ABORTED", "SUCCEEDED", "RUNNING"):
+    for status in ("ABORTED", "RUNNING", "ABORTED"):
         assert sync(cloud.stack, status_change(cloud, running_execution, status)) is False
     assert stored(api, running_execution)["status"] == "CANCELLED"
+
+
+@pytest.mark.parametrize(
+    ("ended", "expected"), [("SUCCEEDED", "COMPLETED"), ("FAILED", "FAILED"), ("TIMED_OUT", "TIMED_OUT")]
+)
+def test_an_execution_that_ended_before_its_stop_keeps_how_it_really_ended(
+    cloud: LocalCloud, api: Api, running_execution: str, ended: str, expected: str
+):
+    """The cancel claims what the record says runs; Step Functions may have finished it already (the sync
+    function had not heard yet). Its own end then wins, output and all: nothing is lost to the cancel."""
+    assert api.cancel(running_execution).json()["cancelled"] is True
+    event = status_change(cloud, running_execution, ended, error="Boom", cause="it broke")
+    assert sync(cloud.stack, event) is True
+    assert sync(cloud.stack, event) is False  # once only
+    document = stored(api, running_execution)
+    assert document["status"] == expected
+    if expected == "COMPLETED":
+        assert document["output"]["queue"] == "priority"
+    else:
+        assert document["error"]["code"] == "Boom"
 
 
 def test_an_output_left_out_of_the_event_is_read_from_step_functions(
     cloud: LocalCloud, api: Api, running_execution: str, monkeypatch: pytest.MonkeyPatch
 ):
     from flowport import services
-    from flowport.status import Observation
+    from flowport.core.status import Observation
 
-    gateway = services.execution_service()._gateway
     observed = Observation(None, None, None, {"big": True}, None)  # type: ignore[arg-type]
-    monkeypatch.setattr(gateway, "describe", lambda _arn: observed)
+    monkeypatch.setattr(services.workflow_engine(), "describe", lambda _arn: observed)
     event = status_change(
         cloud, running_execution, "SUCCEEDED", output=None, outputDetails={"included": False}
     )
@@ -124,13 +143,13 @@ def test_an_output_too_large_for_dynamodb_stays_in_step_functions(
     cloud: LocalCloud, api: Api, running_execution: str, monkeypatch: pytest.MonkeyPatch
 ):
     from flowport import services
-    from flowport.status import Observation
+    from flowport.core.status import Observation
 
     big = {"text": "x" * (320 * 1024)}
     event = status_change(cloud, running_execution, "SUCCEEDED", output=json.dumps(big))
     assert sync(cloud.stack, event) is True
-    gateway = services.execution_service()._gateway
-    monkeypatch.setattr(gateway, "describe", lambda _arn: Observation(None, None, None, big, None))  # type: ignore[arg-type]
+    described = Observation(None, None, None, big, None)  # type: ignore[arg-type]
+    monkeypatch.setattr(services.workflow_engine(), "describe", lambda _arn: described)
     document = stored(api, running_execution)
     assert document["output"] == big
     assert document["outputFromStepFunctions"] is True
@@ -140,7 +159,7 @@ def test_real_executions_are_synced_by_the_local_eventbridge(api: Api):
     execution_id = api.start(body={**TICKET, "delaySeconds": 0}).json()["executionId"]
     from flowport import services
 
-    store = services.execution_service()._store
+    store = services.execution_store()
     record = wait_until(lambda: (r := store.get(execution_id, 0)) is not None and r.status.is_terminal and r)
     assert record.status.value == "COMPLETED"
     assert record.output is not None
@@ -153,7 +172,7 @@ def test_an_end_that_overtakes_its_running_event_is_kept(
     """Out of order from the start: SUCCEEDED reaches a record still QUEUED, RUNNING comes after it."""
     from flowport import services
 
-    monkeypatch.setattr(services.execution_service()._gateway, "start", lambda *_: None)
+    monkeypatch.setattr(services.workflow_engine(), "start", lambda *_: None)
     execution_id = api.start(body={**TICKET, "delaySeconds": 60}).json()["executionId"]
     cloud.close()
     assert sync(cloud.stack, status_change(cloud, execution_id, "SUCCEEDED")) is True

@@ -1,4 +1,4 @@
-"""Node history from Step Functions histories: the rules of flowport.history.
+"""Node history from Step Functions histories: the rules of flowport.core.history.
 
 `histories/` holds real histories recorded from moto running the shipped document-summary workflow,
 trimmed of inputs, outputs and stack traces.
@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flowport import tokens
-from flowport.errors import InvalidNextToken
-from flowport.history import IO_CAP_BYTES, NodeError, node_runs, page, position, states_of_events
-from flowport.models import NodeStatus
+from flowport.core import tokens
+from flowport.core.errors import InvalidNextToken
+from flowport.core.history import IO_CAP_BYTES, NodeError, node_runs, page, position, read
+from flowport.core.models import NodeStatus
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -127,7 +127,7 @@ def test_a_run_open_when_the_execution_ended_ends_as_the_execution_did(ending: s
 
 
 def test_events_belong_to_the_state_their_chain_leads_to():
-    states = states_of_events(RETRIED)
+    states = read(RETRIED).states
     assert {states[i].name for i in range(2, 10)} == {"Fetch"}
     assert 1 not in states  # ExecutionStarted belongs to no state
 

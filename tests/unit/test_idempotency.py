@@ -3,10 +3,10 @@
 from datetime import UTC, datetime
 
 import pytest
-from flowport import idempotency
-from flowport.errors import IdempotencyKeyReused
-from flowport.idempotency import ConflictAction, PendingStart
-from flowport.models import ConflictStrategy, ExecutionStatus, IdempotencyKeyRecord
+from flowport.core import idempotency
+from flowport.core.errors import IdempotencyKeyReused
+from flowport.core.idempotency import ConflictAction, PendingStart
+from flowport.core.models import ConflictStrategy, ExecutionStatus, IdempotencyKeyRecord
 
 ACTIVE = [ExecutionStatus.QUEUED, ExecutionStatus.RUNNING]
 FINISHED = [s for s in ExecutionStatus if s.is_terminal]

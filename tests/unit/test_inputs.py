@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from flowport import inputs
-from flowport.errors import InputValidationFailed, MalformedJson, PayloadTooLarge, UnsupportedMediaType
-from flowport.registry import Workflow
+from flowport.core import inputs
+from flowport.core.errors import InputValidationFailed, MalformedJson, PayloadTooLarge, UnsupportedMediaType
+from flowport.core.registry import Workflow
 
 PLAIN = Workflow(name="plain", versions=(1,))
 TEXT = Workflow(name="text", versions=(1,), contentVariable="document")

@@ -1,6 +1,6 @@
 import pytest
 from flowport.api.negotiation import JSON, TEXT, choose_start_representation
-from flowport.errors import NotAcceptable
+from flowport.core.errors import NotAcceptable
 
 
 @pytest.mark.parametrize(

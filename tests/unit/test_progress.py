@@ -1,4 +1,4 @@
-"""Progress from a definition and a Step Functions history: the counting rules of flowport.progress.
+"""Progress from a definition and a Step Functions history: the counting rules of flowport.core.progress.
 
 The histories are real ones recorded from moto (local mode) running the shipped workflows, trimmed:
 timestamps, inputs, outputs and stack traces dropped, newest event first as AWS returns them. The
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flowport.progress import NodeFailure, Progress, count_nodes, node_names, progress_of
+from flowport.core.progress import NodeFailure, Progress, count_nodes, node_names, progress_of
 
 STATEMACHINES = Path(__file__).resolve().parents[2] / "statemachines"
 
@@ -688,7 +688,16 @@ def test_a_redriven_execution_runs_again():
         *up_to(TICKET_ROUTED, 10),
     ]
     running = progress_of(TICKET_TRIAGE, redriven, None)
-    assert (running.failure, running.current_node) == (None, "WaitForAgentPool")
+    # Running again, and no state entered since: the runs the failure ended stay ended (the history's rule).
+    assert (running.failure, running.current_node) == (None, None)
+    reentered = {
+        "type": "WaitStateEntered",
+        "id": 13,
+        "previousEventId": 12,
+        "stateEnteredEventDetails": {"name": "WaitForAgentPool"},
+    }
+    again = progress_of(TICKET_TRIAGE, [reentered, *redriven], None)
+    assert (again.failure, again.current_node) == (None, "WaitForAgentPool")
 
 
 # Retries

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from flowport.errors import VersionNotFound, WorkflowDisabled, WorkflowNotFound
-from flowport.registry import Registry, Workflow
+from flowport.core.errors import VersionNotFound, WorkflowDisabled, WorkflowNotFound
+from flowport.core.registry import Registry, Workflow
 from pydantic import ValidationError
 
 ROOT = Path(__file__).resolve().parents[2]

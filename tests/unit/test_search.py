@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from flowport import search
-from flowport.errors import FieldNotSearchable, InvalidNextToken, InvalidParameter
-from flowport.models import ExecutionLinks, ExecutionStatus, ExecutionSummary
-from flowport.registry import Workflow
-from flowport.search import Cursor, Filters, Index, InputMatch
+from flowport.core import search
+from flowport.core.errors import FieldNotSearchable, InvalidNextToken, InvalidParameter
+from flowport.core.models import ExecutionLinks, ExecutionStatus, ExecutionSummary
+from flowport.core.registry import Workflow
+from flowport.core.search import Cursor, Filters, Index, InputMatch
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 WORKFLOW = Workflow.model_validate(

@@ -5,14 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from flowport.settings import Settings
+from flowport.settings import Settings, SettingsError
 from pydantic import ValidationError
+
+REQUIRED = {
+    "FLOWPORT_TABLE_NAME": "executions",
+    "FLOWPORT_STATE_MACHINE_ARN_PREFIX": "arn:aws:states:eu-west-1:210987654321:stateMachine:prod-",
+}
 
 
 def test_each_setting_is_read_from_its_prefixed_variable_and_typed() -> None:
     settings = Settings.from_environment(
         {
-            "FLOWPORT_TABLE_NAME": "executions",
+            **REQUIRED,
             "FLOWPORT_WORKFLOWS_PATH": "/srv/workflows",
             "FLOWPORT_START_LEASE_SECONDS": "45",
             "FLOWPORT_STREAM_MAX_SECONDS": "12.5",
@@ -26,7 +31,9 @@ def test_each_setting_is_read_from_its_prefixed_variable_and_typed() -> None:
 
 
 def test_names_are_read_in_any_case() -> None:
-    assert Settings.from_environment({"flowport_table_name": "lower"}).table_name == "lower"
+    environ = {**REQUIRED, "flowport_table_name": "lower"}
+    del environ["FLOWPORT_TABLE_NAME"]
+    assert Settings.from_environment(environ).table_name == "lower"
 
 
 def test_a_misspelled_setting_is_refused() -> None:
@@ -35,9 +42,18 @@ def test_a_misspelled_setting_is_refused() -> None:
 
 
 def test_unset_variables_keep_their_defaults_and_other_variables_are_ignored() -> None:
-    settings = Settings.from_environment({"TABLE_NAME": "not ours", "FLOWPORT_UNKNOWN": "x"})
+    settings = Settings.from_environment({**REQUIRED, "TABLE_NAME": "not ours", "FLOWPORT_UNKNOWN": "x"})
 
-    assert settings == Settings()
+    assert settings == Settings.from_environment(REQUIRED)
+    assert settings.start_lease_seconds == 30
+
+
+def test_a_deployed_function_without_its_table_or_state_machines_fails_naming_them() -> None:
+    """No fallback to a made-up table or ARN: the first use says what the function's template lacks."""
+    with pytest.raises(SettingsError) as missing:
+        Settings.from_environment({"FLOWPORT_STREAM_POLL_SECONDS": "2"})
+    assert "FLOWPORT_TABLE_NAME: not set" in str(missing.value)
+    assert "FLOWPORT_STATE_MACHINE_ARN_PREFIX: not set" in str(missing.value)
 
 
 @pytest.mark.parametrize(
@@ -49,5 +65,5 @@ def test_unset_variables_keep_their_defaults_and_other_variables_are_ignored() -
     ],
 )
 def test_a_value_that_does_not_fit_its_setting_is_refused(variable: str, value: str) -> None:
-    with pytest.raises(ValidationError, match=variable.removeprefix("FLOWPORT_").lower()):
-        Settings.from_environment({variable: value})
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_environment({**REQUIRED, variable: value})

@@ -3,10 +3,16 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flowport import status
-from flowport.models import ExecutionError, ExecutionRecord, ExecutionSource, ExecutionStatus
-from flowport.registry import Workflow
-from flowport.status import Observation
+from flowport.core import status
+from flowport.core.models import (
+    ExecutionError,
+    ExecutionRecord,
+    ExecutionSource,
+    ExecutionStatus,
+    LiveView,
+    ProgressSnapshot,
+)
+from flowport.core.registry import Workflow
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 WORKFLOW = Workflow(name="w", versions=(1,), statusVariables=("stage", "count"), retentionHours=48)
@@ -45,13 +51,19 @@ def test_every_step_functions_status_maps(aws, ours):
 
 def test_a_lambda_error_cause_gives_its_message():
     error = status.execution_error(
-        "InvalidDocument", '{"errorMessage": "empty", "errorType": "InvalidDocument"}'
+        ExecutionStatus.FAILED, "InvalidDocument", '{"errorMessage": "empty", "errorType": "InvalidDocument"}'
     )
     assert error == ExecutionError(code="InvalidDocument", message="empty")
 
 
-def test_a_timeout_without_cause_still_explains_itself():
-    assert status.execution_error(None, None).message == "The execution ran longer than its workflow allows"
+def test_a_timeout_or_failure_without_cause_still_explains_itself():
+    timed_out = status.execution_error(ExecutionStatus.TIMED_OUT, None, None)
+    assert timed_out == ExecutionError(
+        code="States.Timeout", message="The execution ran longer than its workflow allows"
+    )
+    failed = status.execution_error(ExecutionStatus.FAILED, None, None)
+    assert failed == ExecutionError(code="ExecutionFailed", message="The execution failed")
+    assert status.execution_error(ExecutionStatus.COMPLETED, "ignored", None) is None
 
 
 def test_output_is_parsed_and_errors_only_on_failure():
@@ -62,22 +74,47 @@ def test_output_is_parsed_and_errors_only_on_failure():
     assert done.error is None
 
 
-def test_record_takes_what_step_functions_observed():
-    observation = Observation(
-        ExecutionStatus.COMPLETED, NOW, NOW + timedelta(seconds=3), {"stage": "done"}, None
-    )
-    current = status.current_record(record(), observation, NOW, 300)
-    assert (current.status, current.completed_at, current.output) == (
+def view(execution_status: ExecutionStatus, **changes) -> LiveView:
+    counted = ProgressSnapshot(progress=40, current_node="B", completed_nodes=2, total_nodes=5, retry_count=0)
+    base = LiveView(observed_at=NOW.timestamp(), status=execution_status, started_at=NOW, progress=counted)
+    return base.model_copy(update=changes)
+
+
+def test_record_takes_what_step_functions_said():
+    ended = view(ExecutionStatus.COMPLETED, stopped_at=NOW + timedelta(seconds=3))
+    current = status.current_record(record(), ended, NOW, 300)
+    assert (current.status, current.started_at, current.completed_at) == (
         ExecutionStatus.COMPLETED,
+        NOW,
         NOW + timedelta(seconds=3),
-        {"stage": "done"},
     )
+    assert current.progress is not None
+    assert current.progress.progress == 100
 
 
-def test_a_finished_record_is_never_changed_by_an_observation():
+def test_the_start_time_the_sync_function_recorded_wins_over_the_historys():
+    """One source: startedAt does not move when the execution ends and its record takes over."""
+    recorded_start = NOW + timedelta(milliseconds=7)
+    current = status.current_record(
+        record(status=ExecutionStatus.RUNNING, started_at=recorded_start),
+        view(ExecutionStatus.RUNNING),
+        NOW,
+        300,
+    )
+    assert current.started_at == recorded_start
+
+
+def test_the_workflows_own_progress_wins_over_the_count():
+    current = status.current_record(
+        record(status_variables={"progress": 87.4}), view(ExecutionStatus.RUNNING), NOW, 300
+    )
+    assert current.progress is not None
+    assert (current.progress.progress, current.progress.current_node) == (87, "B")
+
+
+def test_a_finished_record_is_never_changed_by_a_view():
     finished = record(status=ExecutionStatus.CANCELLED)
-    observation = Observation(ExecutionStatus.RUNNING, NOW, None, None, None)
-    assert status.current_record(finished, observation, NOW, 300) is finished
+    assert status.current_record(finished, view(ExecutionStatus.RUNNING), NOW, 300) is finished
 
 
 def test_an_execution_that_never_reached_step_functions_is_queued_then_abandoned():

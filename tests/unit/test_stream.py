@@ -1,4 +1,4 @@
-"""The event stream's rules (flowport.stream): what a client at a given position has not seen yet."""
+"""The event stream's rules (flowport.core.stream): what a client at a given position has not seen yet."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from flowport.errors import InvalidLastEventId
-from flowport.models import ExecutionDetail, ExecutionLinks, ExecutionSource, ExecutionStatus
-from flowport.stream import Cursor, StreamEvent, events_after, render, wait_for_events
+from flowport.core import live
+from flowport.core.errors import InvalidLastEventId
+from flowport.core.models import ExecutionDetail, ExecutionLinks, ExecutionSource, ExecutionStatus
+from flowport.core.stream import Cursor, NodeLog, StreamEvent, render, wait_for_events
+from flowport.core.stream import events_after as events_after_log
 
 from tests.unit.test_history import REJECTED, SUCCEEDED
 
@@ -29,6 +31,13 @@ def detail(status: str = "RUNNING", progress: int = 0, **variables: Any) -> Exec
         retry_count=0,
         status_variables=variables,
     )
+
+
+def events_after(
+    cursor: Cursor, execution: ExecutionDetail, history: list[dict[str, Any]]
+) -> tuple[list[StreamEvent], Cursor]:
+    """What a client at `cursor` gets, the execution's node log read from this history."""
+    return events_after_log(cursor, execution, live.node_log(history))
 
 
 def up_to(last_id: int) -> list[dict[str, Any]]:
@@ -188,7 +197,7 @@ class FakeTime:
 def test_waiting_returns_at_once_when_there_is_news():
     time = FakeTime()
     events = wait_for_events(
-        lambda: (detail(), up_to(2)),
+        lambda _cursor: (detail(), live.node_log(up_to(2))),
         Cursor(),
         max_seconds=25,
         poll_seconds=1,
@@ -204,9 +213,9 @@ def test_waiting_without_news_looks_every_poll_and_gives_up_at_the_bound():
     _, cursor = events_after(Cursor(), detail(), up_to(2))
     looks = []
 
-    def observe() -> tuple[ExecutionDetail, list[dict[str, Any]]]:
+    def observe(_cursor: Cursor) -> tuple[ExecutionDetail, NodeLog]:
         looks.append(time.now)
-        return detail(), up_to(2)
+        return detail(), live.node_log(up_to(2))
 
     events = wait_for_events(
         observe, cursor, max_seconds=25, poll_seconds=1, clock=lambda: time.now, sleep=time.sleep
@@ -220,7 +229,7 @@ def test_waiting_returns_the_news_of_a_later_look():
     time = FakeTime()
     _, cursor = events_after(Cursor(), detail(), up_to(2))
     events = wait_for_events(
-        lambda: (detail(), up_to(2 if time.now < 3 else 6)),
+        lambda _cursor: (detail(), live.node_log(up_to(2 if time.now < 3 else 6))),
         cursor,
         max_seconds=25,
         poll_seconds=1,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from flowport import sync
-from flowport.models import ExecutionStatus
-from flowport.sync_event import UnreadableEvent, read_status_change
+from flowport.aws.status_events import UnreadableEvent, read_status_change
+from flowport.core import sync
+from flowport.core.models import ExecutionStatus
 
 from tests.support import load_event
 from tests.unit.test_status import record

@@ -30,15 +30,16 @@ def test_document_summary_reports_status_variables_both_ways_while_it_runs(api: 
     started = api.start("document-summary", raw_body=REPORT, headers={"Content-Type": "text/markdown"})
     execution_id = started.json()["executionId"]
     api.wait_for_status(execution_id, "COMPLETED")
-    record = services.execution_service()._store.get(execution_id, 0)
+    record = services.execution_store().get(execution_id, 0)
     assert record is not None
-    # title: set by the ParseDocument Lambda (flowport.reporting); sectionCount: by the ASL's DynamoDB step
+    # title: set by the ParseDocument Lambda (flowport.aws.reporting); sectionCount: by the ASL's
+    # DynamoDB step
     assert record.status_variables == {"title": "Quarterly report", "sectionCount": 2}
 
 
 def test_a_reported_progress_wins_over_the_counted_one(api: Api):
     from flowport import services
-    from flowport.reporting import report_status
+    from flowport.aws.reporting import report_status
 
     started = api.start(body={**TICKET, "delaySeconds": 60}).json()
     api.wait_for_status(started["executionId"], "RUNNING")
@@ -49,7 +50,7 @@ def test_a_reported_progress_wins_over_the_counted_one(api: Api):
     assert "progress" not in document["statusVariables"]  # not declared: never shown as a variable
     assert not report_status("no-such-execution", progress=1)
     assert api.cancel(started["executionId"]).status == 200
-    assert services.execution_service()._store.get(started["executionId"], 0) is not None
+    assert services.execution_store().get(started["executionId"], 0) is not None
 
 
 def test_document_summary_fails_cleanly_on_an_empty_document(api: Api):

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # Where the WorkflowsLayer puts `statemachines/` inside a Lambda container.
 LAMBDA_WORKFLOWS_PATH = Path("/opt/python")
@@ -24,14 +24,14 @@ ENVIRONMENT_PREFIX = "FLOWPORT_"
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
-    table_name: str = Field(
-        default="flowport-executions", description="DynamoDB table of executions and keys"
-    )
-    workflows_path: Path = Field(default=LAMBDA_WORKFLOWS_PATH, description="Folder of workflow folders")
+    # Required: a function deployed without them must fail at its first use, naming what is missing,
+    # rather than write to a table or start state machines that are not the stack's.
+    table_name: str = Field(min_length=1, description="DynamoDB table of executions and keys")
     state_machine_arn_prefix: str = Field(
-        default="arn:aws:states:us-east-1:123456789012:stateMachine:flowport-",
+        pattern=r"^arn:[a-z-]+:states:[a-z0-9-]+:[0-9]{12}:stateMachine:",
         description="ARN of a state machine without its `<workflow>-v<version>` suffix",
     )
+    workflows_path: Path = Field(default=LAMBDA_WORKFLOWS_PATH, description="Folder of workflow folders")
     start_lease_seconds: int = Field(
         default=30, gt=0, description="How long a keyed start may take before another request takes it over"
     )
@@ -42,6 +42,19 @@ class Settings(BaseModel):
         default=7 * 24 * 3600,
         gt=0,
         description="Longest a workflow may run; bounds the TTL written before the end is known",
+    )
+
+    live_view_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How long one history read of a running execution serves its status reads and streams",
+    )
+    live_view_claim_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="How long others wait for a reader refreshing a live view before one of them may",
     )
 
     stream_max_seconds: float = Field(
@@ -59,15 +72,32 @@ class Settings(BaseModel):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        """The settings whose variables are set; a value that does not fit its setting raises."""
+        """The settings whose variables are set; SettingsError names each variable that is missing or
+        whose value does not fit its setting."""
         variables = {name.upper(): value for name, value in environ.items()}
-        return cls.model_validate(
-            {
-                name: variables[variable]
-                for name in cls.model_fields
-                if (variable := ENVIRONMENT_PREFIX + name.upper()) in variables
-            }
-        )
+        try:
+            return cls.model_validate(
+                {
+                    name: variables[variable]
+                    for name in cls.model_fields
+                    if (variable := ENVIRONMENT_PREFIX + name.upper()) in variables
+                }
+            )
+        except ValidationError as error:
+            raise SettingsError.from_validation(error) from None
+
+
+class SettingsError(Exception):
+    """The environment lacks a required variable, or has one flowport cannot use."""
+
+    @classmethod
+    def from_validation(cls, error: ValidationError) -> SettingsError:
+        faults = []
+        for fault in error.errors(include_url=False, include_input=False):
+            name = str(fault["loc"][0]) if fault["loc"] else ""
+            variable = ENVIRONMENT_PREFIX + name.upper() if name in Settings.model_fields else name
+            faults.append(f"{variable}: {'not set' if fault['type'] == 'missing' else fault['msg']}")
+        return cls("flowport's environment is incomplete: " + "; ".join(faults))
 
 
 @cache

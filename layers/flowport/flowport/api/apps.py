@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from flowport.api import problems
-from flowport.errors import FlowportError
+from flowport.core.errors import FlowportError
 
 
 def build_app(*routers: Router) -> APIGatewayRestResolver:

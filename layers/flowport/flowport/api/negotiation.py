@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowport.errors import NotAcceptable
+from flowport.core.errors import NotAcceptable
 
 JSON = "application/json"
 TEXT = "text/plain"

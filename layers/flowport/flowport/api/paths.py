@@ -6,8 +6,8 @@ from typing import TypeVar
 
 from aws_lambda_powertools.event_handler.request import Request
 
-from flowport import status
-from flowport.models import ExecutionSummary
+from flowport.core import status
+from flowport.core.models import ExecutionSummary
 
 Summary = TypeVar("Summary", bound=ExecutionSummary)
 

@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from flowport.errors import FlowportError, InvalidParameter, RouteNotFound
-from flowport.models import FieldProblem, Problem
+from flowport.core.errors import FlowportError, InvalidParameter, RouteNotFound
+from flowport.core.models import FieldProblem, Problem
 
 PROBLEM_JSON = "application/problem+json"
 

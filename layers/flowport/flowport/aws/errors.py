@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from flowport.errors import ServiceUnavailable
+from flowport.core.errors import ServiceUnavailable
 
 TRANSIENT_ERROR_CODES = frozenset(
     {

@@ -1,18 +1,19 @@
-"""Step Functions gateway: start, describe, read the history of and stop executions."""
+"""Step Functions gateway: start, describe, read the history of and stop executions (the WorkflowEngine
+port)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from flowport.aws.errors import error_code, transient_failures_as_unavailable
-from flowport.status import Observation, observation_from_description
+from flowport.core.status import Observation, observation_from_description
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 from botocore.exceptions import ClientError
 
-# One page of history is all a status read may cost; progress is counted over it.
+# One page of history is all a live view costs; progress is counted over it.
 HISTORY_PAGE = 1000
 
 
@@ -41,16 +42,16 @@ class StepFunctionsGateway:
                 raise
         return observation_from_description(dict(description))
 
-    def history(self, execution_arn: str) -> list[dict[str, Any]] | None:
-        """The newest page of the execution's history (at most 1000 events, whatever its length), or None
-        if Step Functions has no such execution."""
+    def history_page(self, execution_arn: str) -> list[dict[str, Any]] | None:
+        """The newest page of the execution's history (at most 1000 events, whatever its length, without
+        inputs and outputs), or None if Step Functions has no such execution."""
         with transient_failures_as_unavailable("Step Functions"):
             try:
                 page = self._client.get_execution_history(
                     executionArn=execution_arn,
                     reverseOrder=True,
                     maxResults=HISTORY_PAGE,
-                    includeExecutionData=True,
+                    includeExecutionData=False,
                 )
             except ClientError as error:
                 if error_code(error) == "ExecutionDoesNotExist":
@@ -80,6 +81,15 @@ class StepFunctionsGateway:
                     return None
                 raise
 
-    def stop(self, execution_arn: str, cause: str) -> None:
+    def stop(self, execution_arn: str, cause: str) -> bool:
+        """Stop the execution; False if Step Functions has none of that name (its start is yet to come)."""
         with transient_failures_as_unavailable("Step Functions"):
-            self._client.stop_execution(executionArn=execution_arn, error="flowport.Cancelled", cause=cause)
+            try:
+                self._client.stop_execution(
+                    executionArn=execution_arn, error="flowport.Cancelled", cause=cause
+                )
+            except ClientError as error:
+                if error_code(error) == "ExecutionDoesNotExist":
+                    return False
+                raise
+        return True

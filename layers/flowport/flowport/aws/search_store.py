@@ -1,39 +1,24 @@
-"""Reads for GET /executions: Queries on the table's indexes, as flowport.search describes them, and one
-BatchGetItem to turn input-field pointers into their executions. Never a Scan."""
+"""The SearchIndex port, the reads of GET /executions: Queries on the table's indexes, as
+flowport.core.search describes them, and one BatchGetItem to turn input-field pointers into their
+executions. Never a Scan."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flowport import search, status
+from flowport.aws.batch import batch_get
 from flowport.aws.errors import transient_failures_as_unavailable
 from flowport.aws.store import execution_pk
-from flowport.errors import ServiceUnavailable
-from flowport.models import ExecutionSummary
+from flowport.core import search, status
+from flowport.core.models import ExecutionSummary
+from flowport.core.ports import PointerPage, SummaryPage
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-# BatchGetItem may leave keys unprocessed when throttled; they are asked for again, a few times.
-BATCH_GET_ATTEMPTS = 4
-_BACKOFF_SECONDS = 0.05
 _LISTED_NAMES = {f"#a{number}": name for number, name in enumerate(search.LISTED_ATTRIBUTES)}
-
-
-@dataclass(frozen=True)
-class Page:
-    summaries: list[ExecutionSummary]
-    after: str | None  # the createdKey where the Query stopped; None when it read to the end
-
-
-@dataclass(frozen=True)
-class PointerPage:
-    execution_ids: list[str]
-    after: str | None
 
 
 def _summary(item: Mapping[str, Any]) -> ExecutionSummary:
@@ -55,10 +40,10 @@ class SearchStore:
         self._client = client
         self._table = table_name
 
-    def summaries(self, spec: search.QuerySpec, limit: int) -> Page:
+    def summaries(self, spec: search.QuerySpec, limit: int) -> SummaryPage:
         """One Query of a record index: the summaries come from what the index projects."""
         items, after = self._query(spec, limit)
-        return Page([_summary(item) for item in items], after)
+        return SummaryPage([_summary(item) for item in items], after)
 
     def pointers(self, spec: search.QuerySpec, limit: int) -> PointerPage:
         """One Query of the input-field index: the ids of the executions its pointers name."""
@@ -91,24 +76,15 @@ class SearchStore:
         assert len(execution_ids) <= search.MAX_LIMIT
         if not execution_ids:
             return []
-        request: dict[str, Any] = {
-            self._table: {
-                "Keys": [execution_pk(execution_id) for execution_id in execution_ids],
-                "ProjectionExpression": ", ".join(_LISTED_NAMES),
-                "ExpressionAttributeNames": _LISTED_NAMES,
-            }
+        request = {
+            "Keys": [execution_pk(execution_id) for execution_id in execution_ids],
+            "ProjectionExpression": ", ".join(_LISTED_NAMES),
+            "ExpressionAttributeNames": _LISTED_NAMES,
         }
-        found: dict[str, ExecutionSummary] = {}
-        for attempt in range(BATCH_GET_ATTEMPTS):
-            if attempt:
-                time.sleep(_BACKOFF_SECONDS * 2**attempt)
-            with transient_failures_as_unavailable("DynamoDB"):
-                response = self._client.batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(self._table, []):
-                if int(item["expiresAt"]["N"]) >= now.timestamp():
-                    summary = _summary(item)
-                    found[summary.execution_id] = summary
-            request = dict(response.get("UnprocessedKeys") or {})
-            if not request:
-                return [found[execution_id] for execution_id in execution_ids if execution_id in found]
-        raise ServiceUnavailable("DynamoDB is busy; retry shortly", retry_after_seconds=2)
+        live = [
+            _summary(item)
+            for item in batch_get(self._client, self._table, request)
+            if int(item["expiresAt"]["N"]) >= now.timestamp()
+        ]
+        found = {summary.execution_id: summary for summary in live}
+        return [found[execution_id] for execution_id in execution_ids if execution_id in found]

@@ -1,8 +1,10 @@
-"""DynamoDB store of execution records and idempotency keys (one table, `pk`/`sk` keys).
+"""DynamoDB store of execution records and idempotency keys (one table, `pk`/`sk` keys): the
+ExecutionStore port.
 
 Items: `EXEC#<executionId>` / `EXEC` is an execution; `EXEC#<executionId>` / `FIELD#<name>` points at it
-from a searchable input field's value; `KEY#<sha256 of key>` / `KEY` is an idempotency key. Search indexes
-and their attributes: flowport.search.
+from a searchable input field's value; `KEY#<sha256 of key>` / `KEY` is an idempotency key;
+`LIVE#<executionId>` / `LIVE` is its live view (flowport.aws.live_views). Search indexes and their
+attributes: flowport.core.search.
 Inputs and outputs are kept as JSON text: DynamoDB maps cannot hold floats, empty keys or >32 levels.
 Expired items (TTL passed, not yet deleted by DynamoDB) count as absent, in reads and in conditions.
 """
@@ -11,16 +13,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from flowport import search
 from flowport.aws.errors import error_code, transient_failures_as_unavailable
-from flowport.errors import IdempotencyKeyInFlight
-from flowport.models import ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord
+from flowport.core import search
+from flowport.core.errors import IdempotencyKeyInFlight
+from flowport.core.models import ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord
+from flowport.core.ports import CancelClaim, KeyTaken
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -33,14 +37,6 @@ _ABSENT_OR_EXPIRED = "(attribute_not_exists(pk) OR expiresAt < :now)"
 _ACTIVE = "#status IN (:queued, :running)"
 # DynamoDB items stop at 400 KB; larger outputs stay in Step Functions only.
 MAX_STORED_OUTPUT_BYTES = 300 * 1024
-
-
-class KeyTaken(Exception):
-    """The idempotency key's item exists (or changed generation); `existing` is its current content."""
-
-    def __init__(self, existing: IdempotencyKeyRecord | None) -> None:
-        super().__init__("idempotency key taken")
-        self.existing = existing
 
 
 def execution_pk(execution_id: str) -> dict[str, Any]:
@@ -103,6 +99,14 @@ def _from_item(item: Mapping[str, Any]) -> dict[str, Any]:
         if attribute in data:
             data[field] = json.loads(data.pop(attribute))
     return data
+
+
+def record_of(item: Mapping[str, Any] | None, now: float) -> ExecutionRecord | None:
+    """The record an item holds; None for no item, or one whose TTL has passed (DynamoDB deletes expired
+    items up to 48 hours late)."""
+    if item is None or "executionId" not in item or int(item["expiresAt"]["N"]) < now:
+        return None
+    return ExecutionRecord.model_validate(_from_item(dict(item)))
 
 
 def _status_values() -> dict[str, Any]:
@@ -183,10 +187,7 @@ class ExecutionStore:
     def get(self, execution_id: str, now: float) -> ExecutionRecord | None:
         with transient_failures_as_unavailable("DynamoDB"):
             response = self._client.get_item(TableName=self._table, Key=execution_pk(execution_id))
-        item = response.get("Item")
-        if item is None or int(item["expiresAt"]["N"]) < now:
-            return None
-        return ExecutionRecord.model_validate(_from_item(dict(item)))
+        return record_of(response.get("Item"), now)
 
     def take_over_start(self, key: IdempotencyKeyRecord, lease_until: float) -> bool:
         """Claim the right to start a key's execution whose first request gave up. One claimant wins."""
@@ -210,29 +211,48 @@ class ExecutionStore:
             {":zero": {"N": "0"}, ":execution": {"S": execution_id}},
         )
 
-    def request_cancel(self, execution_id: str, now_iso: str) -> bool:
-        """Claim the execution's cancellation. Exactly one of any number of concurrent callers wins."""
-        return self._update(
-            execution_pk(execution_id),
-            "SET cancelRequestedAt = :now",
-            f"attribute_exists(pk) AND attribute_not_exists(cancelRequestedAt) AND {_ACTIVE}",
-            {":now": {"S": now_iso}, **_status_values()},
-            names={"#status": "status"},
-        )
+    def claim_cancel(self, execution_id: str, now: datetime) -> CancelClaim:
+        """Claim the execution's cancellation, in one conditional write that returns the record whether it
+        wins (as it is now) or not (as it stopped the claim). Exactly one of any number of callers wins."""
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": execution_pk(execution_id),
+            "UpdateExpression": "SET cancelRequestedAt = :now",
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(cancelRequestedAt) "
+            f"AND {_ACTIVE} AND expiresAt >= :epoch",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":now": {"S": now.isoformat()},
+                ":epoch": {"N": str(int(now.timestamp()))},
+                **_status_values(),
+            },
+            "ReturnValues": "ALL_NEW",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        with transient_failures_as_unavailable("DynamoDB"):
+            try:
+                response = self._client.update_item(**arguments)
+            except ClientError as error:
+                if error_code(error) != "ConditionalCheckFailedException":
+                    raise
+                found: Mapping[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
+                return CancelClaim(False, record_of(found, now.timestamp()))
+        return CancelClaim(True, record_of(response.get("Attributes"), now.timestamp()))
 
     def withdraw_cancel(self, execution_id: str) -> bool:
         return self._update(
             execution_pk(execution_id), "REMOVE cancelRequestedAt", "attribute_exists(pk)", None
         )
 
-    def finish(self, record: ExecutionRecord) -> bool:
+    def finish(self, record: ExecutionRecord, after_cancel: bool = False) -> bool:
         """Write a finished execution's outcome, and mirror its status onto its key. A finished record is
-        never changed again, so late or repeated writers cannot move it backwards."""
+        never changed again, so late or repeated writers cannot move it backwards; `after_cancel`: but
+        for a CANCELLED one whose execution ended another way before the stop reached it."""
         assert record.status.is_terminal
         values = {
             ":status": {"S": record.status.value},
             ":expires": {"N": str(record.expires_at)},
-            **_status_values(),
+            **({":cancelled": {"S": ExecutionStatus.CANCELLED.value}} if after_cancel else _status_values()),
         }
         updates = ["#status = :status", "expiresAt = :expires"]
         for name, value in (("completedAt", record.completed_at), ("startedAt", record.started_at)):
@@ -256,7 +276,7 @@ class ExecutionStore:
         finished = self._update(
             execution_pk(record.execution_id),
             "SET " + ", ".join(updates),
-            f"attribute_exists(pk) AND {_ACTIVE}",
+            "attribute_exists(pk) AND " + ("#status = :cancelled" if after_cancel else _ACTIVE),
             values,
             names={"#status": "status", **({"#error": "error"} if record.error else {})},
         )

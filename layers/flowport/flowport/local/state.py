@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from flowport import services
+from flowport.aws.live_views import VIEW_PREFIX
+from flowport.core.models import ExecutionStatus
 from flowport.local.template import LOCAL_REGION, Stack
-from flowport.models import ExecutionStatus
-from flowport.services import execution_service
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -45,11 +46,26 @@ def save(state_dir: Path, stack: Stack) -> int:
     for table in stack.tables.values():
         for item in _scan(client, table.name):
             if item.get("sk", {}).get("S") == "EXEC" and item.get("status", {}).get("S") in _UNFINISHED:
-                execution_service().settle(item["executionId"]["S"])
-        items = _scan(client, table.name)
+                settle(item["executionId"]["S"])
+        # Live views are what Step Functions said a moment ago, and its state does not survive the restart.
+        items = [item for item in _scan(client, table.name) if not _is_live_view(item)]
         _table_file(state_dir, table.name).write_text(json.dumps(items), encoding="utf-8")
         saved += len(items)
     return saved
+
+
+def _is_live_view(item: dict[str, Any]) -> bool:
+    return str(item.get("pk", {}).get("S", "")).startswith(VIEW_PREFIX)
+
+
+def settle(execution_id: str) -> ExecutionStatus:
+    """Bring a record up to date with Step Functions, keeping the outcome once it has finished (local
+    mode only: on AWS the sync function does this from Step Functions' own events)."""
+    executions = services.live_executions()
+    look = executions.look(execution_id)
+    if look.record.status.is_terminal and not look.recorded:
+        services.execution_store().finish(executions.with_retention(look.record))
+    return look.record.status
 
 
 def _scan(client: DynamoDBClient, table_name: str) -> list[dict[str, Any]]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from flowport import services
 from flowport.api.problems import problem_responses
 from flowport.api.routes.params import ExecutionIdPath
-from flowport.models import CancelResult
-from flowport.services import execution_service
+from flowport.core.models import CancelResult
 
 router = Router()
 
@@ -25,7 +25,7 @@ router = Router()
     operation_id="cancelExecution",
 )
 def cancel_execution(execution_id: ExecutionIdPath) -> Response[str]:
-    result = execution_service().cancel(execution_id)
+    result = services.cancel_execution().cancel(execution_id)
     return Response(
         status_code=200, content_type="application/json", body=result.model_dump_json(by_alias=True)
     )

@@ -14,11 +14,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
-from flowport import stream
+from flowport import services
 from flowport.api.problems import problem_responses
 from flowport.api.routes.params import ExecutionIdPath
-from flowport.errors import ServiceUnavailable
-from flowport.services import execution_service
+from flowport.core import stream
+from flowport.core.errors import ServiceUnavailable
 from flowport.settings import get_settings
 
 router = Router()
@@ -93,10 +93,10 @@ def stream_execution_events(
     if cursor.final:
         return Response(status_code=204, body="")
     settings = get_settings()
-    service = execution_service()
+    reader = services.read_execution()
     try:
         events = stream.wait_for_events(
-            lambda: service.observe(execution_id),
+            lambda at: reader.events(execution_id, at),
             cursor,
             max_seconds=min(settings.stream_max_seconds, _seconds_left() - LAST_LOOK_SECONDS),
             poll_seconds=settings.stream_poll_seconds,

@@ -8,11 +8,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from flowport import history
+from flowport import services
 from flowport.api.problems import problem_responses
 from flowport.api.routes.params import ExecutionIdPath, NextToken
-from flowport.models import ExecutionHistory
-from flowport.services import execution_service
+from flowport.core import history
+from flowport.core.models import ExecutionHistory
 
 router = Router()
 
@@ -45,7 +45,7 @@ def get_execution_history(
     limit: Limit = history.DEFAULT_PAGE_SIZE,
     next_token: NextToken = None,
 ) -> Response[str]:
-    page = execution_service().history(
+    page = services.read_execution().history(
         execution_id, include_io=include == "io", next_token=next_token, limit=limit
     )
     return Response(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from flowport import tokens
+from flowport.core import tokens
 
 ExecutionIdPath = Annotated[
     str,

@@ -10,13 +10,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.request import Request
 from pydantic import AwareDatetime
 
-from flowport import search
+from flowport import services
 from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
 from flowport.api.routes.params import NextToken
-from flowport.execution_search import SearchRequest
-from flowport.models import ExecutionPage, ExecutionStatus
-from flowport.services import execution_search
+from flowport.core import search
+from flowport.core.models import ExecutionPage, ExecutionStatus
+from flowport.usecases.search import SearchRequest
 
 router = Router()
 
@@ -64,7 +64,7 @@ def search_executions(
     limit: Limit = search.DEFAULT_LIMIT,
     next_token: NextToken = None,
 ) -> Response[str]:
-    page = execution_search().search(
+    page = services.search_executions().search(
         SearchRequest(
             workflow=workflow,
             status=status,

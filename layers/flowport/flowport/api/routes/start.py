@@ -11,14 +11,14 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.request import Request
 
-from flowport import inputs
+from flowport import services
 from flowport.api import negotiation
 from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
-from flowport.errors import BadRequest, MethodNotAllowed
-from flowport.executions import StartCommand, Started
-from flowport.models import ConflictStrategy, ExecutionSource, ExecutionSummary
-from flowport.services import execution_service
+from flowport.core import inputs
+from flowport.core.errors import BadRequest, MethodNotAllowed
+from flowport.core.models import ConflictStrategy, ExecutionSource, ExecutionSummary
+from flowport.usecases.start import StartCommand, Started
 
 router = Router()
 
@@ -131,8 +131,8 @@ def _start(
 ) -> Response[str]:
     negotiation.choose_start_representation(options.accept)  # refuse before starting anything
     key, strategy = _idempotency(options.idempotency_key, options.legacy_idempotency_key, options.on_conflict)
-    service = execution_service()
-    workflow = service.workflow_to_start(name)
+    starter = services.start_execution()
+    workflow = starter.workflow_to_start(name)
     if source is ExecutionSource.HTTP_GET:
         if not workflow.start_by_get:
             raise MethodNotAllowed(f"Workflow '{name}' is started by POST /workflows/{name}/executions")
@@ -149,7 +149,7 @@ def _start(
         idempotency_key=key,
         on_conflict=strategy,
     )
-    return _answer(service.start(command), request, options.accept)
+    return _answer(starter.start(command), request, options.accept)
 
 
 @router.post(

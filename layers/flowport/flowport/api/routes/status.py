@@ -6,11 +6,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.request import Request
 
+from flowport import services
 from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
 from flowport.api.routes.params import ExecutionIdPath
-from flowport.models import ExecutionDetail
-from flowport.services import execution_service
+from flowport.core.models import ExecutionDetail
 
 router = Router()
 
@@ -26,7 +26,7 @@ router = Router()
     operation_id="getExecution",
 )
 def get_execution(execution_id: ExecutionIdPath, request: Request) -> Response[str]:
-    detail = with_links(execution_service().get(execution_id), request)
+    detail = with_links(services.read_execution().status(execution_id), request)
     return Response(
         status_code=200,
         content_type="application/json",

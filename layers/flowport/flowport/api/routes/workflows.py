@@ -14,8 +14,8 @@ from aws_lambda_powertools.event_handler.request import Request
 
 from flowport.api.paths import api_base
 from flowport.api.problems import problem_responses
-from flowport.models import WorkflowLinks, WorkflowList, WorkflowView
-from flowport.registry import Registry, Workflow, load_registry
+from flowport.core.models import WorkflowLinks, WorkflowList, WorkflowView
+from flowport.core.registry import Registry, Workflow, load_registry
 from flowport.settings import get_settings
 
 router = Router()

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import ValidationError
 
-from flowport.sync import StatusChange
+from flowport.core.sync import StatusChange
 
 
 class UnreadableEvent(Exception):

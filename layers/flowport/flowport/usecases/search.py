@@ -1,16 +1,17 @@
-"""Use case: search executions (GET /executions), one page at a time. Rules from flowport.search."""
+"""Use case: search executions (GET /executions), one page at a time. Rules from flowport.core.search."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
-from flowport import search
-from flowport.aws.search_store import SearchStore
-from flowport.models import ExecutionPage, ExecutionStatus, ExecutionSummary
-from flowport.registry import Registry
-from flowport.search import Cursor, Filters, Index, Plan
+from flowport.core import search
+from flowport.core.clock import Clock, utcnow
+from flowport.core.models import ExecutionPage, ExecutionStatus, ExecutionSummary
+from flowport.core.ports import SearchIndex
+from flowport.core.registry import Registry
+from flowport.core.search import Cursor, Filters, Index, Plan
 from flowport.settings import Settings
 
 
@@ -26,20 +27,12 @@ class SearchRequest:
     next_token: str | None = None
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class ExecutionSearch:
+class SearchExecutions:
     def __init__(
-        self,
-        registry: Registry,
-        store: SearchStore,
-        settings: Settings,
-        clock: Callable[[], datetime] = _utcnow,
+        self, registry: Registry, index: SearchIndex, settings: Settings, clock: Clock = utcnow
     ) -> None:
         self._registry = registry
-        self._store = store
+        self._index = index
         self._settings = settings
         self._clock = clock
 
@@ -70,12 +63,12 @@ class ExecutionSearch:
     ) -> tuple[list[ExecutionSummary], Cursor | None]:
         spec = search.query_spec(plan, filters, now, cursor)
         if plan.index is Index.BY_INPUT_FIELD:
-            pointers = self._store.pointers(spec, limit)
-            found = self._store.executions(pointers.execution_ids, now)
+            pointers = self._index.pointers(spec, limit)
+            found = self._index.executions(pointers.execution_ids, now)
             items = [summary for summary in found if search.matches(summary, plan.residual)]
             after = pointers.after
         else:
-            page = self._store.summaries(spec, limit)
+            page = self._index.summaries(spec, limit)
             items, after = page.summaries, page.after
         return items, Cursor(after) if after else None
 
@@ -101,7 +94,7 @@ class ExecutionSearch:
             if day < oldest:
                 return items, None
             spec = search.query_spec(plan, filters, now, Cursor(after, day))
-            page = self._store.summaries(spec, limit - len(items))
+            page = self._index.summaries(spec, limit - len(items))
             items += page.summaries
             if page.after is not None:
                 after = page.after

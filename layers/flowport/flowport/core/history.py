@@ -1,6 +1,10 @@
-"""Node history: one entry per executed state, from an execution's Step Functions history.
+"""The one reader of Step Functions history: which state each event belongs to, one entry per state run,
+and how the execution ended. Status progress (flowport.core.progress), node history (GET .../history) and
+the event stream's node events (flowport.core.live) are all read from one walk of `read`, so the current
+node, the node a failure is pinned on and the stream's `node_failed` can never disagree.
 
-Pure: no AWS calls. The caller passes the whole history (any order; it is read oldest first by id).
+Pure: no AWS calls. The caller passes the history, whole or its newest page, in any order: it is read
+oldest first by id (moto, in local mode, ignores reverseOrder).
 
 The rules:
 
@@ -12,7 +16,8 @@ The rules:
   Map iteration's or a Parallel's start is inside that Map or Parallel; a state entered after another
   is where that one was. Map and Parallel events (...StateStarted, ...StateSucceeded, ...StateFailed,
   MapIteration...) belong to the nearest Map or Parallel up that chain, and a "...StateExited" closes
-  the nearest open run of its name up it (a Map's exit chains to its last item's events, not to itself).
+  the nearest open run of its name up it (a Map's exit chains to its last item's events, not to itself),
+  else, when the chain is cut (the newest page of a long history), the newest open run of its name.
 - attempts: the task attempts scheduled in the run (1 + its retries); 0 for states that are not tasks.
 - status: a run that exited is SUCCEEDED, or FAILED when its last attempt failed or, for a Map or
   Parallel, when it failed, and a Catch led on. A run still open when its Map or Parallel ended was
@@ -23,6 +28,9 @@ The rules:
 - error: the last failed attempt's error and cause (a Lambda's error JSON gives its errorMessage); for
   a failed Map or Parallel, that of the run its failure came from; for the run the execution failed in,
   the execution's error.
+- The failed node of an execution that failed or timed out is the innermost run its final event chains
+  to: the Fail state, the task whose failure nobody caught, or inside a failed Map or Parallel the run
+  its failure came from; else the newest run entered. The final event belongs to that run.
 - input and output: the state's input as entered and output as exited, when asked for, each dropped
   (with `...Truncated: true`) above a size cap, as Step Functions itself drops data over 256 KiB.
 """
@@ -35,14 +43,37 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flowport import tokens
-from flowport.errors import InvalidNextToken
-from flowport.models import ExecutionError, ExecutionHistory, NodeEntry, NodeStatus
-from flowport.progress import ATTEMPT_FAILURES, ATTEMPTS, EXECUTION_FAILURES, cause_message
+from flowport.core import tokens
+from flowport.core.errors import InvalidNextToken
+from flowport.core.models import ExecutionError, ExecutionHistory, NodeEntry, NodeStatus
 
-_ENTERED = "StateEntered"
-_EXITED = "StateExited"
+ENTERED = "StateEntered"
+EXITED = "StateExited"
+# Failed attempts of a task, each with the key of its details; an attempt after one is a retry.
+ATTEMPT_FAILURES = {
+    "TaskFailed": "taskFailedEventDetails",
+    "TaskTimedOut": "taskTimedOutEventDetails",
+    "TaskStartFailed": "taskStartFailedEventDetails",
+    "TaskSubmitFailed": "taskSubmitFailedEventDetails",
+    "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails",
+    "LambdaFunctionTimedOut": "lambdaFunctionTimedOutEventDetails",
+    "LambdaFunctionStartFailed": "lambdaFunctionStartFailedEventDetails",
+    "LambdaFunctionScheduleFailed": "lambdaFunctionScheduleFailedEventDetails",
+    "ActivityFailed": "activityFailedEventDetails",
+    "ActivityTimedOut": "activityTimedOutEventDetails",
+    "ActivityScheduleFailed": "activityScheduleFailedEventDetails",
+}
+ATTEMPTS = frozenset({"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"})
 _ATTEMPT_SUCCESSES = frozenset({"TaskSucceeded", "LambdaFunctionSucceeded", "ActivitySucceeded"})
+# An execution's failure or timeout, with the key of its details.
+EXECUTION_FAILURES = {
+    "ExecutionFailed": "executionFailedEventDetails",
+    "ExecutionTimedOut": "executionTimedOutEventDetails",
+}
+DEFAULT_MESSAGES = {
+    "ExecutionFailed": "The execution failed",
+    "States.Timeout": "The execution ran longer than its workflow allows",
+}
 
 
 # How the execution ended, by its final event, and what that makes of a run still open.
@@ -52,6 +83,16 @@ EXECUTION_ENDS = {
     "ExecutionTimedOut": NodeStatus.TIMED_OUT,
     "ExecutionAborted": NodeStatus.CANCELLED,
 }
+
+
+def cause_message(cause: str) -> str:
+    """A Lambda's cause is its error as JSON; the errorMessage is what a person wants to read."""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    message = parsed.get("errorMessage") if isinstance(parsed, dict) else None
+    return message if isinstance(message, str) else cause
 
 
 @dataclass(frozen=True)
@@ -81,6 +122,8 @@ class NodeRun:
     error: NodeError | None
     input: NodeData
     output: NodeData | None
+    exited: bool = False
+    """The state exited (its "...StateExited" event), whatever its status."""
 
 
 @dataclass
@@ -98,6 +141,7 @@ class _OpenRun:
     attempts: int = 0
     failed: bool = False  # its last attempt failed and no retry followed yet, or (Map, Parallel) it failed
     error: NodeError | None = None
+    failed_from: int | None = None  # a Map or Parallel: the inner run its failure came from
     ended_as: tuple[NodeStatus, NodeError | None] | None = None  # set when a redrive left it behind
 
 
@@ -107,9 +151,12 @@ def _state_type(event_type: str, suffix: str) -> str | None:
 
 def _error(details: Mapping[str, Any], default_code: str) -> NodeError:
     cause = details.get("cause")
+    code = str(details.get("error") or default_code)
     return NodeError(
-        code=str(details.get("error") or default_code),
-        message=cause_message(cause) if isinstance(cause, str) and cause else str(default_code),
+        code=code,
+        message=cause_message(cause)
+        if isinstance(cause, str) and cause
+        else DEFAULT_MESSAGES.get(code, code),
     )
 
 
@@ -134,7 +181,15 @@ _CONTAINER_ENDS = {
     "ParallelStateFailed",
     "ParallelStateAborted",
 }
-_Ending = tuple[NodeStatus, NodeError | None, datetime | None, int | None]
+
+
+@dataclass(frozen=True)
+class _Ending:
+    status: NodeStatus
+    error: NodeError | None
+    at: datetime | None
+    chained: int | None
+    """The run the final event chains to."""
 
 
 @dataclass
@@ -144,7 +199,7 @@ class _Walk:
     """Event id -> id of the run it belongs to."""
     event_types: dict[int, str] = field(default_factory=dict)
     ending: _Ending | None = None
-    """How the execution ended, when, and the run its final event chains to."""
+    started_at: datetime | None = None
 
     def up(self, run_id: int | None) -> Iterator[_OpenRun]:
         """The run and its enclosing Maps and Parallels, innermost first."""
@@ -152,6 +207,17 @@ class _Walk:
             run = self.runs[run_id]
             yield run
             run_id = run.parent
+
+    def innermost_failure(self, run_id: int | None) -> int | None:
+        """Down from a failed Map or Parallel to the run its failure came from."""
+        seen: set[int] = set()
+        while run_id is not None and run_id not in seen:
+            seen.add(run_id)
+            inner = self.runs[run_id].failed_from
+            if inner is None:
+                return run_id
+            run_id = inner
+        return run_id
 
     def enter(
         self, event_id: int, previous: int, state_type: str, event: Mapping[str, Any], cap: int
@@ -178,6 +244,8 @@ class _Walk:
         details = event.get("stateExitedEventDetails") or {}
         name = str(details.get("name"))
         run = next((r for r in self.up(chained) if r.name == name and not r.exited), None)
+        if run is None and chained is None:  # the chain is cut: the newest open run of that name
+            run = next((r for r in reversed(self.runs.values()) if r.name == name and not r.exited), None)
         if run is not None:
             run.exited, run.ended_at = True, event.get("timestamp")
             run.output = _data(details, "output", cap)
@@ -187,7 +255,7 @@ class _Walk:
         """The runs the execution ended in stay as they ended; the redriven execution runs new ones."""
         for run in self.runs.values():
             if not run.exited and run.ended_as is None and self.ending is not None:
-                run.ended_as, run.ended_at = _status(run, self.ending), self.ending[2]
+                run.ended_as, run.ended_at = _status(run, self.ending), self.ending.at
         self.ending = None
 
     def container_event(
@@ -201,7 +269,7 @@ class _Walk:
         # inside it (its exit, a failed attempt), at that state, whose container is further up.
         previous_type = self.event_types.get(previous, "")
         at_container = previous_type in _CONTAINER_OPENINGS or (
-            previous_type.startswith(tuple(_CONTAINER_EVENTS)) and not previous_type.endswith(_EXITED)
+            previous_type.startswith(tuple(_CONTAINER_EVENTS)) and not previous_type.endswith(EXITED)
         )
         kind = next(t for prefix, t in _CONTAINER_EVENTS.items() if event_type.startswith(prefix))
         start = chained if at_container else inner.parent
@@ -210,13 +278,23 @@ class _Walk:
             return
         self.owner[event_id] = container.id
         if not at_container and inner.failed:  # the failure the container's own failure will come from
-            container.error = inner.error
+            container.error, container.failed_from = inner.error, inner.id
         if event_type not in _CONTAINER_ENDS:
             return
         container.failed = event_type.endswith("Failed")
         for run in self.runs.values():
             if not run.exited and not run.stopped and any(r.id == container.id for r in self.up(run.parent)):
                 run.stopped, run.ended_at = True, event.get("timestamp")
+
+    def end(self, event_id: int, event_type: str, chained: int | None, event: Mapping[str, Any]) -> None:
+        status = EXECUTION_ENDS[event_type]
+        self.ending = _Ending(status, execution_failure_of(event), event.get("timestamp"), chained)
+        failed_in = self.innermost_failure(chained) if status in _FAILED_ENDS else None
+        if failed_in is not None:
+            self.owner[event_id] = failed_in
+
+
+_FAILED_ENDS = frozenset({NodeStatus.FAILED, NodeStatus.TIMED_OUT})
 
 
 def _walk(events: Iterable[Mapping[str, Any]], io_cap_bytes: int) -> _Walk:
@@ -226,27 +304,22 @@ def _walk(events: Iterable[Mapping[str, Any]], io_cap_bytes: int) -> _Walk:
         walk.event_types[event_id] = event_type
         previous = int(event.get("previousEventId") or 0)
         chained = walk.owner.get(previous)
-        if (state_type := _state_type(event_type, _ENTERED)) is not None:
+        if (state_type := _state_type(event_type, ENTERED)) is not None:
             walk.enter(event_id, previous, state_type, event, io_cap_bytes)
-        elif _state_type(event_type, _EXITED) is not None:
+        elif _state_type(event_type, EXITED) is not None:
             walk.exit(event_id, chained, event, io_cap_bytes)
         elif event_type.startswith(tuple(_CONTAINER_EVENTS)):
             walk.container_event(event_id, previous, event_type, event)
         elif event_type == "ExecutionRedriven":
             walk.redrive()
+        elif event_type == "ExecutionStarted":
+            walk.started_at = event.get("timestamp")
         elif chained is not None:
             walk.owner[event_id] = chained
             _attempt(walk.runs[chained], event_type, event)
         if event_type in EXECUTION_ENDS:
-            ending = EXECUTION_ENDS[event_type]
-            walk.ending = (ending, execution_failure_of(event), event.get("timestamp"), chained)
+            walk.end(event_id, event_type, chained, event)
     return walk
-
-
-def node_runs(events: Iterable[Mapping[str, Any]], io_cap_bytes: int = 0) -> list[NodeRun]:
-    """Every state run in the history, in the order they were entered; see the module's rules."""
-    walk = _walk(events, io_cap_bytes)
-    return [_finished(run, walk.ending) for run in walk.runs.values()]
 
 
 @dataclass(frozen=True)
@@ -255,12 +328,55 @@ class StateRef:
     type: str
 
 
-def states_of_events(events: Iterable[Mapping[str, Any]]) -> dict[int, StateRef]:
+@dataclass(frozen=True)
+class Reading:
+    """What a history says, from one walk."""
+
+    runs: list[NodeRun]
+    """Every state run, in the order they were entered."""
+    states: dict[int, StateRef]
     """The state each event belongs to, by event id (events of the execution itself have none)."""
-    walk = _walk(events, 0)
-    return {
-        event_id: StateRef(walk.runs[run].name, walk.runs[run].type) for event_id, run in walk.owner.items()
-    }
+    ended: NodeStatus | None
+    """How the execution ended by its final event; None while it runs (or runs again, redriven)."""
+    ended_at: datetime | None
+    started_at: datetime | None
+    error: NodeError | None
+    """The execution's error, when it failed or timed out."""
+    failed_node: str | None
+    """The state the failure is pinned on, when it failed or timed out (see the module's rules)."""
+    last_event_id: int
+
+
+def read(events: Iterable[Mapping[str, Any]], io_cap_bytes: int = 0) -> Reading:
+    """The history read once, by the module's rules."""
+    walk = _walk(events, io_cap_bytes)
+    runs = [_finished(run, walk.ending) for run in walk.runs.values()]
+    ending = walk.ending
+    failed_node = None
+    if ending is not None and ending.status in _FAILED_ENDS:
+        failed_in = walk.innermost_failure(ending.chained)
+        if failed_in is not None:
+            failed_node = walk.runs[failed_in].name
+        elif runs:
+            failed_node = runs[-1].name
+    return Reading(
+        runs=runs,
+        states={
+            event_id: StateRef(walk.runs[run].name, walk.runs[run].type)
+            for event_id, run in walk.owner.items()
+        },
+        ended=ending.status if ending else None,
+        ended_at=ending.at if ending else None,
+        started_at=walk.started_at,
+        error=ending.error if ending else None,
+        failed_node=failed_node,
+        last_event_id=max(walk.event_types, default=0),
+    )
+
+
+def node_runs(events: Iterable[Mapping[str, Any]], io_cap_bytes: int = 0) -> list[NodeRun]:
+    """Every state run in the history, in the order they were entered; see the module's rules."""
+    return read(events, io_cap_bytes).runs
 
 
 def failure_of(event: Mapping[str, Any]) -> NodeError | None:
@@ -270,9 +386,14 @@ def failure_of(event: Mapping[str, Any]) -> NodeError | None:
 
 
 def execution_failure_of(event: Mapping[str, Any]) -> NodeError | None:
-    """The error of an execution that failed or timed out, or None for any other event."""
-    details_key = EXECUTION_FAILURES.get(str(event.get("type", "")))
-    return _error(event.get(details_key) or {}, str(event["type"])) if details_key else None
+    """The error of an execution that failed or timed out, or None for any other event. Without an
+    error name, a timeout is States.Timeout and a failure ExecutionFailed."""
+    event_type = str(event.get("type", ""))
+    details_key = EXECUTION_FAILURES.get(event_type)
+    if details_key is None:
+        return None
+    default = "States.Timeout" if event_type == "ExecutionTimedOut" else "ExecutionFailed"
+    return _error(event.get(details_key) or {}, default)
 
 
 def _attempt(run: _OpenRun, event_type: str, event: Mapping[str, Any]) -> None:
@@ -296,17 +417,16 @@ def _status(run: _OpenRun, ending: _Ending | None) -> tuple[NodeStatus, NodeErro
         return NodeStatus.CANCELLED, None
     if ending is None:  # a failed attempt with no retry scheduled yet is still running
         return NodeStatus.RUNNING, run.error
-    execution_status, execution_error, _, failed_in = ending
-    if execution_status is NodeStatus.FAILED:
-        return (NodeStatus.FAILED, execution_error) if failed_in == run.id else (NodeStatus.CANCELLED, None)
-    return execution_status, None
+    if ending.status is NodeStatus.FAILED:
+        return (NodeStatus.FAILED, ending.error) if ending.chained == run.id else (NodeStatus.CANCELLED, None)
+    return ending.status, None
 
 
 def _finished(run: _OpenRun, ending: _Ending | None) -> NodeRun:
     status, error = _status(run, ending)
     ended_at = run.ended_at
     if ended_at is None and status is not NodeStatus.RUNNING and ending is not None:
-        ended_at = ending[2]
+        ended_at = ending.at
     return NodeRun(
         id=run.id,
         name=run.name,
@@ -318,6 +438,7 @@ def _finished(run: _OpenRun, ending: _Ending | None) -> NodeRun:
         error=error,
         input=run.input,
         output=run.output,
+        exited=run.exited,
     )
 
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flowport.models import ExecutionRecord, ExecutionStatus
-from flowport.status import STEP_FUNCTIONS_STATUS, execution_error
+from flowport.core.models import ExecutionRecord, ExecutionStatus, LiveView, ProgressSnapshot
+from flowport.core.progress import with_reported
+from flowport.core.status import STEP_FUNCTIONS_STATUS, execution_error
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
 
@@ -58,6 +59,40 @@ def runs_though_cancelled(record: ExecutionRecord, change: StatusChange) -> bool
     return record.status is ExecutionStatus.CANCELLED and not change.flowport_status.is_terminal
 
 
+def ended_before_its_stop(record: ExecutionRecord, change: StatusChange) -> bool:
+    """Whether Step Functions reports an execution that flowport cancelled as ended another way: it had
+    finished, or finished before the stop reached it (a cancel can only claim what the record says runs).
+    The record then takes how it really ended: Step Functions is the authority on what happened."""
+    ended = change.flowport_status
+    return (
+        record.status is ExecutionStatus.CANCELLED
+        and record.cancel_requested_at is not None
+        and ended.is_terminal
+        and ended is not ExecutionStatus.CANCELLED
+    )
+
+
+def ended_as(record: ExecutionRecord, change: StatusChange, output: Any = None) -> ExecutionRecord:
+    """The record as the finished execution `change` reports it."""
+    new_status = change.flowport_status
+    return record.model_copy(
+        update={
+            "status": new_status,
+            "started_at": record.started_at or _time(change.start_date),
+            "completed_at": _time(change.stop_date),
+            "output": output if new_status is ExecutionStatus.COMPLETED else None,
+            "error": execution_error(new_status, change.error, change.cause),
+        }
+    )
+
+
+def final_progress(record: ExecutionRecord, view: LiveView) -> ProgressSnapshot:
+    """How far a finished execution got: counted from its history, unless the workflow said otherwise."""
+    succeeded = record.status is ExecutionStatus.COMPLETED
+    shown = with_reported(view.progress, succeeded, record.status_variables.get("progress"))
+    return shown.model_copy(update={"current_node": None})
+
+
 def advanced(record: ExecutionRecord, change: StatusChange, output: Any = None) -> ExecutionRecord | None:
     """The record after `change`, or None when the change is old news (the record is as far or further)."""
     new_status = change.flowport_status
@@ -65,16 +100,7 @@ def advanced(record: ExecutionRecord, change: StatusChange, output: Any = None) 
         return None
     if new_status is ExecutionStatus.RUNNING:
         return record.model_copy(update={"status": new_status, "started_at": _time(change.start_date)})
-    failed = new_status in (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT)
-    return record.model_copy(
-        update={
-            "status": new_status,
-            "started_at": record.started_at or _time(change.start_date),
-            "completed_at": _time(change.stop_date),
-            "output": output if new_status is ExecutionStatus.COMPLETED else None,
-            "error": execution_error(change.error, change.cause) if failed else None,
-        }
-    )
+    return ended_as(record, change, output)
 
 
 def output_of(change: StatusChange) -> Any:

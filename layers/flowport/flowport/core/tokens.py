@@ -11,7 +11,7 @@ import binascii
 import json
 from typing import Any
 
-from flowport.errors import InvalidNextToken
+from flowport.core.errors import InvalidNextToken
 
 # Far above any position flowport writes; refuses junk before it is decoded.
 MAX_TOKEN_LENGTH = 2048

@@ -11,8 +11,8 @@ import json
 from enum import Enum
 from typing import Any
 
-from flowport.errors import IdempotencyKeyReused
-from flowport.models import ConflictStrategy, ExecutionStatus, IdempotencyKeyRecord
+from flowport.core.errors import IdempotencyKeyReused
+from flowport.core.models import ConflictStrategy, ExecutionStatus, IdempotencyKeyRecord
 
 MAX_KEY_LENGTH = 255
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from flowport.errors import VersionNotFound, WorkflowDisabled, WorkflowNotFound
+from flowport.core.errors import VersionNotFound, WorkflowDisabled, WorkflowNotFound
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 SETTINGS_FILE = "workflow.json"
 WorkflowName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 VariableName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
-# Each searchable field costs an item and an index entry per execution (flowport.search).
+# Each searchable field costs an item and an index entry per execution (flowport.core.search).
 MAX_SEARCHABLE_INPUT_FIELDS = 5
 
 

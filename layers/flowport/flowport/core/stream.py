@@ -1,13 +1,14 @@
 """The event stream of an execution, as Server-Sent Events: which events come after a client's last one.
 
-Pure: the caller passes the execution as it is now (its status document and its whole Step Functions
-history); this module decides what the client has not seen yet.
+Pure: the caller passes the execution as it is now (its status document and the node log of its Step
+Functions history, flowport.core.live); this module decides what the client has not seen yet.
 
 Two kinds of events:
 
 - Node events come from the history, one per history event that has one: `node_started` (a state was
-  entered), `node_completed` (it exited) and `node_failed` (a task attempt failed; a retry or a Catch
-  may follow). They are facts that never change, so each is sent exactly once, in history order.
+  entered), `node_completed` (it exited) and `node_failed` (a task attempt failed, a retry or a Catch
+  may follow; or the execution failed, on the node its error names). They are facts that never change,
+  so each is sent exactly once, in history order.
 - Snapshots describe the execution now: `status` ({status}), `progress` ({progress, currentNode,
   completedNodes, totalNodes, retryCount}) and `variables` ({statusVariables}). Each is sent when it
   differs from the last one the client got: a client sees every change it was connected for, and after
@@ -26,18 +27,16 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from flowport.errors import InvalidLastEventId
-from flowport.history import EXECUTION_ENDS, execution_failure_of, failure_of, states_of_events
-from flowport.models import ExecutionDetail, ExecutionStatus
+from flowport.core.errors import InvalidLastEventId
+from flowport.core.models import ExecutionDetail, ExecutionStatus, NodeEvent
 
 _CURSOR = re.compile(r"^([0-9]{1,9})\.([0-9a-f]{8})?\.([0-9a-f]{8})?\.([0-9a-f]{8})?(\.end)?$")
 MAX_EVENT_ID_LENGTH = 48
-_CONTAINER_FAILURES = frozenset({"MapStateFailed", "ParallelStateFailed"})
 FINAL_EVENTS = {
     ExecutionStatus.COMPLETED: "completed",
     ExecutionStatus.FAILED: "failed",
@@ -96,29 +95,6 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:8]
 
 
-def _node_event(event: Mapping[str, Any], states: Mapping[int, Any]) -> tuple[str, dict[str, Any]] | None:
-    event_id, event_type = int(event.get("id") or 0), str(event.get("type", ""))
-    state = states.get(event_id)
-    if state is None:
-        return None
-    at = event.get("timestamp")
-    data: dict[str, Any] = {
-        "name": state.name,
-        "type": state.type,
-        "at": _iso(at) if isinstance(at, datetime) else at,
-    }
-    if event_type.endswith("StateEntered"):
-        return "node_started", data
-    if event_type.endswith("StateExited"):
-        return "node_completed", data
-    failure = failure_of(event) or execution_failure_of(event)
-    if failure is not None:
-        return "node_failed", {**data, "error": {"code": failure.code, "message": failure.message}}
-    if event_type in _CONTAINER_FAILURES:  # the failure itself was its inner state's node_failed
-        return "node_failed", data
-    return None
-
-
 def _snapshots(detail: ExecutionDetail) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The data of each kind of snapshot, in the order of SNAPSHOTS."""
     progress = detail.model_dump(
@@ -130,30 +106,45 @@ def _snapshots(detail: ExecutionDetail) -> tuple[dict[str, Any], dict[str, Any],
     return {"status": detail.status.value}, progress, variables
 
 
-def events_after(
-    cursor: Cursor, detail: ExecutionDetail, history: list[dict[str, Any]]
-) -> tuple[list[StreamEvent], Cursor]:
+@dataclass(frozen=True)
+class NodeLog:
+    """The node events of an execution's history after some point, and how far the history goes."""
+
+    events: Sequence[NodeEvent]
+    last_event_id: int
+    ended: bool
+    """The history shows the execution's end (or it has none: it never started)."""
+
+
+def _node_data(event: NodeEvent) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": event.name,
+        "type": event.type,
+        "at": _iso(event.at) if event.at is not None else None,
+    }
+    if event.error is not None:
+        data["error"] = {"code": event.error.code, "message": event.error.message}
+    return data
+
+
+def events_after(cursor: Cursor, detail: ExecutionDetail, log: NodeLog) -> tuple[list[StreamEvent], Cursor]:
     """The events a client at `cursor` has not seen, and its position after them."""
     if cursor.final:
         return [], cursor
     events: list[StreamEvent] = []
-    states = states_of_events(history)
-    for event in sorted(history, key=lambda event: int(event.get("id") or 0)):
-        event_id = int(event.get("id") or 0)
-        if event_id <= cursor.event_id:
+    for node_event in log.events:
+        if node_event.id <= cursor.event_id:
             continue
-        cursor = replace(cursor, event_id=event_id)
-        if (node_event := _node_event(event, states)) is not None:
-            events.append(StreamEvent(node_event[0], str(cursor), node_event[1]))
+        cursor = replace(cursor, event_id=node_event.id)
+        events.append(StreamEvent(node_event.kind, str(cursor), _node_data(node_event)))
+    cursor = replace(cursor, event_id=max(cursor.event_id, log.last_event_id))
     for kind, data in enumerate(_snapshots(detail)):
         digest = _digest(data)
         if cursor.digests[kind] != digest:
             cursor = cursor.seen(kind, digest)
             events.append(StreamEvent(SNAPSHOTS[kind], str(cursor), data))
-    # The final event waits for the history's own end (when there is a history), so that no node event
-    # can come after it.
-    history_ended = not history or any(event.get("type") in EXECUTION_ENDS for event in history)
-    if (final := FINAL_EVENTS.get(detail.status)) is not None and history_ended:
+    # The final event waits for the history's own end, so that no node event can come after it.
+    if (final := FINAL_EVENTS.get(detail.status)) is not None and log.ended:
         cursor = replace(cursor, final=True)
         document = detail.model_dump(mode="json", by_alias=True, exclude_none=True)
         events.append(StreamEvent(final, str(cursor), document))
@@ -173,7 +164,7 @@ def render(events: list[StreamEvent], retry_ms: int) -> str:
 
 
 def wait_for_events(
-    observe: Callable[[], tuple[ExecutionDetail, list[dict[str, Any]]]],
+    observe: Callable[[Cursor], tuple[ExecutionDetail, NodeLog]],
     cursor: Cursor,
     *,
     max_seconds: float,
@@ -188,8 +179,8 @@ def wait_for_events(
     """
     deadline = clock() + max_seconds
     while True:
-        detail, history = observe()
-        events, _ = events_after(cursor, detail, history)
+        detail, log = observe(cursor)
+        events, _ = events_after(cursor, detail, log)
         if events or clock() + poll_seconds > deadline:
             return events
         sleep(poll_seconds)

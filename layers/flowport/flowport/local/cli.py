@@ -30,11 +30,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_dev(template: Path, host: str, port: int, state_dir: Path | None = None) -> int:
     # Imported here: local mode needs the `local` extra, which deployed functions never import.
+    from flowport.core.registry import load_registry
     from flowport.local import state
     from flowport.local.cloud import local_gaps, running
     from flowport.local.server import LocalServer
     from flowport.local.template import build_stack
-    from flowport.registry import load_registry
     from flowport.settings import get_settings
 
     stack = build_stack(template.resolve())

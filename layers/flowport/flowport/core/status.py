@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flowport.models import (
+from flowport.core.history import DEFAULT_MESSAGES, cause_message
+from flowport.core.models import (
     ExecutionDetail,
     ExecutionError,
     ExecutionLinks,
@@ -15,10 +16,10 @@ from flowport.models import (
     ExecutionStatus,
     ExecutionSummary,
     IdempotencyKeyRecord,
-    ProgressSnapshot,
+    LiveView,
 )
-from flowport.progress import Progress, cause_message, progress_of
-from flowport.registry import Workflow
+from flowport.core.progress import with_reported
+from flowport.core.registry import Workflow
 
 STEP_FUNCTIONS_STATUS = {
     "RUNNING": ExecutionStatus.RUNNING,
@@ -34,11 +35,12 @@ START_ABANDONED = ExecutionError(
     code="start_abandoned",
     message="The execution was accepted but never reached Step Functions, and no retry started it in time",
 )
+_DEFAULT_CODES = {ExecutionStatus.TIMED_OUT: "States.Timeout", ExecutionStatus.FAILED: "ExecutionFailed"}
 
 
 @dataclass(frozen=True)
 class Observation:
-    """An execution as Step Functions describes it."""
+    """An execution as Step Functions describes it (DescribeExecution)."""
 
     status: ExecutionStatus
     started_at: datetime | None
@@ -55,93 +57,47 @@ def observation_from_description(description: dict[str, Any]) -> Observation:
         started_at=description["startDate"],
         stopped_at=description.get("stopDate"),
         output=json.loads(output) if output is not None else None,
-        error=execution_error(description.get("error"), description.get("cause"))
-        if status in (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT)
-        else None,
+        error=execution_error(status, description.get("error"), description.get("cause")),
     )
 
 
-def execution_error(error: str | None, cause: str | None, node: str | None = None) -> ExecutionError:
-    """Step Functions gives an error name and a cause; a Lambda's cause is JSON with its message."""
-    code = error or "States.Timeout"
+def execution_error(status: ExecutionStatus, error: str | None, cause: str | None) -> ExecutionError | None:
+    """Why an execution that failed or timed out ended, from Step Functions' error name and cause (a
+    Lambda's cause is JSON with its message); None for any other status."""
+    default_code = _DEFAULT_CODES.get(status)
+    if default_code is None:
+        return None
+    code = error or default_code
     message = cause_message(cause) if cause else ""
-    return ExecutionError(
-        code=code, message=message or _DEFAULT_MESSAGES.get(code, "The execution failed"), node=node
-    )
-
-
-_HISTORY_OUTCOMES = {
-    "ExecutionSucceeded": ("SUCCEEDED", "executionSucceededEventDetails"),
-    "ExecutionFailed": ("FAILED", "executionFailedEventDetails"),
-    "ExecutionTimedOut": ("TIMED_OUT", "executionTimedOutEventDetails"),
-    "ExecutionAborted": ("ABORTED", "executionAbortedEventDetails"),
-}
-
-
-def observation_from_history(
-    events: list[dict[str, Any]], definition: dict[str, Any], reported: Any
-) -> tuple[Observation, Progress]:
-    """What the newest page of an execution's history says: its status, outcome and progress."""
-    newest_first = sorted(events, key=lambda event: int(event.get("id", 0)), reverse=True)
-    ended = next((e for e in newest_first if e.get("type") in _HISTORY_OUTCOMES), None)
-    aws_status, details_key = _HISTORY_OUTCOMES[ended["type"]] if ended else ("RUNNING", "")
-    details = ended.get(details_key, {}) if ended else {}
-    started = next((e["timestamp"] for e in newest_first if e.get("type") == "ExecutionStarted"), None)
-    flowport_status = STEP_FUNCTIONS_STATUS[aws_status]
-    progress = progress_of(definition, newest_first, aws_status, _as_number(reported))
-    failure = progress.failure
-    output = details.get("output")
-    observation = Observation(
-        status=flowport_status,
-        started_at=started,
-        stopped_at=ended["timestamp"] if ended else None,
-        output=json.loads(output) if flowport_status is ExecutionStatus.COMPLETED and output else None,
-        error=execution_error(failure.code, failure.message, failure.node) if failure else None,
-    )
-    return observation, progress
-
-
-def _as_number(value: Any) -> int | float | None:
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def snapshot(progress: Progress) -> ProgressSnapshot:
-    return ProgressSnapshot(
-        progress=progress.progress,
-        current_node=progress.current_node,
-        completed_nodes=progress.completed_nodes,
-        total_nodes=progress.total_nodes,
-        retry_count=progress.retry_count,
-    )
-
-
-_DEFAULT_MESSAGES = {"States.Timeout": "The execution ran longer than its workflow allows"}
+    return ExecutionError(code=code, message=message or DEFAULT_MESSAGES.get(code, "The execution failed"))
 
 
 def current_record(
-    record: ExecutionRecord,
-    observation: Observation | None,
-    now: datetime,
-    start_deadline_seconds: int,
-    progress: Progress | None = None,
+    record: ExecutionRecord, view: LiveView | None, now: datetime, start_deadline_seconds: int
 ) -> ExecutionRecord:
-    """The record brought up to date with what Step Functions observed (None: it has no such execution)."""
+    """The record brought up to date with what Step Functions said (None: it has no such execution).
+
+    The record's own start time wins over the history's: the sync function writes it from Step Functions'
+    status change, so a status document's startedAt is one value from first sight to the end.
+    """
     if record.status.is_terminal:
         return record
-    if observation is None:
+    if view is None:
         if now >= record.created_at + timedelta(seconds=start_deadline_seconds):
             return record.model_copy(
                 update={"status": ExecutionStatus.FAILED, "error": START_ABANDONED, "completed_at": now}
             )
         return record
+    progress = with_reported(
+        view.progress, view.status is ExecutionStatus.COMPLETED, record.status_variables.get("progress")
+    )
     return record.model_copy(
         update={
-            "status": observation.status,
-            "started_at": observation.started_at or record.started_at,
-            "completed_at": observation.stopped_at,
-            "output": observation.output,
-            "error": observation.error,
-            "progress": snapshot(progress) if progress is not None else record.progress,
+            "status": view.status,
+            "started_at": record.started_at or view.started_at,
+            "completed_at": view.stopped_at,
+            "error": view.error,
+            "progress": progress,
         }
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -49,7 +49,7 @@ class ExecutionError(ApiModel):
 
 
 class ProgressSnapshot(ApiModel):
-    """How far an execution got (the counting rules are in flowport.progress)."""
+    """How far an execution got (the counting rules are in flowport.core.progress)."""
 
     progress: int = Field(ge=0, le=100, description="0-100; 100 only when COMPLETED")
     current_node: str | None = Field(default=None, description="The state running now")
@@ -235,6 +235,37 @@ class IdempotencyKeyRecord(StoredModel):
 def execution_arn(state_machine_arn: str, execution_name: str) -> str:
     """Step Functions names an execution `arn:...:execution:<state machine name>:<execution name>`."""
     return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{execution_name}"
+
+
+class NodeEvent(StoredModel):
+    """A fact of the history an event stream sends once: a state entered, exited, or an attempt failed."""
+
+    id: int = Field(description="The Step Functions history event it comes from")
+    kind: Literal["node_started", "node_completed", "node_failed"]
+    name: str
+    type: str
+    at: datetime | None = None
+    error: ExecutionError | None = None
+
+
+class LiveView(StoredModel):
+    """What Step Functions last said of a running execution, as one read of its history saw it: shared by
+    every status read and event stream of that execution for a moment (flowport.core.live)."""
+
+    observed_at: float = Field(description="Epoch seconds of the history read")
+    status: ExecutionStatus
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    error: ExecutionError | None = None
+    progress: ProgressSnapshot = Field(
+        description="Counted from the history, before the workflow's own figure"
+    )
+    node_events: list[NodeEvent] = Field(default_factory=list)
+    events_from: int = Field(
+        default=0, description="node_events holds every node event of the history from this event id on"
+    )
+    last_event_id: int = 0
+    final: bool = Field(default=False, description="The history has ended: this view never goes stale")
 
 
 class WorkflowLinks(ApiModel):

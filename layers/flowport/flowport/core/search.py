@@ -20,10 +20,10 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from flowport import tokens
-from flowport.errors import FieldNotSearchable, InvalidNextToken, InvalidParameter
-from flowport.models import ExecutionStatus, ExecutionSummary, FieldProblem
-from flowport.registry import Workflow
+from flowport.core import tokens
+from flowport.core.errors import FieldNotSearchable, InvalidNextToken, InvalidParameter
+from flowport.core.models import ExecutionStatus, ExecutionSummary, FieldProblem
+from flowport.core.registry import Workflow
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -113,7 +113,7 @@ def search_text(value: Any) -> str | None:
 
 
 def search_key(workflow: str, field: str, text: str) -> str:
-    # No workflow name or field name holds '#' or '=' (flowport.registry): this is unambiguous.
+    # No workflow name or field name holds '#' or '=' (flowport.core.registry): this is unambiguous.
     return f"{workflow}#{field}={text}"
 
 

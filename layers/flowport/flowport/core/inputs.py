@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flowport.errors import InputValidationFailed, MalformedJson, PayloadTooLarge, UnsupportedMediaType
-from flowport.models import FieldProblem
-from flowport.registry import Workflow
+from flowport.core.errors import InputValidationFailed, MalformedJson, PayloadTooLarge, UnsupportedMediaType
+from flowport.core.models import FieldProblem
+from flowport.core.registry import Workflow
 
 # Step Functions refuses execution inputs over 256 KiB (UTF-8 bytes of the JSON text).
 MAX_INPUT_BYTES = 256 * 1024

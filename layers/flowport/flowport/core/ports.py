@@ -1,0 +1,128 @@
+"""The ports: what the use cases need from the world outside, as Protocols the core owns.
+
+flowport.aws implements them with DynamoDB and Step Functions; tests/fakes.py implements them in memory.
+A port speaks the core's models and raises the core's errors (ServiceUnavailable when AWS is busy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from flowport.core.models import ExecutionRecord, ExecutionSummary, IdempotencyKeyRecord, LiveView
+from flowport.core.search import QuerySpec
+from flowport.core.status import Observation
+
+
+class KeyTaken(Exception):
+    """The idempotency key's item exists (or changed generation); `existing` is its current content."""
+
+    def __init__(self, existing: IdempotencyKeyRecord | None) -> None:
+        super().__init__("idempotency key taken")
+        self.existing = existing
+
+
+@dataclass(frozen=True)
+class CancelClaim:
+    """What a claim of an execution's cancellation found."""
+
+    won: bool
+    record: ExecutionRecord | None
+    """The record as the claim found it; None when there is no such execution (or it expired)."""
+
+
+class ExecutionStore(Protocol):
+    """Execution records and idempotency keys."""
+
+    def create(
+        self,
+        record: ExecutionRecord,
+        key: IdempotencyKeyRecord | None,
+        now: float,
+        replaces_generation: int | None = None,
+        search_keys: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write a new execution, its key and its search pointers at once; KeyTaken if the key is not
+        free (or no longer of `replaces_generation`)."""
+
+    def get(self, execution_id: str, now: float) -> ExecutionRecord | None:
+        """The record, or None if there is none or it expired by `now` (epoch seconds)."""
+
+    def take_over_start(self, key: IdempotencyKeyRecord, lease_until: float) -> bool:
+        """Claim the start of a key's execution whose first request gave up; one claimant wins."""
+
+    def release_start(self, key_hash: str, execution_id: str) -> bool:
+        """Let the next request with this key start its execution at once."""
+
+    def claim_cancel(self, execution_id: str, now: datetime) -> CancelClaim:
+        """Claim the cancellation of a queued or running execution; one of any number of callers wins."""
+
+    def withdraw_cancel(self, execution_id: str) -> bool:
+        """Give a won claim back (the stop failed), so that a retry can claim it again."""
+
+    def finish(self, record: ExecutionRecord, after_cancel: bool = False) -> bool:
+        """Write a finished record (and its key's status); a finished record is never changed again,
+        but for a CANCELLED one (`after_cancel`) whose execution ended another way before its stop."""
+
+    def mark_running(self, record: ExecutionRecord) -> bool:
+        """Move a QUEUED record (and its key) to RUNNING; False if it is not QUEUED."""
+
+
+class LiveViewStore(Protocol):
+    """The live views of running executions (flowport.core.live), beside their records."""
+
+    def read(self, execution_id: str, now: float) -> tuple[ExecutionRecord | None, LiveView | None]:
+        """The record and its live view, read together."""
+
+    def claim_refresh(self, execution_id: str, now: float, stale_before: float, claim_seconds: float) -> bool:
+        """Claim the next history read of this execution: won only while its view is older than
+        `stale_before` (or absent, and not final) and no other claim of the last `claim_seconds` holds."""
+
+    def put(self, execution_id: str, view: LiveView, expires_at: int) -> None:
+        """Keep this view (and end any claim) until the record's own expiry."""
+
+
+class WorkflowEngine(Protocol):
+    """Step Functions: start, look at and stop executions."""
+
+    def start(self, state_machine_arn: str, name: str, input_json: str) -> None:
+        """Start the named execution; one of that name existing already counts as started."""
+
+    def describe(self, execution_arn: str) -> Observation | None:
+        """The execution as Step Functions describes it; None if it has no such execution."""
+
+    def history_page(self, execution_arn: str) -> list[dict[str, Any]] | None:
+        """The newest page of its history (at most 1000 events, without inputs and outputs); None if it
+        has no such execution."""
+
+    def full_history(self, execution_arn: str, include_data: bool) -> list[dict[str, Any]] | None:
+        """Every event of its history, oldest first; None if it has no such execution."""
+
+    def stop(self, execution_arn: str, cause: str) -> bool:
+        """Stop it; False if Step Functions has no such execution (its start has not reached it)."""
+
+
+@dataclass(frozen=True)
+class SummaryPage:
+    summaries: list[ExecutionSummary]
+    after: str | None
+    """The createdKey where the read stopped; None when it read to the end."""
+
+
+@dataclass(frozen=True)
+class PointerPage:
+    execution_ids: list[str]
+    after: str | None
+
+
+class SearchIndex(Protocol):
+    """The indexes GET /executions reads (flowport.core.search plans which)."""
+
+    def summaries(self, spec: QuerySpec, limit: int) -> SummaryPage: ...
+
+    def pointers(self, spec: QuerySpec, limit: int) -> PointerPage: ...
+
+    def executions(self, execution_ids: Sequence[str], now: datetime) -> list[ExecutionSummary]:
+        """These executions' summaries, in this order, leaving out those gone or expired."""

@@ -1,0 +1,59 @@
+"""Use case: cancel a queued or running execution, in three AWS calls: the claim, the stop, the record."""
+
+from __future__ import annotations
+
+from flowport.core.clock import Clock, utcnow
+from flowport.core.errors import ExecutionNotCancellable, ServiceUnavailable
+from flowport.core.models import CancelResult, ExecutionStatus
+from flowport.core.ports import ExecutionStore, WorkflowEngine
+from flowport.usecases.live import LiveExecutions, not_found
+
+CANCEL_CAUSE = "Cancelled through the flowport API"
+
+
+class CancelExecution:
+    def __init__(
+        self,
+        store: ExecutionStore,
+        engine: WorkflowEngine,
+        executions: LiveExecutions,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._executions = executions
+        self._clock = clock
+
+    def cancel(self, execution_id: str) -> CancelResult:
+        """The claim decides: of any number of concurrent cancels one wins, and a finished execution (as
+        recorded) refuses. Step Functions is then asked to stop it, whatever the record last heard: a
+        QUEUED record may already run (its start got there before the sync function said so), and a
+        start still on its way is stopped by the sync function when it reports it running."""
+        now = self._clock()
+        claim = self._store.claim_cancel(execution_id, now)
+        record = claim.record
+        if record is None:
+            raise not_found(execution_id)
+        if not claim.won:
+            why = "it has already finished" if record.status.is_terminal else "its cancellation is under way"
+            raise ExecutionNotCancellable(
+                f"Execution {execution_id} cannot be cancelled: {why}",
+                execution_id=execution_id,
+                cancelled=False,
+                execution_status=record.status,
+            )
+        try:
+            ran = self._engine.stop(record.execution_arn, cause=CANCEL_CAUSE)
+        except ServiceUnavailable:
+            self._store.withdraw_cancel(execution_id)
+            raise
+        cancelled = record.model_copy(update={"status": ExecutionStatus.CANCELLED, "completed_at": now})
+        self._store.finish(self._executions.with_retention(cancelled))
+        return CancelResult(
+            execution_id=execution_id,
+            cancelled=True,
+            # Step Functions had it: it ran, whether or not the record had heard so yet.
+            previous_status=ExecutionStatus.RUNNING if ran else record.status,
+            status=ExecutionStatus.CANCELLED,
+            message=f"Execution {execution_id} was cancelled",
+        )

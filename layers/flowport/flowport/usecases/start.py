@@ -1,0 +1,232 @@
+"""Use case: start an execution, safely retried with an idempotency key (rules: flowport.core.idempotency)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flowport.core import idempotency, inputs, search, status
+from flowport.core.clock import Clock, utcnow
+from flowport.core.errors import IdempotencyConflict, IdempotencyKeyInFlight, ServiceUnavailable
+from flowport.core.idempotency import ConflictAction, PendingStart
+from flowport.core.models import (
+    ConflictStrategy,
+    ExecutionError,
+    ExecutionRecord,
+    ExecutionSource,
+    ExecutionStatus,
+    ExecutionSummary,
+    IdempotencyKeyRecord,
+)
+from flowport.core.ports import ExecutionStore, KeyTaken, WorkflowEngine
+from flowport.core.registry import Registry, Workflow
+from flowport.settings import Settings
+
+# A keyed start retries its conditional write at most this often (each retry means a race was lost).
+MAX_KEY_ATTEMPTS = 3
+START_FAILED = ExecutionError(code="start_failed", message="Step Functions did not accept the execution")
+
+
+@dataclass(frozen=True)
+class StartCommand:
+    workflow: str
+    version: int | None
+    input: dict[str, Any]
+    source: ExecutionSource
+    correlation_id: str | None = None
+    priority: int = 0
+    idempotency_key: str | None = None
+    on_conflict: ConflictStrategy | None = None
+
+
+@dataclass(frozen=True)
+class Started:
+    execution: ExecutionSummary
+    replayed: bool  # True when an idempotency key returned an existing execution
+
+
+def _new_execution_id() -> str:
+    # 122 random bits: unguessable, and a valid Step Functions execution name.
+    return str(uuid.uuid4())
+
+
+class StartExecution:
+    """Start an execution: validate, write its record (and key) conditionally, start it in Step Functions."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        store: ExecutionStore,
+        engine: WorkflowEngine,
+        settings: Settings,
+        clock: Clock = utcnow,
+        new_id: Callable[[], str] = _new_execution_id,
+    ) -> None:
+        self._registry = registry
+        self._store = store
+        self._engine = engine
+        self._settings = settings
+        self._clock = clock
+        self._new_id = new_id
+
+    def workflow_to_start(self, name: str) -> Workflow:
+        workflow = self._registry.find(name)
+        workflow.require_enabled()
+        return workflow
+
+    def start(self, command: StartCommand) -> Started:
+        workflow = self.workflow_to_start(command.workflow)
+        version = workflow.resolve_version(command.version)
+        inputs.validate_input(workflow, command.input)
+        if command.idempotency_key is None:
+            record = self._new_record(workflow, version, command, key_hash=None)
+            self._store.create(
+                record,
+                None,
+                now=record.created_at.timestamp(),
+                search_keys=search.search_keys(workflow, command.input),
+            )
+            self._launch(record, key=None)
+            return Started(
+                status.summary_of(record.model_copy(update={"status": ExecutionStatus.RUNNING})), False
+            )
+        return self._start_keyed(workflow, version, command)
+
+    def _start_keyed(self, workflow: Workflow, version: int, command: StartCommand) -> Started:
+        assert command.idempotency_key is not None
+        assert command.on_conflict is not None
+        key_hash = idempotency.hash_key(command.idempotency_key)
+        request_fingerprint = idempotency.fingerprint(workflow.name, version, command.input)
+        search_keys = search.search_keys(workflow, command.input)
+        replaces_generation: int | None = None
+        for _ in range(MAX_KEY_ATTEMPTS):
+            record = self._new_record(workflow, version, command, key_hash)
+            key = self._new_key(record, request_fingerprint, generation=(replaces_generation or 0) + 1)
+            try:
+                self._store.create(
+                    record,
+                    key,
+                    now=record.created_at.timestamp(),
+                    replaces_generation=replaces_generation,
+                    search_keys=search_keys,
+                )
+            except KeyTaken as taken:
+                if taken.existing is None:  # the key changed under us; look again
+                    continue
+                existing = taken.existing
+            else:
+                self._launch(record, key)
+                return Started(
+                    status.summary_of(record.model_copy(update={"status": ExecutionStatus.RUNNING})), False
+                )
+            idempotency.ensure_same_request(existing, request_fingerprint)
+            existing_status, launched_here = self._status_of_key(existing, command.on_conflict)
+            if launched_here:  # the request that wrote the key never started it: this one did, for it
+                return Started(status.summary_of_key(existing, existing_status), replayed=False)
+            action = idempotency.on_conflict(command.on_conflict, existing_status)
+            if action is ConflictAction.REPLAY:
+                return Started(status.summary_of_key(existing, existing_status), replayed=True)
+            if action is ConflictAction.REJECT:
+                raise IdempotencyConflict(
+                    f"Execution {existing.execution_id} was started with this idempotency key "
+                    f"and is {existing_status.value}",
+                    execution_id=existing.execution_id,
+                )
+            replaces_generation = existing.generation
+        raise IdempotencyKeyInFlight("Requests with this idempotency key keep racing; retry shortly")
+
+    def _status_of_key(
+        self, key: IdempotencyKeyRecord, strategy: ConflictStrategy
+    ) -> tuple[ExecutionStatus, bool]:
+        """The status of the key's execution, and whether this request had to launch it."""
+        if not idempotency.needs_observation(strategy, key.status):
+            return key.status, False
+        observation = self._engine.describe(key.execution_arn)
+        if observation is not None:
+            return observation.status, False
+        now = self._clock().timestamp()
+        pending = idempotency.pending_start(
+            key.lease_until, key.created_at.timestamp(), now, self._settings.start_deadline_seconds
+        )
+        if pending is PendingStart.ABANDONED:
+            return ExecutionStatus.FAILED, False
+        if pending is PendingStart.TAKE_OVER and self._store.take_over_start(
+            key, lease_until=now + self._settings.start_lease_seconds
+        ):
+            record = self._store.get(key.execution_id, now)
+            if record is None:
+                return ExecutionStatus.FAILED, False
+            if record.status.is_terminal:  # cancelled before it ever started
+                return record.status, False
+            self._launch(record, key)
+            return ExecutionStatus.RUNNING, True
+        raise IdempotencyKeyInFlight(
+            f"Execution {key.execution_id} for this idempotency key is still being started; retry shortly",
+            execution_id=key.execution_id,
+        )
+
+    def _launch(self, record: ExecutionRecord, key: IdempotencyKeyRecord | None) -> None:
+        try:
+            self._engine.start(
+                record.state_machine_arn, record.execution_id, inputs.serialize_input(record.input)
+            )
+        except Exception as error:
+            # Leave nothing stuck: a keyed request's retry may start this execution at once; an unkeyed
+            # one cannot be retried by anyone, so its record says why it never ran. Whatever Step Functions
+            # answered (throttled, or a refusal a retry may not cure), the client gets the documented 503.
+            if key is not None:
+                self._store.release_start(key.key_hash, record.execution_id)
+            else:
+                self._store.finish(
+                    record.model_copy(
+                        update={
+                            "status": ExecutionStatus.FAILED,
+                            "error": START_FAILED,
+                            "completed_at": self._clock(),
+                        }
+                    )
+                )
+            if isinstance(error, ServiceUnavailable):
+                raise
+            raise ServiceUnavailable("Step Functions did not accept the execution; retry shortly") from error
+
+    def _new_record(
+        self, workflow: Workflow, version: int, command: StartCommand, key_hash: str | None
+    ) -> ExecutionRecord:
+        now = self._clock()
+        return ExecutionRecord(
+            execution_id=self._new_id(),
+            workflow=workflow.name,
+            version=version,
+            state_machine_arn=self._settings.state_machine_arn_prefix + workflow.state_machine_name(version),
+            status=ExecutionStatus.QUEUED,
+            correlation_id=command.correlation_id,
+            priority=command.priority,
+            input=command.input,
+            source=command.source,
+            created_at=now,
+            idempotency_key_hash=key_hash,
+            expires_at=status.expiry_for_new(now, workflow, self._settings.max_run_seconds),
+        )
+
+    def _new_key(
+        self, record: ExecutionRecord, request_fingerprint: str, generation: int
+    ) -> IdempotencyKeyRecord:
+        assert record.idempotency_key_hash is not None
+        return IdempotencyKeyRecord(
+            key_hash=record.idempotency_key_hash,
+            generation=generation,
+            fingerprint=request_fingerprint,
+            execution_id=record.execution_id,
+            workflow=record.workflow,
+            version=record.version,
+            state_machine_arn=record.state_machine_arn,
+            correlation_id=record.correlation_id,
+            priority=record.priority,
+            created_at=record.created_at,
+            status=ExecutionStatus.QUEUED,
+            lease_until=record.created_at.timestamp() + self._settings.start_lease_seconds,
+            expires_at=record.expires_at,
+        )

@@ -1,0 +1,69 @@
+"""Use case: apply a Step Functions status change to the execution's record (rules: flowport.core.sync)."""
+
+from __future__ import annotations
+
+from flowport.core import sync
+from flowport.core.clock import Clock, utcnow
+from flowport.core.models import ExecutionRecord, ExecutionStatus
+from flowport.core.ports import ExecutionStore, WorkflowEngine
+from flowport.core.sync import StatusChange
+from flowport.usecases.cancel import CANCEL_CAUSE
+from flowport.usecases.live import LiveExecutions
+
+
+class ApplyStatusChange:
+    def __init__(
+        self,
+        store: ExecutionStore,
+        engine: WorkflowEngine,
+        executions: LiveExecutions,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._executions = executions
+        self._clock = clock
+
+    def apply(self, change: StatusChange) -> bool:
+        """Move the record forward as Step Functions reports; False when the event is old news or not ours."""
+        record = self._store.get(change.name, self._clock().timestamp())
+        if record is None or record.execution_arn != change.execution_arn:
+            return False
+        if sync.runs_though_cancelled(record, change):
+            self._stop_if_running(record)
+            return False
+        output = None
+        if change.flowport_status is ExecutionStatus.COMPLETED:
+            output = (
+                sync.output_of(change)
+                if change.output_included
+                else self._executions.output_from_step_functions(record)
+            )
+        if sync.ended_before_its_stop(record, change):
+            return self._store.finish(self._final(sync.ended_as(record, change, output)), after_cancel=True)
+        updated = sync.advanced(record, change, output)
+        if updated is None:
+            return False
+        if updated.status is ExecutionStatus.RUNNING:
+            return self._store.mark_running(updated)
+        return self._store.finish(self._final(updated))
+
+    def _stop_if_running(self, record: ExecutionRecord) -> None:
+        # Asked first: the event may be a late one of an execution the cancel itself stopped.
+        observation = self._engine.describe(record.execution_arn)
+        if observation is not None and not observation.status.is_terminal:
+            self._engine.stop(record.execution_arn, cause=CANCEL_CAUSE)
+
+    def _final(self, record: ExecutionRecord) -> ExecutionRecord:
+        """The finished record with its retention, how far it got and where it failed, read from its
+        history once; that final view is kept for the event streams too, so reading a finished execution
+        costs no more history reads."""
+        view = self._executions.view_from_history(record, self._clock())
+        record = self._executions.with_retention(record)
+        if view is None:
+            return record
+        self._executions.keep_final_view(record, view)
+        error = record.error
+        if error is not None and view.error is not None and view.error.node:
+            error = error.model_copy(update={"node": view.error.node})
+        return record.model_copy(update={"progress": sync.final_progress(record, view), "error": error})
