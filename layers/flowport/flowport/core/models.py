@@ -59,8 +59,10 @@ class ProgressSnapshot(ApiModel):
 
 
 class ExecutionLinks(ApiModel):
-    self_: str = Field(alias="self", description="This execution's status")
-    cancel: str = Field(description="DELETE this to cancel the execution")
+    """Where to go next. Each link's name says what to do with it: `cancel` is DELETE, the others GET."""
+
+    self_: str = Field(alias="self", description="GET: this execution's status")
+    cancel: str = Field(description="DELETE: cancel the execution")
 
 
 class ExecutionSummary(ApiModel):
@@ -269,7 +271,13 @@ class LiveView(StoredModel):
 
 
 class WorkflowLinks(ApiModel):
-    executions: str = Field(description="POST here to start an execution of the latest or a chosen version")
+    """Where to go next. Each link's name says what to do with it: `start` is POST, the others GET."""
+
+    self_: str = Field(alias="self", description="GET: this workflow's settings")
+    start: str = Field(
+        description="POST: start an execution with the body as input (the latest version, or `?version=`)"
+    )
+    executions: str = Field(description="GET: this workflow's executions, newest first (the search)")
 
 
 class WorkflowView(ApiModel):

@@ -37,7 +37,12 @@ def workflow_view(workflow: Workflow, base: str = "") -> WorkflowView:
         retention_hours=workflow.retention_hours,
         start_by_get=workflow.start_by_get,
         searchable_input_fields=list(workflow.searchable_input_fields),
-        links=WorkflowLinks(executions=f"{base}/workflows/{workflow.name}/executions"),
+        links=WorkflowLinks(
+            self_=f"{base}/workflows/{workflow.name}",
+            start=f"{base}/workflows/{workflow.name}/executions",
+            # A workflow name is URL-safe (registry.WorkflowName), so it goes into the query as it is.
+            executions=f"{base}/executions?workflow={workflow.name}",
+        ),
     )
 
 
