@@ -33,11 +33,14 @@ class Bad:
     base64_body: bytes | None = None  # sent as API Gateway sends a binary body: base64, flagged so
     flagged_base64: bool = False  # `body` as it is, flagged as base64
     resource: str | None = None  # another route of the same function, from this event
+    method: str | None = None  # another method on the event's path (API Gateway sends it to the ANY route)
 
     def build(self) -> dict[str, Any]:
         event = copy.deepcopy(load_event(self.event))
         if self.resource is not None:
             event["resource"] = event["requestContext"]["resourcePath"] = self.resource
+        if self.method is not None:
+            event["httpMethod"] = event["requestContext"]["httpMethod"] = self.method
         headers = {**NO_KEY, **self.headers} if self.event == "start-execution" else self.headers
         event = with_request(
             event, path_parameters=self.path, query=self.query, headers=headers, body=self.body
@@ -202,6 +205,13 @@ CASES = [
         query={"subject": "s", "customerTier": "pro", "priority": "1e3"},
     ),
     Bad("start by get, unknown workflow", BY_GET, 404, "workflow_not_found", path={"name": "$(reboot)"}),
+    # Methods the path does not have: 405 (each path's ANY route; tests/e2e/test_bad_input_http.py has more)
+    Bad("post on a status route", GET, 405, "method_not_allowed", method="POST"),
+    Bad("put on a status route", GET, 405, "method_not_allowed", method="PUT"),
+    Bad("patch on history", HISTORY, 405, "method_not_allowed", method="PATCH"),
+    Bad("head where get exists", SEARCH, 405, "method_not_allowed", method="HEAD"),
+    Bad("delete on the workflows", GET, 405, "method_not_allowed", resource="/workflows", method="DELETE"),
+    Bad("get on the start route", START, 405, "method_not_allowed", method="GET", body=""),
     # GET /executions/{executionId}
     Bad("id with a space", GET, 400, "invalid_parameter", path={"executionId": "has space"}),
     Bad("id of 81", GET, 400, "invalid_parameter", path={"executionId": "x" * 81}),
@@ -335,3 +345,18 @@ def test_every_route_has_bad_input_here_or_over_http():
         ("GET", "/workflows"),
         ("GET", "/workflows/{name}"),
     }
+
+
+@pytest.mark.parametrize(
+    ("event", "method", "allow"),
+    [
+        (GET, "POST", "GET, DELETE"),
+        (CANCEL, "PATCH", "GET, DELETE"),
+        (SEARCH, "HEAD", "GET"),
+        (START, "GET", "POST"),
+    ],
+)
+def test_a_405_names_the_methods_of_the_path_in_allow(shared_api: Api, event: str, method: str, allow: str):
+    response = shared_api.call(Bad("", event, 405, "", method=method).build())
+    assert (response.status, response.headers["allow"]) == (405, allow), response.body
+    assert method in response.json()["detail"]

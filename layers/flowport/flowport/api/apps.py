@@ -20,7 +20,7 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
     app.exception_handler(FlowportError)(problems.problem_response)
     app.exception_handler(RequestValidationError)(problems.invalid_parameters)
-    app.not_found(problems.route_not_found)
+    app.not_found(lambda _: problems.route_not_found(app.current_event))
     for router in routers:
         app.include_router(router)
     return app

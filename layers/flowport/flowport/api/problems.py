@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from flowport.core.errors import FlowportError, InvalidParameter, RouteNotFound
+from flowport.api.methods import allowed_methods
+from flowport.core.errors import FlowportError, InvalidParameter, MethodNotAllowed, RouteNotFound
 from flowport.core.models import FieldProblem, Problem
 
 PROBLEM_JSON = "application/problem+json"
@@ -38,26 +39,40 @@ def _field_problem(detail: dict[str, Any]) -> FieldProblem:
     return FieldProblem(field="/" + "/".join(location), message=str(detail.get("msg", "invalid value")))
 
 
-def route_not_found(_: NotFoundError) -> Response[str]:
+def route_not_found(event: APIGatewayProxyEvent) -> Response[str]:
+    """No route of this function matched: a method the path does not have is 405, naming those it has.
+
+    Behind API Gateway a function gets only methods its template routes to it; a path's `ANY` method
+    (template.yaml) brings here the ones the path does not have."""
+    allowed = allowed_methods(event.resource)
+    method = event.http_method.upper()
+    if allowed and method not in allowed:
+        return problem_response(
+            MethodNotAllowed(f"{event.resource} answers {', '.join(allowed)}, not {method}", allow=allowed)
+        )
     return problem_response(RouteNotFound("No such route; see /openapi.json for the routes of this API"))
 
 
 def problem_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
     """OpenAPI entries for the problem documents a route can answer with."""
-    return {
-        status: {
+    responses: dict[int, OpenAPIResponse] = {}
+    for status in statuses:
+        responses[status] = {
             "description": _DESCRIPTIONS[status],
             "content": {PROBLEM_JSON: {"model": Problem}},
         }
-        for status in statuses
-    }
+        if status == 405:
+            responses[status]["headers"] = {
+                "Allow": {"description": "The methods the path has (RFC 9110)", "schema": {"type": "string"}}
+            }
+    return responses
 
 
 _DESCRIPTIONS = {
     400: "Malformed JSON, non-object input, or a bad query or header value",
     403: "The workflow is disabled",
     404: "Unknown workflow, version or execution",
-    405: "The workflow is not started by GET (it did not opt in with startByGet)",
+    405: "The workflow is not started by GET (it did not opt in with startByGet): an empty `Allow`",
     406: "No acceptable representation",
     409: "Conflicts with an existing execution or with a request still in flight",
     413: "Request body or input over 256 KiB",

@@ -6,6 +6,7 @@ place, so a rule raises the error that names the problem and nothing else decide
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -75,6 +76,11 @@ class ExecutionNotFound(NotFound):
 
 class MethodNotAllowed(FlowportError):
     status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+    def __init__(self, detail: str, allow: Sequence[str], **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        # RFC 9110: a 405 names the methods the target resource has; an empty list says it has none now.
+        self.headers["Allow"] = ", ".join(allow)
 
 
 class NotAcceptable(FlowportError):

@@ -33,6 +33,7 @@ def run_dev(template: Path, host: str, port: int, state_dir: Path | None = None)
     from flowport.core.registry import load_registry
     from flowport.local import state
     from flowport.local.cloud import local_gaps, running
+    from flowport.local.gateway import ANY
     from flowport.local.server import LocalServer
     from flowport.local.template import build_stack
     from flowport.settings import get_settings
@@ -49,8 +50,13 @@ def run_dev(template: Path, host: str, port: int, state_dir: Path | None = None)
             enabled = "enabled" if workflow.enabled else "disabled"
             print(f"  {name:<20} versions {list(workflow.versions)}  {enabled:<9}{workflow.description[:60]}")
         print("routes:")
-        for route, function in sorted(stack.routes.items(), key=lambda item: (item[0].path, item[0].method)):
-            print(f"  {route.method:<7}{route.path:<40}-> {function.logical_id}")
+        routes = sorted(stack.routes.items(), key=lambda item: (item[0].path, item[0].method))
+        for route, function in routes:
+            if route.method != ANY:
+                print(f"  {route.method:<7}{route.path:<40}-> {function.logical_id}")
+        # The template's ANY routes, one per path, only answer 405: one line says so for all of them.
+        for function_id in sorted({function.logical_id for route, function in routes if route.method == ANY}):
+            print(f"  {'other methods of these paths: 405':<47}-> {function_id}")
         for gap in local_gaps(stack):
             print(f"warning: {gap}")
         sys.stdout.flush()

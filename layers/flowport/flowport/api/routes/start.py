@@ -135,7 +135,11 @@ def _start(
     workflow = starter.workflow_to_start(name)
     if source is ExecutionSource.HTTP_GET:
         if not workflow.start_by_get:
-            raise MethodNotAllowed(f"Workflow '{name}' is started by POST /workflows/{name}/executions")
+            # This workflow's /start has no method at all (RFC 9110's empty Allow): its POST is elsewhere.
+            raise MethodNotAllowed(
+                f"Workflow '{name}' is not started by GET (no startByGet): POST /workflows/{name}/executions",
+                allow=(),
+            )
         workflow_input = inputs.input_from_query(workflow, request.query_parameters or {})
     else:
         workflow_input = inputs.input_from_body(workflow, _body(request), request.headers.get("content-type"))
