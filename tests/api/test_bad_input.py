@@ -34,6 +34,7 @@ class Bad:
     flagged_base64: bool = False  # `body` as it is, flagged as base64
     resource: str | None = None  # another route of the same function, from this event
     method: str | None = None  # another method on the event's path (API Gateway sends it to the ANY route)
+    repeated: dict[str, list[str]] = field(default_factory=dict)  # a query name given more than once
 
     def build(self) -> dict[str, Any]:
         event = copy.deepcopy(load_event(self.event))
@@ -45,6 +46,10 @@ class Bad:
         event = with_request(
             event, path_parameters=self.path, query=self.query, headers=headers, body=self.body
         )
+        for name, values in self.repeated.items():  # as API Gateway: every value, and the last alone
+            event["multiValueQueryStringParameters"] = {**(event["multiValueQueryStringParameters"] or {})}
+            event["multiValueQueryStringParameters"][name] = values
+            event["queryStringParameters"] = {**(event["queryStringParameters"] or {}), name: values[-1]}
         if self.base64_body is not None:
             event["body"] = base64.b64encode(self.base64_body).decode()
             event["isBase64Encoded"] = True
@@ -205,6 +210,45 @@ CASES = [
         query={"subject": "s", "customerTier": "pro", "priority": "1e3"},
     ),
     Bad("start by get, unknown workflow", BY_GET, 404, "workflow_not_found", path={"name": "$(reboot)"}),
+    # Query parameters a route does not take, and single-valued ones given twice: on every route
+    Bad("start unknown parameter", START, 400, "invalid_parameter", query={"priorty": "5"}, body=TICKET_JSON),
+    Bad("start repeated priority", START, 400, "invalid_parameter", repeated={"priority": ["1", "2"]}),
+    Bad(
+        "start by get repeated field",
+        BY_GET,
+        400,
+        "invalid_parameter",
+        query={"customerTier": "pro"},
+        repeated={"subject": ["a", "b"]},
+    ),
+    Bad("status unknown parameter", GET, 400, "invalid_parameter", query={"include": "io"}),
+    Bad("cancel unknown parameter", CANCEL, 400, "invalid_parameter", query={"force": "true"}),
+    Bad("history unknown parameter", HISTORY, 400, "invalid_parameter", query={"includ": "io"}),
+    Bad("history repeated limit", HISTORY, 400, "invalid_parameter", repeated={"limit": ["1", "2"]}),
+    Bad("events unknown parameter", EVENTS, 400, "invalid_parameter", query={"since": "1"}),
+    Bad(
+        "search repeated status", SEARCH, 400, "invalid_parameter", repeated={"status": ["QUEUED", "RUNNING"]}
+    ),
+    Bad("search repeated limit", SEARCH, 400, "invalid_parameter", repeated={"limit": ["1", "2"]}),
+    Bad(
+        "search repeated input field",
+        SEARCH,
+        400,
+        "invalid_parameter",
+        query={"workflow": "ticket-triage"},
+        repeated={"input.customerId": ["1", "2"]},
+    ),
+    Bad(
+        "workflows unknown parameter",
+        GET,
+        400,
+        "invalid_parameter",
+        resource="/workflows",
+        query={"all": "1"},
+    ),
+    Bad(
+        "openapi unknown parameter", GET, 400, "invalid_parameter", resource="/openapi.json", query={"v": "3"}
+    ),
     # Methods the path does not have: 405 (each path's ANY route; tests/e2e/test_bad_input_http.py has more)
     Bad("post on a status route", GET, 405, "method_not_allowed", method="POST"),
     Bad("put on a status route", GET, 405, "method_not_allowed", method="PUT"),
@@ -344,6 +388,7 @@ def test_every_route_has_bad_input_here_or_over_http():
         ("GET", "/executions"),
         ("GET", "/workflows"),
         ("GET", "/workflows/{name}"),
+        ("GET", "/openapi.json"),
     }
 
 
@@ -360,3 +405,29 @@ def test_a_405_names_the_methods_of_the_path_in_allow(shared_api: Api, event: st
     response = shared_api.call(Bad("", event, 405, "", method=method).build())
     assert (response.status, response.headers["allow"]) == (405, allow), response.body
     assert method in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("event", "query", "repeated", "field_name", "message"),
+    [
+        (SEARCH, None, {"status": ["QUEUED", "RUNNING"]}, "status", "repeated"),
+        (BY_GET, {"customerTier": "pro"}, {"subject": ["a", "b"]}, "subject", "repeated"),
+        (GET, {"verbose": "1"}, {}, "verbose", "unknown"),
+    ],
+)
+def test_a_refused_query_parameter_is_named_with_why(
+    shared_api: Api,
+    event: str,
+    query: dict[str, str] | None,
+    repeated: dict[str, list[str]],
+    field_name: str,
+    message: str,
+):
+    response = shared_api.call(Bad("", event, 400, "", query=query, repeated=repeated).build())
+    assert (response.status, response.problem_code) == (400, "invalid_parameter"), response.body
+    problem = response.json()
+    assert field_name in problem["detail"]
+    assert message in problem["detail"]
+    assert [(e["field"], message in e["message"]) for e in problem["errors"]] == [
+        (f"/query/{field_name}", True)
+    ]

@@ -103,3 +103,21 @@ def test_a_method_a_path_does_not_have_is_405_naming_the_methods_it_has(
     assert response.headers["Content-Type"] == "application/problem+json"
     if method != "HEAD":  # a HEAD answer has no body
         assert response.json()["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/executions?limit=1&limit=2", "limit"),
+        ("/executions?status=QUEUED&status=RUNNING", "status"),
+        ("/workflows/ticket-triage/start?subject=a&subject=b&customerTier=pro", "subject"),
+        (f"{EXECUTION}/history?limit=5&limit=5", "limit"),
+    ],
+)
+def test_a_parameter_given_twice_is_refused_as_repeated(server: LocalServer, path: str, parameter: str):
+    response = requests.get(server.url + path, timeout=10)
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_parameter"), response.text
+    assert response.json()["detail"] == f"Query parameter(s) refused: {parameter} (repeated)"
+    assert response.json()["errors"] == [
+        {"field": f"/query/{parameter}", "message": "repeated (2 values): send it once"}
+    ]

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from flowport.api.methods import allowed_methods
+from flowport.core import query
 from flowport.core.errors import FlowportError, InvalidParameter, MethodNotAllowed, RouteNotFound
 from flowport.core.models import FieldProblem, Problem
 
@@ -28,10 +29,15 @@ def problem_response(error: FlowportError) -> Response[str]:
     )
 
 
-def invalid_parameters(error: RequestValidationError) -> Response[str]:
-    problems = [_field_problem(detail) for detail in error.errors()]
-    names = ", ".join(p.field for p in problems)
-    return problem_response(InvalidParameter(f"Invalid request parameter(s): {names}", errors=problems))
+def invalid_parameters(error: RequestValidationError, query_refusals: list[FieldProblem]) -> Response[str]:
+    """Powertools' validation failed. A query parameter refused as repeated or unknown (flowport.api.query)
+    is named for that: a repeated one reaches the validation as a list, "not a valid integer"."""
+    refused = {problem.field for problem in query_refusals}
+    others = [problem for problem in map(_field_problem, error.errors()) if problem.field not in refused]
+    if query_refusals:
+        return problem_response(query.refused(query_refusals, others))
+    names = ", ".join(p.field for p in others)
+    return problem_response(InvalidParameter(f"Invalid request parameter(s): {names}", errors=others))
 
 
 def _field_problem(detail: dict[str, Any]) -> FieldProblem:

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 
 from flowport import __version__
+from flowport.api.query import takes_query
 
 router = Router()
 
@@ -60,5 +61,6 @@ def _drop_powertools_validation_responses(document: dict[str, Any]) -> None:
 
 
 @router.get("/openapi.json", summary="This API's OpenAPI document", tags=["meta"], operation_id="getOpenApi")
+@takes_query()
 def get_openapi() -> Response[str]:
     return Response(status_code=200, content_type="application/json", body=json.dumps(openapi_document()))

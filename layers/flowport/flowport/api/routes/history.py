@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from flowport import services
 from flowport.api.problems import problem_responses
+from flowport.api.query import takes_query
 from flowport.api.routes.params import ExecutionIdPath, NextToken
 from flowport.core import history
 from flowport.core.models import ExecutionHistory
@@ -39,6 +40,7 @@ Limit = Annotated[
     tags=["executions"],
     operation_id="getExecutionHistory",
 )
+@takes_query()
 def get_execution_history(
     execution_id: ExecutionIdPath,
     include: Include = None,

@@ -13,6 +13,7 @@ from pydantic import AwareDatetime
 from flowport import services
 from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
+from flowport.api.query import takes_query
 from flowport.api.routes.params import NextToken
 from flowport.core import search
 from flowport.core.models import ExecutionPage, ExecutionStatus
@@ -32,7 +33,6 @@ Until = Annotated[AwareDatetime | None, Query(description=f"Created at or before
 Limit = Annotated[
     int, Query(ge=1, le=search.MAX_LIMIT, description=f"Most executions per page (1-{search.MAX_LIMIT})")
 ]
-_PARAMETERS = ("workflow", "status", "correlationId", "since", "until", "limit", "nextToken")
 
 
 @router.get(
@@ -54,6 +54,7 @@ _PARAMETERS = ("workflow", "status", "correlationId", "since", "until", "limit",
     tags=["executions"],
     operation_id="searchExecutions",
 )
+@takes_query(more=search.INPUT_PREFIX)
 def search_executions(
     request: Request,
     workflow: Workflow = None,
@@ -71,7 +72,7 @@ def search_executions(
             correlation_id=correlation_id,
             since=since,
             until=until,
-            inputs=search.input_values(request.query_parameters or {}, _PARAMETERS),
+            inputs=search.input_values(request.query_parameters or {}),
             limit=limit,
             next_token=next_token,
         )

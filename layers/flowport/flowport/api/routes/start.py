@@ -15,9 +15,11 @@ from flowport import services
 from flowport.api import negotiation
 from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
+from flowport.api.query import takes_query
 from flowport.core import inputs
 from flowport.core.errors import BadRequest, MethodNotAllowed
 from flowport.core.models import ConflictStrategy, ExecutionSource, ExecutionSummary
+from flowport.core.query import ANY_NAME
 from flowport.usecases.start import StartCommand, Started
 
 router = Router()
@@ -165,6 +167,7 @@ def _start(
     tags=["executions"],
     operation_id="startExecution",
 )
+@takes_query()
 def start_execution(
     name: WorkflowName,
     request: Request,
@@ -191,6 +194,7 @@ def start_execution(
     tags=["executions"],
     operation_id="startExecutionByGet",
 )
+@takes_query(more=ANY_NAME)  # every other name is an input field
 def start_execution_by_get(
     name: WorkflowName,
     request: Request,

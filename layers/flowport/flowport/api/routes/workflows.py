@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.request import Request
 
 from flowport.api.paths import api_base
 from flowport.api.problems import problem_responses
+from flowport.api.query import takes_query
 from flowport.core.models import WorkflowLinks, WorkflowList, WorkflowView
 from flowport.core.registry import Registry, Workflow, load_registry
 from flowport.settings import get_settings
@@ -73,6 +74,7 @@ def _json(model: WorkflowView | WorkflowList) -> Response[str]:
     tags=["workflows"],
     operation_id="listWorkflows",
 )
+@takes_query()
 def list_workflows(request: Request) -> Response[str]:
     return _json(workflow_list(_registry(), api_base(request)))
 
@@ -88,5 +90,6 @@ def list_workflows(request: Request) -> Response[str]:
     tags=["workflows"],
     operation_id="getWorkflow",
 )
+@takes_query()
 def get_workflow(name: WorkflowName, request: Request) -> Response[str]:
     return _json(workflow_view(_registry().find(name), api_base(request)))
