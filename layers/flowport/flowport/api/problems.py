@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from flowport.api.methods import allowed_methods
+from flowport.api.responses import json_body
 from flowport.core import query
 from flowport.core.errors import FlowportError, InvalidParameter, MethodNotAllowed, RouteNotFound
 from flowport.core.models import FieldProblem, Problem
@@ -24,7 +25,7 @@ def problem_response(error: FlowportError) -> Response[str]:
     return Response(
         status_code=error.status,
         content_type=PROBLEM_JSON,
-        body=problem.model_dump_json(by_alias=True, exclude_none=True),
+        body=json_body(problem),
         headers=error.headers,
     )
 

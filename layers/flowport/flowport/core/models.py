@@ -38,8 +38,31 @@ class ExecutionSource(StrEnum):
     HTTP_GET = "http-get"
 
 
+def _absent_rather_than_null(schema: dict[str, Any]) -> None:
+    """An API body leaves out a field that has no value (flowport.api.responses): it is never null. So an
+    optional field's schema is its type alone, not `anyOf [type, null]`, and it has no default of null."""
+    required = set(schema.get("required", ()))
+    for name, field_schema in schema.get("properties", {}).items():
+        variants = field_schema.get("anyOf")
+        if name in required or not variants or {"type": "null"} not in variants:
+            continue
+        others = [variant for variant in variants if variant != {"type": "null"}]
+        del field_schema["anyOf"]
+        if len(others) == 1:
+            field_schema.update(others[0])
+        else:
+            field_schema["anyOf"] = others
+        if "default" in field_schema and field_schema["default"] is None:
+            del field_schema["default"]
+
+
 class ApiModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        json_schema_extra=_absent_rather_than_null,
+    )
 
 
 class ExecutionError(ApiModel):

@@ -14,6 +14,7 @@ from flowport import services
 from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
+from flowport.api.responses import json_response
 from flowport.api.routes.params import NextToken
 from flowport.core import search
 from flowport.core.models import ExecutionPage, ExecutionStatus
@@ -78,9 +79,4 @@ def search_executions(
         )
     )
     page = page.model_copy(update={"items": [with_links(item, request) for item in page.items]})
-    # Items as a start returns them (a null correlationId included); no nextToken at the end.
-    return Response(
-        status_code=200,
-        content_type="application/json",
-        body=page.model_dump_json(by_alias=True, exclude={"next_token"} if page.next_token is None else None),
-    )
+    return json_response(page)

@@ -16,6 +16,7 @@ from flowport.api import negotiation
 from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
+from flowport.api.responses import json_body
 from flowport.core import inputs
 from flowport.core.errors import BadRequest, MethodNotAllowed
 from flowport.core.models import ConflictStrategy, ExecutionSource, ExecutionSummary
@@ -115,11 +116,7 @@ def _answer(started: Started, request: Request, accept: str | None) -> Response[
     headers = {"Location": execution.links.self_}
     if started.replayed:
         headers["Idempotent-Replayed"] = "true"
-    body = (
-        execution.execution_id
-        if representation == negotiation.TEXT
-        else execution.model_dump_json(by_alias=True)
-    )
+    body = execution.execution_id if representation == negotiation.TEXT else json_body(execution)
     return Response(
         status_code=200 if started.replayed else 202, content_type=representation, body=body, headers=headers
     )

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.request import Request
 from flowport.api.paths import api_base
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
+from flowport.api.responses import json_response
 from flowport.core.models import WorkflowLinks, WorkflowList, WorkflowView
 from flowport.core.registry import Registry, Workflow, load_registry
 from flowport.settings import get_settings
@@ -56,14 +57,6 @@ def _registry() -> Registry:
     return load_registry(get_settings().workflows_path)
 
 
-def _json(model: WorkflowView | WorkflowList) -> Response[str]:
-    return Response(
-        status_code=200,
-        content_type="application/json",
-        body=model.model_dump_json(by_alias=True, exclude_none=True),
-    )
-
-
 @router.get(
     "/workflows",
     summary="List the workflows",
@@ -76,7 +69,7 @@ def _json(model: WorkflowView | WorkflowList) -> Response[str]:
 )
 @takes_query()
 def list_workflows(request: Request) -> Response[str]:
-    return _json(workflow_list(_registry(), api_base(request)))
+    return json_response(workflow_list(_registry(), api_base(request)))
 
 
 @router.get(
@@ -92,4 +85,4 @@ def list_workflows(request: Request) -> Response[str]:
 )
 @takes_query()
 def get_workflow(name: WorkflowName, request: Request) -> Response[str]:
-    return _json(workflow_view(_registry().find(name), api_base(request)))
+    return json_response(workflow_view(_registry().find(name), api_base(request)))
