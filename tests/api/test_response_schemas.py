@@ -153,3 +153,13 @@ def test_every_answer_of_every_route_matches_its_schema(api: Api, document: dict
     )
     check(document, "/workflows/{name}/start", "GET", api.call(not_by_get))
     check(document, run_path, "POST", api.start(body={"subject": ""}))
+
+
+def test_every_page_lists_under_items(document: dict[str, Any]):
+    """One name for a page's list, whichever route: search and history alike."""
+    schemas = document["components"]["schemas"]
+    pages = [name for name, schema in schemas.items() if "nextToken" in schema.get("properties", {})]
+    assert sorted(pages) == ["ExecutionHistory", "ExecutionPage"]
+    for name in pages:
+        lists = [key for key, value in schemas[name]["properties"].items() if value.get("type") == "array"]
+        assert lists == ["items"], name

@@ -164,7 +164,7 @@ class NodeEntry(ApiModel):
 
 class ExecutionHistory(ApiModel):
     execution_id: str
-    nodes: list[NodeEntry] = Field(description="State runs in the order they started")
+    items: list[NodeEntry] = Field(description="State runs in the order they started")
     next_token: str | None = Field(default=None, description="Pass as nextToken for the next page")
 
 
