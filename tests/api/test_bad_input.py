@@ -115,6 +115,22 @@ CASES = [
         body=TICKET_JSON,
     ),
     Bad(
+        "key empty",
+        START,
+        400,
+        "invalid_parameter",
+        headers={"Idempotency-Key": "", "X-On-Conflict": "FAIL"},
+        body=TICKET_JSON,
+    ),
+    Bad(
+        "legacy key empty",
+        START,
+        400,
+        "invalid_parameter",
+        headers={"X-Idempotency-Key": ""},
+        body=TICKET_JSON,
+    ),
+    Bad(
         "key without X-On-Conflict",
         START,
         400,
@@ -306,6 +322,8 @@ CASES = [
         "invalid_parameter",
         query={"since": "2026-11-23T10:00:00"},
     ),
+    Bad("search since a month", SEARCH, 400, "invalid_parameter", query={"since": "2026-11"}),
+    Bad("search until not a day", SEARCH, 400, "invalid_parameter", query={"until": "2026-02-30"}),
     Bad(
         "search since a space for +",
         SEARCH,
@@ -431,3 +449,48 @@ def test_a_refused_query_parameter_is_named_with_why(
     assert [(e["field"], message in e["message"]) for e in problem["errors"]] == [
         (f"/query/{field_name}", True)
     ]
+
+
+@pytest.mark.parametrize(
+    ("headers", "field_name"),
+    [
+        ({"Idempotency-Key": "", "X-On-Conflict": "FAIL"}, "/header/idempotency-key"),
+        ({"Idempotency-Key": ""}, "/header/idempotency-key"),
+        ({"X-Idempotency-Key": "", "X-On-Conflict": "RETURN_EXISTING"}, "/header/x-idempotency-key"),
+    ],
+)
+def test_an_empty_idempotency_key_is_refused_as_empty(
+    shared_api: Api, headers: dict[str, str | None], field_name: str
+):
+    response = shared_api.call(Bad("", START, 400, "", headers=headers, body=TICKET_JSON).build())
+    assert (response.status, response.problem_code) == (400, "invalid_parameter"), response.body
+    problem = response.json()
+    assert problem["detail"] == f"Invalid request parameter(s): {field_name} (empty)"
+    assert [(e["field"], e["message"].split(":")[0]) for e in problem["errors"]] == [(field_name, "empty")]
+
+
+def test_x_on_conflict_without_a_key_says_no_key_arrived(shared_api: Api):
+    """`curl -H 'Idempotency-Key:'` removes the header instead of sending it empty: the server sees none."""
+    response = shared_api.call(
+        Bad("", START, 400, "", headers={"X-On-Conflict": "FAIL"}, body=TICKET_JSON).build()
+    )
+    assert (response.status, response.problem_code) == (400, "bad_request")
+    assert "no Idempotency-Key" in response.json()["detail"]
+    assert "curl" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("2026-11-23T10:00:00", "has no offset: add Z or one such as +01:00 (sent as %2B01:00)"),
+        ("2026-11-23T10:00:00 02:00", "a space where the offset's + was: send + as %2B"),
+        ("yesterday", "expected a date (2026-12-01, a UTC day) or a date-time with Z or an offset"),
+        ("2026-02-30", "expected a date (2026-12-01, a UTC day) or a date-time with Z or an offset"),
+    ],
+)
+def test_a_bad_instant_is_refused_saying_what_is_wrong(shared_api: Api, value: str, says: str):
+    response = shared_api.call(Bad("", SEARCH, 400, "", query={"since": value}).build())
+    assert (response.status, response.problem_code) == (400, "invalid_parameter"), response.body
+    [problem] = response.json()["errors"]
+    assert problem["field"] == "/query/since"
+    assert says in problem["message"], problem["message"]

@@ -37,13 +37,24 @@ def invalid_parameters(error: RequestValidationError, query_refusals: list[Field
     others = [problem for problem in map(_field_problem, error.errors()) if problem.field not in refused]
     if query_refusals:
         return problem_response(query.refused(query_refusals, others))
-    names = ", ".join(p.field for p in others)
+    names = ", ".join(map(_named, others))
     return problem_response(InvalidParameter(f"Invalid request parameter(s): {names}", errors=others))
 
 
 def _field_problem(detail: dict[str, Any]) -> FieldProblem:
     location = [str(part) for part in detail.get("loc", ())]
-    return FieldProblem(field="/" + "/".join(location), message=str(detail.get("msg", "invalid value")))
+    message = str(detail.get("msg", "invalid value"))
+    if detail.get("type") == "string_too_short" and detail.get("input") == "":
+        # "At least 1 character" is true, but what the client did is send the header or parameter empty.
+        message = f"{EMPTY}: send a value, or leave it out"
+    return FieldProblem(field="/" + "/".join(location), message=message)
+
+
+EMPTY = "empty"
+
+
+def _named(problem: FieldProblem) -> str:
+    return f"{problem.field} ({EMPTY})" if problem.message.startswith(f"{EMPTY}:") else problem.field
 
 
 def route_not_found(event: APIGatewayProxyEvent) -> Response[str]:

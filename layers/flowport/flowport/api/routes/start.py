@@ -96,7 +96,11 @@ def _idempotency(
     if key is not None and on_conflict is None:
         raise BadRequest("X-On-Conflict (RETURN_EXISTING, FAIL or FAIL_ON_RUNNING) is required with a key")
     if key is None and on_conflict is not None:
-        raise BadRequest("X-On-Conflict applies only with an Idempotency-Key")
+        # curl's -H 'Idempotency-Key:' removes the header rather than sending it empty: say none arrived.
+        raise BadRequest(
+            "X-On-Conflict applies only with an idempotency key, and no Idempotency-Key (or "
+            "X-Idempotency-Key) header arrived: curl -H 'Idempotency-Key:' removes the header"
+        )
     return key, on_conflict
 
 
