@@ -29,7 +29,11 @@ def test_start_documents_its_parameters_body_responses_and_problems(api: Api):
         ("header", "idempotency-key"),
         ("header", "x-on-conflict"),
     } <= parameters
-    assert set(start["requestBody"]["content"]) == {"application/json", "text/plain"}
+    assert set(start["requestBody"]["content"]) == {
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "text/plain",
+    }
     assert {"200", "202", "400", "403", "404", "409", "413", "422", "503"} <= set(start["responses"])
     problem = start["responses"]["409"]["content"]["application/problem+json"]["schema"]
     assert problem == {"$ref": "#/components/schemas/Problem"}

@@ -299,3 +299,22 @@ def test_every_link_a_response_gives_answers_the_method_its_name_implies(server:
         response = requests.request(LINK_METHODS.get(name, "GET"), server.url + href, json={}, timeout=10)
         assert response.status_code not in (404, 405), (name, href, response.text)
     assert {name for name, _ in links} == {"self", "cancel", "start", "executions"}
+
+
+def test_an_html_form_starts_a_workflow_and_curls_json_labelled_as_a_form_still_does(server: LocalServer):
+    url = f"{server.url}/workflows/ticket-triage/executions"
+    # requests sends a dict as application/x-www-form-urlencoded, as a browser submits a form.
+    form = requests.post(
+        url, data={"subject": "Invoice", "customerTier": "pro", "delaySeconds": "0"}, timeout=10
+    )
+    assert form.status_code == 202, form.text
+    detail = requests.get(server.url + form.headers["Location"], timeout=10).json()
+    assert detail["input"] == {"subject": "Invoice", "customerTier": "pro", "delaySeconds": 0}
+    # What curl -d '{...}' sends: JSON, labelled as a form.
+    curl_like = requests.post(
+        url,
+        data=json.dumps(TICKET),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
+    assert curl_like.status_code == 202, curl_like.text

@@ -87,7 +87,7 @@ def problem_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
 
 
 _DESCRIPTIONS = {
-    400: "Malformed JSON, non-object input, or a bad query or header value",
+    400: "Malformed JSON or form, non-object input, or a bad, unknown or repeated query or header value",
     403: "The workflow is disabled",
     404: "Unknown workflow, version or execution",
     405: "The workflow is not started by GET (it did not opt in with startByGet): an empty `Allow`",

@@ -30,6 +30,10 @@ class MalformedJson(BadRequest):
     code, title = "malformed_json", "Request body is not valid JSON"
 
 
+class MalformedForm(BadRequest):
+    code, title = "malformed_form", "Request body is not a valid form"
+
+
 class InvalidParameter(BadRequest):
     code, title = "invalid_parameter", "Invalid request parameter"
 

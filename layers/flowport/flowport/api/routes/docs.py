@@ -25,9 +25,14 @@ _REQUEST_BODIES = {
         "required": False,
         "content": {
             "application/json": {"schema": {"type": "object", "additionalProperties": True}},
+            # An HTML form: its fields, typed by the input schema (a body that starts with { is JSON).
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+            },
             "text/plain": {"schema": {"type": "string"}},
         },
-        "description": "The workflow input, or any text for a workflow with a content variable",
+        "description": "The workflow input: a JSON object, or an HTML form's fields; any text for a workflow "
+        "with a content variable",
     }
 }
 
