@@ -113,6 +113,15 @@ CASES = [
         headers={"Content-Type": "text/markdown"},
         base64_body=b"\xff\xfe\x00",
     ),
+    Bad(
+        "document only whitespace",
+        START,
+        422,
+        "input_validation_failed",
+        path={"name": "document-summary"},
+        headers={"Content-Type": "text/markdown"},
+        body=" \n\t\r\n",
+    ),
     # POST /workflows/{name}/executions: headers
     Bad(
         "key of 256 characters",

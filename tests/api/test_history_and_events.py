@@ -78,7 +78,9 @@ def test_include_io_adds_each_states_input_and_output(api: Api):
 
 
 def test_a_failed_state_shows_its_error(api: Api):
-    execution_id = finished_document_summary(api, body="   ")
+    execution_id = finished_document_summary(
+        api, body="PK\x03\x04 zip?"
+    )  # binary-looking: refused by the run
     nodes = history(api, execution_id).json()["items"]
     assert [(n["name"], n["status"], n["error"]["code"]) for n in nodes] == [
         ("ParseDocument", "FAILED", "InvalidDocument"),
@@ -182,7 +184,9 @@ def node_facts(received: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 @pytest.mark.usefixtures("quick_stream")
 def test_after_the_final_event_the_stream_answers_204(api: Api):
-    execution_id = finished_document_summary(api, body="   ")
+    execution_id = finished_document_summary(
+        api, body="PK\x03\x04 zip?"
+    )  # binary-looking: refused by the run
     whole = follow(api, execution_id)
     assert whole[-1]["type"] == "failed"
     assert events(api, execution_id, whole[-1]["id"]).status == 204

@@ -175,3 +175,19 @@ def test_start_by_get_is_refused_for_workflows_that_did_not_opt_in(api: Api):
     event = with_request(load_event("start-execution-by-get"), path_parameters={"name": "document-summary"})
     response = api.call(event)
     assert (response.status, response.problem_code) == (405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("document", ["", "   \n\t \r\n "])
+def test_an_empty_document_is_refused_at_start_not_by_a_failed_run(api: Api, document: str):
+    response = api.start("document-summary", raw_body=document, headers={"Content-Type": "text/markdown"})
+    assert (response.status, response.problem_code) == (422, "input_validation_failed"), response.body
+    [problem] = response.json()["errors"]
+    assert problem["field"] == "/document"
+    assert "not empty, not only whitespace" in problem["message"]
+    assert api.search(workflow="document-summary").json()["items"] == []
+
+
+def test_a_schema_message_never_echoes_a_whole_large_value(api: Api):
+    response = api.start("document-summary", raw_body=" " * 200_000, headers={"Content-Type": "text/plain"})
+    assert (response.status, response.problem_code) == (422, "input_validation_failed")
+    assert len(response.body) < 1_000

@@ -80,7 +80,7 @@ def test_the_list_has_every_workflow_sorted_by_name_with_its_settings(app: APIGa
     assert summary["statusVariables"] == ["title", "sectionCount", "wordCount"]
     assert (summary["versions"], summary["latestVersion"], summary["retentionHours"]) == ([1], 1, 72)
     assert summary["startByGet"] is False
-    assert "inputSchema" not in summary
+    assert summary["inputSchema"]["properties"]["document"]["pattern"] == "\\S"  # refuses a blank body
     assert summary["searchableInputFields"] == []
 
     report = by_name["nightly-report"]

@@ -157,3 +157,22 @@ def test_query_values_that_are_not_of_the_declared_type_stay_text_for_the_schema
 def test_serialized_input_is_compact_utf8_json():
     assert json.loads(inputs.serialize_input({"ü": "ß"})) == {"ü": "ß"}
     assert inputs.serialize_input({"a": 1}) == '{"a":1}'
+
+
+def test_a_schema_message_is_short_and_says_what_the_schema_describes():
+    workflow = Workflow(
+        name="doc",
+        versions=(1,),
+        contentVariable="document",
+        inputSchema={
+            "properties": {"document": {"type": "string", "pattern": "\\S", "description": "Not blank"}}
+        },
+    )
+    with pytest.raises(InputValidationFailed) as refused:
+        inputs.validate_input(workflow, {"document": " " * 100_000})
+    [problem] = refused.value.extensions["errors"]
+    assert problem.field == "/document"
+    assert (
+        problem.message
+        == f"{repr(' ' * 100_000)[:40]}… (100002 characters) does not match '\\\\S': Not blank"
+    )

@@ -153,7 +153,7 @@ def validate_input(workflow: Workflow, workflow_input: dict[str, Any]) -> None:
         return
     validator = workflow.input_validator
     problems = [
-        FieldProblem(field=_pointer(error.absolute_path), message=error.message)
+        FieldProblem(field=_pointer(error.absolute_path), message=_message(error))
         for error in sorted(validator.iter_errors(workflow_input), key=lambda e: list(map(str, e.path)))
     ]
     if problems:
@@ -161,6 +161,24 @@ def validate_input(workflow: Workflow, workflow_input: dict[str, Any]) -> None:
             f"The input does not match workflow '{workflow.name}': {len(problems)} problem(s)",
             errors=problems,
         )
+
+
+# jsonschema's messages start with the failing value; a document of 200 KiB must not come back whole.
+MAX_MESSAGE_CHARACTERS = 200
+
+
+def _message(error: Any) -> str:
+    """jsonschema's message, shortened when the value makes it long, and the failing schema's own
+    `description` after it: "'' does not match '\\S'" alone says little to the one who sent it."""
+    message = str(error.message)
+    if len(message) > MAX_MESSAGE_CHARACTERS:
+        value = repr(error.instance)
+        shown = f"{value[:40]}… ({len(value)} characters)"
+        message = (
+            message.replace(value, shown, 1) if value in message else message[:MAX_MESSAGE_CHARACTERS] + "…"
+        )
+    description = error.schema.get("description") if isinstance(error.schema, dict) else None
+    return f"{message}: {description}" if isinstance(description, str) and description else message
 
 
 def _pointer(path: Any) -> str:
