@@ -176,3 +176,14 @@ def test_a_schema_message_is_short_and_says_what_the_schema_describes():
         problem.message
         == f"{repr(' ' * 100_000)[:40]}… (100002 characters) does not match '\\\\S': Not blank"
     )
+
+
+def test_a_field_that_may_be_a_string_keeps_its_text_as_sent():
+    workflow = Workflow(
+        name="ids",
+        versions=(1,),
+        inputSchema={
+            "properties": {"id": {"type": ["string", "integer"]}, "n": {"type": ["integer", "null"]}}
+        },
+    )
+    assert inputs.input_from_query(workflow, {"id": "007", "n": "7"}) == {"id": "007", "n": 7}

@@ -120,8 +120,11 @@ def input_from_fields(workflow: Workflow, fields: Mapping[str, str]) -> dict[str
 
 
 def _coerce(raw: str, declared_type: Any) -> Any:
-    """A query string is text; read it as the schema's scalar type where it cleanly is one."""
+    """A query string is text; read it as the schema's scalar type where it cleanly is one. Where the
+    schema takes a string too, the text is that string as sent: `007` stays "007", not 7."""
     types = declared_type if isinstance(declared_type, list) else [declared_type]
+    if "string" in types:
+        return raw
     if "integer" in types and raw.lstrip("-").isdigit():
         return int(raw)
     if "number" in types:
