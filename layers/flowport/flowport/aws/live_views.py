@@ -66,7 +66,7 @@ class DynamoLiveViews:
                     Key=view_key(execution_id),
                     UpdateExpression="SET claimUntil = :until, "
                     "expiresAt = if_not_exists(expiresAt, :expires)",
-                    ConditionExpression="(attribute_not_exists(observedAt) OR observedAt < :staleBefore) "
+                    ConditionExpression="(attribute_not_exists(observedAt) OR observedAt <= :staleBefore) "
                     f"AND (attribute_not_exists(claimUntil) OR claimUntil < :now) AND {_NOT_FINAL}",
                     ExpressionAttributeNames={"#final": "final"},
                     ExpressionAttributeValues={
