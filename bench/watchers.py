@@ -50,8 +50,12 @@ def _running(api: Api) -> list[str]:
         for n in range(EXECUTIONS)
     ]
     store = services.execution_store()
-    for execution_id in started:
-        wait_until(lambda: (r := store.get(execution_id, 0)) is not None and r.status.value == "RUNNING")
+
+    def all_running() -> bool:
+        records = [store.get(execution_id, 0) for execution_id in started]
+        return all(record is not None and record.status.value == "RUNNING" for record in records)
+
+    wait_until(all_running)
     return started
 
 
