@@ -46,7 +46,7 @@ def git_apply(root: Path, diff: str, *paths: str) -> None:
     """Apply the diff's changes to these paths (globs), as a user would apply README's."""
     includes = [f"--include={path}" for path in paths]
     applied = subprocess.run(
-        ["git", "apply", "--whitespace=error", *includes, "-"],
+        ["git", "apply", "--verbose", "--whitespace=error", *includes, "-"],
         cwd=root,
         input=diff,
         text=True,
@@ -54,6 +54,8 @@ def git_apply(root: Path, diff: str, *paths: str) -> None:
         check=False,
     )
     assert applied.returncode == 0, f"README's diff no longer applies: {applied.stderr}"
+    # Exactly where it says: its line numbers are the template's as it is now.
+    assert "offset" not in applied.stderr, f"README's diff applies, but off its lines: {applied.stderr}"
 
 
 @dataclass(frozen=True)
