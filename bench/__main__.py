@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     overheads = results["handler_overhead"]
     inputs = cost.Inputs(
         start_ms=overheads["start"]["p50_ms"],
-        status_running_ms=overheads["status_running"]["p50_ms"],
+        status_running_ms=overheads["status_running_stale"]["p50_ms"],
         status_finished_ms=overheads["status_finished"]["p50_ms"],
         transitions=transitions,
     )

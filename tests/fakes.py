@@ -122,10 +122,14 @@ class InMemoryStore:
 
     # LiveViewStore
 
-    def read(self, execution_id: str, now: float) -> tuple[ExecutionRecord | None, LiveView | None]:
+    def read(
+        self, execution_id: str, now: float, finished_view: bool = False
+    ) -> tuple[ExecutionRecord | None, LiveView | None]:
         self.calls.append("read")
         record = self._live(execution_id, now)
-        return record, self.views.get(execution_id) if record is not None else None
+        if record is None or (record.status.is_terminal and not finished_view):
+            return record, None
+        return record, self.views.get(execution_id)
 
     def claim_refresh(self, execution_id: str, now: float, stale_before: float, claim_seconds: float) -> bool:
         self.calls.append("claim_refresh")

@@ -73,8 +73,10 @@ class ExecutionStore(Protocol):
 class LiveViewStore(Protocol):
     """The live views of running executions (flowport.core.live), beside their records."""
 
-    def read(self, execution_id: str, now: float) -> tuple[ExecutionRecord | None, LiveView | None]:
-        """The record and its live view, read together."""
+    def read(
+        self, execution_id: str, now: float, finished_view: bool = False
+    ) -> tuple[ExecutionRecord | None, LiveView | None]:
+        """The record and its live view, read together; a finished record's view only if asked for."""
 
     def claim_refresh(self, execution_id: str, now: float, stale_before: float, claim_seconds: float) -> bool:
         """Claim the next history read of this execution: won only while its view was observed at or
