@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["POWERTOOLS_TRACE_DISABLED"] = "1"
     stack = build_stack(ROOT / "template.yaml")
 
-    from bench import calls, coldstart, cost, overhead, package, server
+    from bench import calls, coldstart, cost, overhead, package, server, watchers
     from bench.table import render
 
     started = time.perf_counter()
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
         api = Api(cloud.stack)
         results["aws_calls"] = calls.measure(api)
+        results["watchers"] = watchers.measure(api)
         results["handler_overhead"] = overhead.measure(cloud, api, arguments.rounds)
         finished = calls.finished_execution(api)
         arn = _execution_arn(finished)
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     overheads = results["handler_overhead"]
     inputs = cost.Inputs(
         start_ms=overheads["start"]["p50_ms"],
-        status_running_ms=overheads["status_running"]["p50_ms"],
+        status_running_ms=overheads["status_running_stale"]["p50_ms"],
         status_finished_ms=overheads["status_finished"]["p50_ms"],
         transitions=transitions,
     )

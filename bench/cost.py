@@ -19,10 +19,17 @@ POLLS_RUNNING = 5
 # Execution records are under 1 KB. Writing one also writes the three record indexes it has keys for
 # (ByWorkflow, ByStatus, ByDay; no correlationId in the sample), so 1 + 3 WRU. A status change rewrites
 # it: 1 WRU, 2 in ByStatus (the key moves: delete and put), 1 in each of ByWorkflow and ByDay (projected).
-# Reads are eventually consistent GetItems of under 4 KB: 0.5 RRU.
+# Reads are eventually consistent: 0.5 RRU per item under 4 KB. A status read gets the record and its live
+# view together (BatchGetItem of two items, 1 RRU). A poll of a running execution is taken to find its
+# view stale (polls are seconds apart): it claims the refresh (an update of the small view item, 1 WRU)
+# and writes the new view (a compressed page of node events, 1-2 KB for the sample: 2 WRU). The sync
+# function keeps the final view once (2 WRU).
 WRU_RECORD_PUT = 4.0
 WRU_STATUS_UPDATE = 5.0
 RRU_GET = 0.5
+RRU_STATUS_READ = 1.0
+WRU_VIEW_REFRESH = 3.0
+WRU_FINAL_VIEW = 2.0
 # The sync function gets two status-change events per execution (RUNNING, then SUCCEEDED); each is a read
 # and an update of the record. Its duration is taken as the finished-status handler's (not measured apart).
 SYNC_EVENTS = 2
@@ -69,8 +76,13 @@ def cost_per_million(inputs: Inputs, prices: dict[str, Any]) -> dict[str, Any]:
     lambda_cost = invocations * _price(prices, "lambda_per_million_requests") + gb_seconds * million * _price(
         prices, "lambda_arm64_per_gb_second"
     )
-    wru = inputs.start_dynamodb_writes * WRU_RECORD_PUT + inputs.sync_events * WRU_STATUS_UPDATE
-    rru = inputs.polls * RRU_GET + inputs.sync_events * RRU_GET
+    wru = (
+        inputs.start_dynamodb_writes * WRU_RECORD_PUT
+        + inputs.sync_events * WRU_STATUS_UPDATE
+        + inputs.polls_running * WRU_VIEW_REFRESH
+        + WRU_FINAL_VIEW
+    )
+    rru = inputs.polls * RRU_STATUS_READ + inputs.sync_events * RRU_GET
     dynamodb = wru * _price(prices, "dynamodb_on_demand_per_million_write_request_units") + rru * _price(
         prices, "dynamodb_on_demand_per_million_read_request_units"
     )

@@ -47,6 +47,18 @@ def render(results: dict[str, Any]) -> str:
                 _mark(count, target) if target is not None else "",
             )
         )
+    watchers = results["watchers"]
+    lines.append(
+        _row(
+            f"7. history reads, {watchers['pollers']} pollers + {watchers['streams']} streams on "
+            f"{watchers['executions']} running executions, {watchers['seconds']} s",
+            f"{watchers['history_calls_per_execution_second']} GetExecutionHistory / execution-second "
+            f"({watchers['history_calls']} for {watchers['status_reads']} status reads and "
+            f"{watchers['stream_looks']} stream looks)",
+            f"<= {watchers['_target']}",
+            _mark(watchers["history_calls_per_execution_second"], watchers["_target"]),
+        )
+    )
     for route, figure in results["handler_overhead"].items():
         if route.startswith("_"):
             continue

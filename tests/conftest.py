@@ -13,7 +13,12 @@ from flowport import services
 from flowport.local.cloud import FAKE_CREDENTIALS, LocalCloud, running
 from flowport.local.template import Stack, build_stack
 
-from tests.support import Api
+from tests.support import Api, settings_for_tests
+
+SETTINGS_OF_THE_LOCAL_STACK = {
+    "FLOWPORT_TABLE_NAME": settings_for_tests().table_name,
+    "FLOWPORT_STATE_MACHINE_ARN_PREFIX": settings_for_tests().state_machine_arn_prefix,
+}
 
 ROOT = Path(__file__).resolve().parents[1]
 # `make test` runs the suite a second time with the wall clock this many days ahead (time-machine moves
@@ -42,6 +47,9 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+    # The local stack's names, so that a function module imported outside a deployed stack starts.
+    for name, value in SETTINGS_OF_THE_LOCAL_STACK.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "FlowportTest")
 
 

@@ -1,124 +1,279 @@
-"""Each function's IAM policy allows every AWS call its code makes (moto does not enforce IAM; AWS does),
-and every action it allows is called by some code path.
+"""Each function's IAM policy allows every AWS call its code makes, on the resource it makes it on (moto does
+not enforce IAM; AWS does), and every action it allows is called by some code path.
 
-The calls are recorded with botocore's hooks while each function serves real requests and events.
+The calls are recorded with botocore's hooks while each function serves real requests and events, and
+matched against the policies as IAM matches them (tests/iam_policies.py).
 """
 
 from __future__ import annotations
 
-import threading
+import json
 import time
-from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flowport.aws import clients
-from flowport.local.cloud import LocalCloud
+import pytest
+from flowport import services
+from flowport.local.cloud import FAKE_CREDENTIALS, running
 from flowport.local.functions import invoke
-from flowport.local.template import load_template
+from flowport.local.template import (
+    LOCAL_ACCOUNT,
+    LOCAL_REGION,
+    LOCAL_STACK,
+    Stack,
+    build_stack,
+    load_template,
+)
+from moto.events.models import EventPattern
 
+from tests.iam_policies import (
+    EXECUTION_ACTION,
+    Call,
+    Statement,
+    allows,
+    calls_by_function,
+    function_statements,
+    glob_matches,
+)
 from tests.support import TICKET, Api, load_event, wait_until, with_request
+from tests.template_checks import EXECUTIONS, STATE_MACHINES, as_list
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICE_PREFIX = {"dynamodb": "dynamodb", "sfn": "states"}
-# A transaction of Puts is authorised by dynamodb:PutItem on each item's table.
-SAME_AS = {"dynamodb:TransactWriteItems": "dynamodb:PutItem"}
+TEMPLATE = load_template(ROOT / "template.yaml")
+API_FUNCTIONS = ("StartFunction", "StatusFunction", "StreamFunction", "CancelFunction")
+CallsMade = dict[str, set[Call]]
 
 
 def allowed_actions(function: str) -> set[str]:
-    resource = load_template(ROOT / "template.yaml")["Resources"][function]
-    actions: set[str] = set()
-    for policy in resource["Properties"].get("Policies", []):
-        for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
-            action = statement["Action"]
-            actions.update([action] if isinstance(action, str) else action)
-    return actions
+    return {action for statement in function_statements(TEMPLATE, function) for action in statement.actions}
 
 
-def test_every_call_each_function_makes_is_allowed_by_its_policy(cloud: LocalCloud, api: Api):
-    made: dict[str, set[str]] = defaultdict(set)
-    current = {"function": ""}
-    thread = threading.get_ident()
+def not_allowed(calls: set[Call], statements: list[Statement]) -> set[Call]:
+    return {call for call in calls if not allows(statements, call)}
 
-    def record(event_name: str, **_: Any) -> None:
-        if threading.get_ident() == thread:
-            _, service, operation = event_name.split(".")
-            action = f"{SERVICE_PREFIX[service]}:{operation}"
-            made[current["function"]].add(SAME_AS.get(action, action))
 
-    for client in (clients.dynamodb(), clients.stepfunctions()):
-        client.meta.events.register("before-call.*.*", record)
-
-    def as_function(function: str, action: Callable[[], Any]) -> Any:
-        current["function"] = function
-        return action()
-
-    keyed = {"Idempotency-Key": "iam", "X-On-Conflict": "FAIL_ON_RUNNING"}
-    slow = {**TICKET, "delaySeconds": 60}
-    first = as_function("StartFunction", lambda: api.start(body=slow, headers=keyed)).json()
-    as_function("StartFunction", lambda: api.start(body={**TICKET, "customerId": "c-1"}))
-    as_function("StartFunction", lambda: api.start(body=slow, headers=keyed))
-    as_function("StartFunction", lambda: api.start())
-    wait_until(
-        lambda: (
-            as_function("StatusFunction", lambda: api.get(first["executionId"])).json()["status"] == "RUNNING"
-        )
-    )
-    as_function("StatusFunction", lambda: api.call(load_event("get-openapi")))
-    as_function(
-        "StatusFunction",
-        lambda: api.call(
-            with_request(
-                load_event("get-execution-history"), path_parameters={"executionId": first["executionId"]}
+@pytest.fixture(scope="module")
+def calls_made(stack: Stack) -> CallsMade:
+    """Every call each function makes while serving the routes and events below, by function."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**FAKE_CREDENTIALS, "POWERTOOLS_TRACE_DISABLED": "1"}.items():
+            patch.setenv(name, value)
+        for name in ("FLOWPORT_START_LEASE_SECONDS", "FLOWPORT_START_DEADLINE_SECONDS"):
+            patch.delenv(name, raising=False)
+        # Live views stale at once: every read, the stream's too, takes the refresh path with its writes.
+        patch.setenv("FLOWPORT_LIVE_VIEW_SECONDS", "0.001")
+        with running(stack) as cloud, calls_by_function() as recorder:
+            api = Api(cloud.stack)
+            keyed = {"Idempotency-Key": "iam", "X-On-Conflict": "FAIL_ON_RUNNING"}
+            slow = {**TICKET, "delaySeconds": 60}
+            first = api.start(body=slow, headers=keyed).json()
+            api.start(body={**TICKET, "customerId": "c-1"})
+            api.start(body=slow, headers=keyed)
+            api.start()
+            wait_until(lambda: api.get(first["executionId"]).json()["status"] == "RUNNING")
+            api.call(load_event("get-openapi"))
+            api.call(
+                with_request(
+                    load_event("get-execution-history"), path_parameters={"executionId": first["executionId"]}
+                )
             )
-        ),
-    )
-    as_function(
-        "StreamFunction",
-        lambda: api.call(
-            with_request(
-                load_event("stream-execution-events"),
-                path_parameters={"executionId": first["executionId"]},
-                headers={"Last-Event-ID": None},
+            api.call(
+                with_request(
+                    load_event("stream-execution-events"),
+                    path_parameters={"executionId": first["executionId"]},
+                    headers={"Last-Event-ID": None},
+                )
             )
-        ),
-    )
-    as_function("StatusFunction", lambda: api.call(load_event("list-executions")))
-    as_function("StatusFunction", lambda: api.search(workflow="ticket-triage", **{"input.customerId": "c-1"}))
-    as_function("CancelFunction", lambda: api.cancel(first["executionId"]))
-    cloud.close()
-    second = as_function("StartFunction", lambda: api.start(body=slow)).json()
-    event = load_event("execution-status-change")
-    machine = cloud.stack.state_machines["TicketTriageV2StateMachine"]
-    arn = f"{machine.arn.replace(':stateMachine:', ':execution:')}:{second['executionId']}"
-    now_millis = int(time.time() * 1000)
-    event["detail"].update(
-        {
-            "executionArn": arn,
-            "stateMachineArn": machine.arn,
-            "name": second["executionId"],
-            "startDate": now_millis - 1000,
-            "stopDate": now_millis,
-        }
-    )
-    as_function("SyncFunction", lambda: invoke(cloud.stack.functions["SyncFunction"], event))
-    as_function("StatusFunction", lambda: api.get(second["executionId"]))
+            api.call(load_event("list-executions"))
+            api.search(workflow="ticket-triage", **{"input.customerId": "c-1"})
+            api.cancel(first["executionId"])
+            # Delivers what the local EventBridge still holds; the sync function is invoked by hand below.
+            cloud.close()
+            second = api.start(body=slow).json()
+            event = load_event("execution-status-change")
+            machine = cloud.stack.state_machines["TicketTriageV2StateMachine"]
+            arn = f"{machine.arn.replace(':stateMachine:', ':execution:')}:{second['executionId']}"
+            now_millis = int(time.time() * 1000)  # dated now: a sample's date would be long expired
+            event["detail"].update(
+                {
+                    "executionArn": arn,
+                    "stateMachineArn": machine.arn,
+                    "name": second["executionId"],
+                    "startDate": now_millis - 1000,
+                    "stopDate": now_millis,
+                }
+            )
+            invoke(cloud.stack.functions["SyncFunction"], event)
+            api.get(second["executionId"])
+            made = {function: set(calls) for function, calls in recorder.made.items()}
+        services.reset()
+    return made
 
-    for client in (clients.dynamodb(), clients.stepfunctions()):
-        client.meta.events.unregister("before-call.*.*", record)
-    assert set(made) == {
-        "StartFunction",
-        "StatusFunction",
-        "StreamFunction",
-        "CancelFunction",
-        "SyncFunction",
+
+def test_the_scenario_exercises_each_function_that_calls_aws(calls_made: CallsMade):
+    assert set(calls_made) == {*API_FUNCTIONS, "SyncFunction"}
+    started = {
+        call.resource for call in calls_made["StartFunction"] if call.action == "states:StartExecution"
     }
-    for function, actions in made.items():
-        assert actions <= allowed_actions(function), (function, actions - allowed_actions(function))
-        # The other direction: nothing allowed that no code path uses.
-        unused = allowed_actions(function) - actions - set(NOT_REACHED_HERE.get(function, {}))
-        assert not unused, f"{function} is allowed {unused}, which no call here used"
+    assert started == {
+        f"arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:{LOCAL_STACK}-ticket-triage-v2"
+    }
+
+
+@pytest.mark.parametrize("function", [*API_FUNCTIONS, "SyncFunction"])
+def test_every_call_each_function_makes_is_allowed_by_its_policy(function: str, calls_made: CallsMade):
+    refused = not_allowed(calls_made[function], function_statements(TEMPLATE, function))
+    assert not refused, f"{function}'s policy does not allow {sorted(refused, key=str)}"
+
+
+@pytest.mark.parametrize("function", [*API_FUNCTIONS, "SyncFunction"])
+def test_every_action_each_function_is_allowed_is_called(function: str, calls_made: CallsMade):
+    called = {call.action for call in calls_made[function]}
+    unused = allowed_actions(function) - called - set(NOT_REACHED_HERE.get(function, {}))
+    assert not unused, f"{function} is allowed {unused}, which no call here used"
+
+
+def _without_action(statements: list[Statement], action: str) -> list[Statement]:
+    return [
+        Statement(tuple(a for a in statement.actions if a != action), statement.resources)
+        for statement in statements
+    ]
+
+
+def _state_machines_of_stack(statements: list[Statement], stack_name: str) -> list[Statement]:
+    """The statements with the local stack's state machines and executions replaced by another stack's."""
+    return [
+        Statement(
+            statement.actions,
+            tuple(r.replace(f":{LOCAL_STACK}-", f":{stack_name}-") for r in statement.resources),
+        )
+        for statement in statements
+    ]
+
+
+@pytest.mark.parametrize(
+    ("function", "action"),
+    [
+        ("StartFunction", "states:StartExecution"),
+        ("StatusFunction", "states:GetExecutionHistory"),
+        ("CancelFunction", "states:StopExecution"),
+        ("SyncFunction", "dynamodb:UpdateItem"),
+    ],
+)
+def test_the_check_refuses_a_policy_that_lacks_an_action(function: str, action: str, calls_made: CallsMade):
+    lacking = _without_action(function_statements(TEMPLATE, function), action)
+    refused = not_allowed(calls_made[function], lacking)
+    assert {call.action for call in refused} == {action}
+
+
+@pytest.mark.parametrize("function", [*API_FUNCTIONS, "SyncFunction"])
+def test_the_check_refuses_a_policy_that_names_another_stacks_state_machines(
+    function: str, calls_made: CallsMade
+):
+    elsewhere = _state_machines_of_stack(function_statements(TEMPLATE, function), "other-stack")
+    refused = not_allowed(calls_made[function], elsewhere)
+    assert refused == {call for call in calls_made[function] if call.action.startswith("states:")}
+    assert refused
+
+
+def test_the_check_refuses_a_policy_on_another_table():
+    statements = [Statement(("dynamodb:GetItem",), ("arn:aws:dynamodb:us-east-1:123456789012:table/other",))]
+    table = f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{LOCAL_STACK}-ExecutionsTable"
+    assert not allows(statements, Call("dynamodb:GetItem", table))
+    assert allows(statements, Call("dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:123456789012:table/other"))
+
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:flowport-local-ticket-triage-v1:3f2a"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        # `*` runs over `:` (an execution ARN's machine name and execution name) and `/`.
+        ("arn:aws:states:us-east-1:123456789012:execution:flowport-local-*:*", EXECUTION, True),
+        ("arn:aws:states:us-east-1:123456789012:execution:flowport-local-*", EXECUTION, True),
+        ("arn:aws:states:*", EXECUTION, True),
+        ("*", EXECUTION, True),
+        (
+            "arn:aws:dynamodb:us-east-1:1:table/t/index/*",
+            "arn:aws:dynamodb:us-east-1:1:table/t/index/ByDay",
+            True,
+        ),
+        ("arn:aws:dynamodb:us-east-1:1:table/t/index/*", "arn:aws:dynamodb:us-east-1:1:table/t", False),
+        # `?` is exactly one character.
+        (
+            "arn:aws:states:us-east-1:123456789012:execution:flowport-local-ticket-triage-v?:*",
+            EXECUTION,
+            True,
+        ),
+        (
+            "arn:aws:states:us-east-1:123456789012:execution:flowport-local-ticket-triage-?:*",
+            EXECUTION,
+            False,
+        ),
+        # The whole ARN must match: no prefix or substring matches, and case counts.
+        ("arn:aws:states:us-east-1:123456789012:execution:flowport-local-", EXECUTION, False),
+        ("arn:aws:states:us-east-1:123456789012:execution:other-*:*", EXECUTION, False),
+        ("arn:aws:states:us-east-1:123456789012:stateMachine:flowport-local-*", EXECUTION, False),
+        ("arn:aws:states:us-east-1:111122223333:execution:flowport-local-*:*", EXECUTION, False),
+        ("arn:aws:states:us-east-1:123456789012:execution:FLOWPORT-LOCAL-*:*", EXECUTION, False),
+        # Regular-expression and fnmatch syntax means nothing to IAM.
+        ("arn:aws:states:us-east-1:123456789012:execution:flowport.local-*:*", EXECUTION, False),
+        ("arn:aws:states:us-east-1:123456789012:execution:flowport-loca[l]-*:*", EXECUTION, False),
+    ],
+)
+def test_resources_match_with_the_wildcards_of_iam(pattern: str, value: str, matches: bool):
+    assert glob_matches(pattern, value) is matches
+
+
+def test_actions_match_ignoring_case_as_in_iam():
+    statements = [Statement(("states:describeexecution",), ("*",))]
+    assert allows(statements, Call("states:DescribeExecution", EXECUTION))
+    assert not allows(statements, Call("states:DescribeExecutions", EXECUTION))
+
+
+def _rule_pattern(stack_name: str) -> EventPattern:
+    (rule,) = build_stack(ROOT / "template.yaml", stack_name).functions["SyncFunction"].rules
+    return EventPattern.load(json.dumps(rule.pattern))
+
+
+def _status_change(state_machine_arn: str) -> dict[str, Any]:
+    event = load_event("execution-status-change")
+    event["detail"]["stateMachineArn"] = state_machine_arn
+    return event
+
+
+def test_the_stacks_prefix_also_covers_a_stack_whose_name_extends_it():
+    """Why README asks for stack names that are not prefixes of each other: `flowport-*` takes in
+    `flowport-dev-ticket-triage-v1`. The other way round, `flowport-dev-*` does not reach `flowport`."""
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:{stack}-ticket-triage-v1"
+    execution = "arn:aws:states:us-east-1:123456789012:execution:{stack}-ticket-triage-v1:3f2a"
+    for function in API_FUNCTIONS:
+        of_flowport = function_statements(TEMPLATE, function, "flowport")
+        of_flowport_dev = function_statements(TEMPLATE, function, "flowport-dev")
+        action = EXECUTION_ACTION.get(function, "states:DescribeExecution")
+        assert allows(of_flowport, Call(action, execution.format(stack="flowport-dev")))
+        assert not allows(of_flowport_dev, Call(action, execution.format(stack="flowport")))
+    start = function_statements(TEMPLATE, "StartFunction", "flowport")
+    assert allows(start, Call("states:StartExecution", machine.format(stack="flowport-dev")))
+    assert _rule_pattern("flowport").matches_event(_status_change(machine.format(stack="flowport-dev")))
+    assert not _rule_pattern("flowport-dev").matches_event(_status_change(machine.format(stack="flowport")))
+    # Not a stack whose name merely starts the same: the dash is part of the prefix.
+    assert not allows(start, Call("states:StartExecution", machine.format(stack="flowportdev")))
+    assert not _rule_pattern("flowport").matches_event(_status_change(machine.format(stack="flowportdev")))
+
+
+def test_the_policies_are_the_scoped_forms_these_tests_resolve():
+    """The resolution above is of the exact forms tests/test_iam_template.py accepts."""
+    resources = {
+        resource["Fn::Sub"]
+        for function in API_FUNCTIONS
+        for policy in TEMPLATE["Resources"][function]["Properties"]["Policies"]
+        for statement in policy["Statement"]
+        if any(action.startswith("states:") for action in as_list(statement["Action"]))
+        for resource in as_list(statement["Resource"])
+    }
+    assert resources == {STATE_MACHINES, EXECUTIONS}
 
 
 # Allowed actions whose code paths the scenario above does not reach (faults, races, large outputs), each
@@ -127,18 +282,13 @@ _OUTPUT_TOO_LARGE = {
     "states:DescribeExecution": "an output too large for the record is read from Step Functions "
     "(LiveExecutions.output_from_step_functions)"
 }
-_STALE_VIEW = {
-    "dynamodb:UpdateItem": "a reader that finds the live view stale claims its refresh (DynamoLiveViews)",
-    "states:GetExecutionHistory": "the claimant reads the newest page of history (LiveExecutions)",
-    "dynamodb:PutItem": "and keeps the new view (DynamoLiveViews.put)",
-}
 NOT_REACHED_HERE = {
     "StartFunction": {
         "dynamodb:GetItem": "a key whose start was abandoned: its record is read (_status_of_key)",
         "dynamodb:UpdateItem": "taking over an abandoned start, or recording a failed one (ExecutionStore)",
     },
     "StatusFunction": _OUTPUT_TOO_LARGE,
-    "StreamFunction": {**_OUTPUT_TOO_LARGE, **_STALE_VIEW},
+    "StreamFunction": _OUTPUT_TOO_LARGE,
     "SyncFunction": {
         **_OUTPUT_TOO_LARGE,
         "states:StopExecution": "an execution started after its record was cancelled is stopped "

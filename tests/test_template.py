@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flowport.api.methods import methods_by_path
@@ -12,11 +15,30 @@ from flowport.core.registry import Registry
 from flowport.local.functions import load_module
 from flowport.local.template import LOCAL_STACK, Stack, load_template
 
+from tests.template_checks import (
+    EXECUTION_ACTIONS,
+    EXECUTIONS,
+    STATE_MACHINE_ACTIONS,
+    STATE_MACHINES,
+    as_list,
+    state_machine_block,
+    state_machine_reference_faults,
+    state_machine_setting_faults,
+    status_change_rule_faults,
+    workflow_faults,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = Registry.load(ROOT / "statemachines")
+API_FUNCTIONS = ("StartFunction", "StatusFunction", "StreamFunction", "CancelFunction")
 
 
-def test_every_workflow_version_is_a_state_machine_and_nothing_else_is(stack: Stack):
+def test_each_workflow_version_is_one_state_machine_and_each_state_machine_a_listed_version():
+    faults = workflow_faults(load_template(ROOT / "template.yaml"), ROOT)
+    assert not faults, "\n\n".join(faults)
+
+
+def test_the_local_stack_deploys_each_version_from_its_definition(stack: Stack):
     expected = {
         f"{LOCAL_STACK}-{workflow.state_machine_name(version)}": ROOT
         / "statemachines"
@@ -27,6 +49,17 @@ def test_every_workflow_version_is_a_state_machine_and_nothing_else_is(stack: St
     }
     deployed = {machine.name: machine.definition_uri for machine in stack.state_machines.values()}
     assert deployed == expected
+
+
+def test_every_state_machine_traces_and_logs_as_the_others_do():
+    faults = state_machine_setting_faults(load_template(ROOT / "template.yaml"))
+    assert not faults, "\n".join(faults)
+
+
+def test_nothing_but_its_own_block_names_a_state_machine():
+    """So adding a workflow, or a version, is adding its block: no list, rule or output to extend."""
+    faults = state_machine_reference_faults(load_template(ROOT / "template.yaml"))
+    assert not faults, "\n".join(faults)
 
 
 def test_each_function_serves_exactly_its_template_routes(stack: Stack):
@@ -58,16 +91,28 @@ def test_every_path_sends_the_methods_it_lacks_to_one_function_that_answers_405(
     assert {path: set(methods) for path, methods in methods_by_path().items()} == explicit
 
 
-def test_start_may_start_every_registered_state_machine_and_nothing_more():
+def _states_resources(function: str, actions: frozenset[str]) -> list[Any]:
+    """The resources of the function's statements that allow any of these Step Functions actions."""
     template = load_template(ROOT / "template.yaml")
-    statements = template["Resources"]["StartFunction"]["Properties"]["Policies"][0]["Statement"]
-    started = [s for s in statements if "states:StartExecution" in s["Action"]]
-    assert len(started) == 1
-    resources = {r["Ref"] for r in started[0]["Resource"]}
-    machines = {
-        name for name, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::StateMachine"
-    }
-    assert resources == machines
+    return [
+        statement["Resource"]
+        for statement in template["Resources"][function]["Properties"]["Policies"][0]["Statement"]
+        if set(as_list(statement["Action"])) & actions
+    ]
+
+
+def test_start_may_start_exactly_the_stacks_state_machines():
+    assert _states_resources("StartFunction", STATE_MACHINE_ACTIONS) == [{"Fn::Sub": STATE_MACHINES}]
+
+
+@pytest.mark.parametrize("function", [*API_FUNCTIONS, "SyncFunction"])
+def test_each_function_observes_exactly_the_stacks_executions(function: str):
+    assert _states_resources(function, EXECUTION_ACTIONS) == [{"Fn::Sub": EXECUTIONS}]
+
+
+def test_the_sync_function_hears_of_exactly_the_stacks_state_machines():
+    faults = status_change_rule_faults(load_template(ROOT / "template.yaml"))
+    assert not faults, "\n".join(faults)
 
 
 READS = {
@@ -136,3 +181,159 @@ def test_every_checkov_skip_says_why():
             assert set(skip) == {"id", "comment"}, (name, skip)
             assert skip["id"].startswith("CKV_"), (name, skip)
             assert len(skip["comment"].split()) >= 5, (name, skip)
+
+
+# ------------------------------------------------------------------ what is missing, and what to add
+# Each test breaks a copy of statemachines/ (or the template, in memory) the way a change can, and expects
+# exactly the fault that names what is missing.
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Path:
+    """A copy of the repository's workflow folders; the template is read from the repository."""
+    shutil.copytree(ROOT / "statemachines", tmp_path / "statemachines")
+    return tmp_path
+
+
+def _faults(layout: Path, template: dict[str, Any] | None = None) -> list[str]:
+    return workflow_faults(template or load_template(ROOT / "template.yaml"), layout)
+
+
+def _set_versions(layout: Path, workflow: str, versions: list[int]) -> None:
+    settings_file = layout / "statemachines" / workflow / "workflow.json"
+    settings = json.loads(settings_file.read_text())
+    settings_file.write_text(json.dumps({**settings, "versions": versions}))
+
+
+def test_the_copy_of_the_folders_has_no_fault(layout: Path):
+    assert _faults(layout) == []
+
+
+def test_a_workflow_folder_without_a_state_machine_is_named_with_the_block_to_add(layout: Path):
+    shutil.copytree(layout / "statemachines" / "nightly-report", layout / "statemachines" / "weekly-report")
+    (fault,) = _faults(layout)
+    assert fault == (
+        "statemachines/weekly-report/workflow.json lists version 1, which template.yaml does not deploy: add "
+        "this block to its Resources (after the other state machines)\n\n"
+        + state_machine_block("weekly-report", 1)
+    )
+    assert "  WeeklyReportV1StateMachine:\n" in fault
+    assert 'Name: !Sub "${AWS::StackName}-weekly-report-v1"' in fault
+
+
+def test_a_new_version_without_a_state_machine_is_named_with_the_block_to_add(layout: Path):
+    shutil.copy(
+        layout / "statemachines/ticket-triage/v2.asl.json", layout / "statemachines/ticket-triage/v3.asl.json"
+    )
+    _set_versions(layout, "ticket-triage", [1, 2, 3])
+    (fault,) = _faults(layout)
+    assert fault.startswith(
+        "statemachines/ticket-triage/workflow.json lists version 3, which template.yaml does not"
+    )
+    assert fault.endswith(state_machine_block("ticket-triage", 3))
+
+
+def test_a_state_machine_without_a_folder_is_named(layout: Path):
+    shutil.rmtree(layout / "statemachines" / "nightly-report")
+    assert _faults(layout) == [
+        "NightlyReportV1StateMachine is version 1 of workflow 'nightly-report', which has no folder: add "
+        'statemachines/nightly-report/workflow.json (with 1 in its "versions") and '
+        "statemachines/nightly-report/v1.asl.json, or remove NightlyReportV1StateMachine"
+    ]
+
+
+def test_a_state_machine_of_a_version_its_folder_does_not_list_is_named(layout: Path):
+    _set_versions(layout, "ticket-triage", [1])
+    assert _faults(layout) == [
+        "TicketTriageV2StateMachine is version 2 of 'ticket-triage', which "
+        'statemachines/ticket-triage/workflow.json does not list: add 2 to its "versions" [1], '
+        "or remove TicketTriageV2StateMachine"
+    ]
+
+
+def test_a_listed_version_without_a_definition_is_named(layout: Path):
+    (layout / "statemachines/ticket-triage/v2.asl.json").unlink()
+    assert _faults(layout) == [
+        "statemachines/ticket-triage/workflow.json lists version 2, which has no definition: add "
+        'statemachines/ticket-triage/v2.asl.json, or remove 2 from "versions"'
+    ]
+
+
+def test_a_folder_without_settings_is_named(layout: Path):
+    (layout / "statemachines" / "draft").mkdir()
+    shutil.copy(
+        layout / "statemachines/ticket-triage/v1.asl.json", layout / "statemachines/draft/v1.asl.json"
+    )
+    assert _faults(layout) == [
+        "statemachines/draft/ has no workflow.json: add one with the workflow's settings and its "
+        '"versions", or remove the folder'
+    ]
+
+
+def test_a_state_machine_named_otherwise_or_defined_elsewhere_is_named(layout: Path):
+    template = load_template(ROOT / "template.yaml")
+    machines = template["Resources"]
+    machines["NightlyReportV1StateMachine"]["Properties"]["Name"] = "nightly-report-v1"
+    machines["TicketTriageV2StateMachine"]["Properties"]["DefinitionUri"] = (
+        "statemachines/ticket-triage/v1.asl.json"
+    )
+    wrong_definition, wrong_name, missing = _faults(layout, template)  # in the template's order
+    assert wrong_definition == (
+        "TicketTriageV2StateMachine: DefinitionUri must be statemachines/ticket-triage/v2.asl.json, the "
+        "definition of ticket-triage v2, not 'statemachines/ticket-triage/v1.asl.json'"
+    )
+    assert wrong_name.startswith(
+        'NightlyReportV1StateMachine: its Name must be !Sub "${AWS::StackName}-<workflow>-v<version>", '
+        "not 'nightly-report-v1'"
+    )
+    # The machine whose name is unreadable deploys no version: its version is reported missing too.
+    assert missing.startswith(
+        "statemachines/nightly-report/workflow.json lists version 1, which template.yaml"
+    )
+
+
+def test_two_state_machines_of_one_version_are_named(layout: Path):
+    template = load_template(ROOT / "template.yaml")
+    resources = template["Resources"]
+    resources["TicketTriageV1CopyStateMachine"] = resources["TicketTriageV1StateMachine"]
+    assert _faults(layout, template) == [
+        "TicketTriageV1CopyStateMachine and TicketTriageV1StateMachine are both ticket-triage v1: remove one"
+    ]
+
+
+def test_a_state_machine_without_the_shared_settings_is_named():
+    template = load_template(ROOT / "template.yaml")
+    properties = template["Resources"]["NightlyReportV1StateMachine"]["Properties"]
+    del properties["Tracing"]
+    properties["Logging"] = {**properties["Logging"], "IncludeExecutionData": True}
+    properties["Type"] = "EXPRESS"
+    properties["Policies"] = []
+    faults = state_machine_setting_faults(template)
+    assert [fault.split(": ", 1)[1].split(" ")[0:2] for fault in faults] == [
+        ["Type", "must"],
+        ["add", "`Tracing:"],
+        ["its", "Logging"],
+        ["add", "`!Ref"],
+    ]
+    assert all(fault.startswith("NightlyReportV1StateMachine: ") for fault in faults)
+
+
+@pytest.mark.parametrize(
+    ("place", "value"),
+    [
+        ("Outputs", {"TicketTriageV1StateMachineArn": {"Value": {"Ref": "TicketTriageV1StateMachine"}}}),
+        ("StartFunction", {"Fn::GetAtt": ["TicketTriageV1StateMachine", "Name"]}),
+        ("StartFunction", {"Fn::Sub": "arn:aws:states:::execution:${TicketTriageV1StateMachine.Name}:*"}),
+    ],
+    ids=["output", "get-att", "sub"],
+)
+def test_a_state_machine_named_outside_its_block_is_named(place: str, value: Any):
+    template = load_template(ROOT / "template.yaml")
+    if place == "Outputs":
+        template["Outputs"].update(value)
+        where = "Outputs.TicketTriageV1StateMachineArn"
+    else:
+        template["Resources"][place]["Properties"]["Environment"] = {"Variables": {"MACHINE": value}}
+        where = f"Resources.{place}"
+    (fault,) = state_machine_reference_faults(template)
+    assert fault.startswith(f"{where} names state machines ['TicketTriageV1StateMachine']: refer to")

@@ -207,7 +207,7 @@ def test_events_of_an_unknown_execution_is_404(api: Api):
 def test_a_throttled_look_is_nothing_new_for_now_not_an_error(api: Api, monkeypatch: pytest.MonkeyPatch):
     execution_id = finished_document_summary(api)
 
-    def throttled(*_: object) -> None:
+    def throttled(*_: object, **__: object) -> None:
         raise ServiceUnavailable("DynamoDB is throttling")
 
     monkeypatch.setattr(services.live_views(), "read", throttled)

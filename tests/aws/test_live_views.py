@@ -125,3 +125,12 @@ def test_an_expired_record_has_no_view(views: DynamoLiveViews, store: ExecutionS
     views.put("e1", view(), expires_at=int(EPOCH) + 60)
     later = NOW + timedelta(hours=2)  # the record expires an hour after NOW
     assert views.read("e1", later.timestamp()) == (None, None)
+
+
+def test_a_finished_records_view_is_read_only_when_asked_for(views: DynamoLiveViews, store: ExecutionStore):
+    views.put("e1", view(final=True), expires_at=int(EPOCH) + 60)
+    store.finish(record(status=ExecutionStatus.COMPLETED, completed_at=NOW))
+    found, kept = views.read("e1", EPOCH)
+    assert found is not None
+    assert (found.status, kept) == (ExecutionStatus.COMPLETED, None)  # a status read needs no view
+    assert views.read("e1", EPOCH, finished_view=True)[1] == view(final=True)  # a stream's last look does

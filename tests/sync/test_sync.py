@@ -95,13 +95,18 @@ def test_a_late_running_event_never_moves_a_finished_record_back(
     assert document["error"] == {"code": "TicketRejected", "message": "Looks like spam"}
 
 
-def test_a_cancelled_record_ignores_its_aborted_event_and_a_late_running_one(
+def test_a_cancelled_records_aborted_event_adds_how_far_it_got_once_and_nothing_moves_it_back(
     cloud: LocalCloud, api: Api, running_execution: str
 ):
     assert api.cancel(running_execution).status == 200
+    assert "progress" not in stored(api, running_execution)  # the cancel wrote CANCELLED, no more
+    assert sync(cloud.stack, status_change(cloud, running_execution, "ABORTED")) is True
     for status in ("ABORTED", "RUNNING", "ABORTED"):
         assert sync(cloud.stack, status_change(cloud, running_execution, status)) is False
-    assert stored(api, running_execution)["status"] == "CANCELLED"
+    document = stored(api, running_execution)
+    assert document["status"] == "CANCELLED"
+    assert 0 < document["progress"] < 100
+    assert "currentNode" not in document
 
 
 @pytest.mark.parametrize(

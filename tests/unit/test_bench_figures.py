@@ -66,13 +66,15 @@ def test_cost_per_million_adds_up_from_the_prices():
     }
     inputs = cost.Inputs(start_ms=9.2, status_running_ms=4.0, status_finished_ms=2.0, transitions=6)
     result = cost.cost_per_million(inputs, prices)
-    # 11 API requests; 13 invocations; GB-s: (10 + 5*4 + 5*2 + 2*2) ms * 0.5 GB; 4 + 2*5 WRU; 12 * 0.5 RRU.
+    # 11 API requests; 13 invocations; GB-s: (10 + 5*4 + 5*2 + 2*2) ms * 0.5 GB.
+    # WRU: the start's 4, two status changes at 5, five view refreshes at 3, the final view's 2 = 31.
+    # RRU: ten status reads of record and view at 1, two sync reads at 0.5 = 11.
     gb_seconds = (10 + 20 + 10 + 4) / 1000 * 0.5
     expected_lambda = 13 * 0.2 + gb_seconds * 1_000_000 * 0.0000133334
-    expected = 11 * 3.5 + expected_lambda + 14 * 0.625 + 6 * 0.125 + 6 * 1000 * 0.025
+    expected = 11 * 3.5 + expected_lambda + 31 * 0.625 + 11 * 0.125 + 6 * 1000 * 0.025
     assert result["flowport"] == pytest.approx(expected, abs=0.01)
     assert result["direct_integration_floor"] == pytest.approx(11 * 3.5 + 150, abs=0.01)
-    assert result["_units_per_execution"] == {"wru": 14.0, "rru": 6.0, "lambda_gb_seconds": gb_seconds}
+    assert result["_units_per_execution"] == {"wru": 31.0, "rru": 11.0, "lambda_gb_seconds": gb_seconds}
 
 
 def test_the_shipped_prices_carry_a_date_and_a_source_each():
@@ -110,6 +112,17 @@ def test_the_table_shows_the_stack_floor_beside_the_functions() -> None:
     results = {
         "cold_start": {"_stack_floor": figure, "start": {**figure, "ratio_vs_boto3": 1.4}, "_method": "..."},
         "aws_calls": {"_targets": {}, "_calls": {}},
+        "watchers": {
+            "pollers": 100,
+            "streams": 10,
+            "executions": 10,
+            "seconds": 10.0,
+            "history_calls": 90,
+            "history_calls_per_execution_second": 0.9,
+            "status_reads": 3000,
+            "stream_looks": 100,
+            "_target": 1.5,
+        },
         "handler_overhead": {},
         "local_server": {"start": {}, "status": {}},
         "package_mb": {"_unavailable": "no sam build"},
@@ -120,6 +133,7 @@ def test_the_table_shows_the_stack_floor_beside_the_functions() -> None:
 
     assert any("libraries alone" in row and "**missed**" in row for row in rows)
     assert any("`start`" in row and "| met |" in row for row in rows)
+    assert any("100 pollers + 10 streams" in row and "0.9 GetExecutionHistory" in row for row in rows)
 
 
 class _Looks:

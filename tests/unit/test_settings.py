@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +70,22 @@ def test_a_deployed_function_without_its_table_or_state_machines_fails_naming_th
 def test_a_value_that_does_not_fit_its_setting_is_refused(variable: str, value: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         Settings.from_environment({**REQUIRED, variable: value})
+
+
+def test_a_function_without_its_variables_fails_at_init_naming_them(tmp_path: Path) -> None:
+    """Lambda runs a function's module at init: that is where a missing variable stops it."""
+    root = Path(__file__).resolve().parents[2]
+    environ = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.upper().startswith("FLOWPORT_") and name != "PYTHONPATH"
+    }
+    environ["PYTHONPATH"] = os.pathsep.join(
+        [str(root / "functions" / "status"), str(root / "layers/flowport")]
+    )
+    started = subprocess.run(
+        [sys.executable, "-c", "import app"], env=environ, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert started.returncode != 0
+    assert "SettingsError" in started.stderr
+    assert "FLOWPORT_TABLE_NAME: not set" in started.stderr

@@ -47,16 +47,20 @@ class DynamoLiveViews:
         self._client = client
         self._table = table_name
 
-    def read(self, execution_id: str, now: float) -> tuple[ExecutionRecord | None, LiveView | None]:
-        """Both items in one BatchGetItem (eventually consistent, as every status read)."""
+    def read(
+        self, execution_id: str, now: float, finished_view: bool = False
+    ) -> tuple[ExecutionRecord | None, LiveView | None]:
+        """Both items in one BatchGetItem (eventually consistent, as every status read). A finished
+        record's view is decoded only when asked for: a status read does not need it."""
         record_key, live_key = execution_pk(execution_id), view_key(execution_id)
         found = {
             item["pk"]["S"]: item
             for item in batch_get(self._client, self._table, {"Keys": [record_key, live_key]})
         }
         record = record_of(found.get(record_key["pk"]["S"]), now)
-        view = _view_of(found.get(live_key["pk"]["S"]), now)
-        return record, view if record is not None else None
+        if record is None or (record.status.is_terminal and not finished_view):
+            return record, None
+        return record, _view_of(found.get(live_key["pk"]["S"]), now)
 
     def claim_refresh(self, execution_id: str, now: float, stale_before: float, claim_seconds: float) -> bool:
         try:
@@ -66,7 +70,7 @@ class DynamoLiveViews:
                     Key=view_key(execution_id),
                     UpdateExpression="SET claimUntil = :until, "
                     "expiresAt = if_not_exists(expiresAt, :expires)",
-                    ConditionExpression="(attribute_not_exists(observedAt) OR observedAt < :staleBefore) "
+                    ConditionExpression="(attribute_not_exists(observedAt) OR observedAt <= :staleBefore) "
                     f"AND (attribute_not_exists(claimUntil) OR claimUntil < :now) AND {_NOT_FINAL}",
                     ExpressionAttributeNames={"#final": "final"},
                     ExpressionAttributeValues={

@@ -73,12 +73,15 @@ class ExecutionStore(Protocol):
 class LiveViewStore(Protocol):
     """The live views of running executions (flowport.core.live), beside their records."""
 
-    def read(self, execution_id: str, now: float) -> tuple[ExecutionRecord | None, LiveView | None]:
-        """The record and its live view, read together."""
+    def read(
+        self, execution_id: str, now: float, finished_view: bool = False
+    ) -> tuple[ExecutionRecord | None, LiveView | None]:
+        """The record and its live view, read together; a finished record's view only if asked for."""
 
     def claim_refresh(self, execution_id: str, now: float, stale_before: float, claim_seconds: float) -> bool:
-        """Claim the next history read of this execution: won only while its view is older than
-        `stale_before` (or absent, and not final) and no other claim of the last `claim_seconds` holds."""
+        """Claim the next history read of this execution: won only while its view was observed at or
+        before `stale_before` (or is absent), is not final, and no other claim of the last
+        `claim_seconds` holds."""
 
     def put(self, execution_id: str, view: LiveView, expires_at: int) -> None:
         """Keep this view (and end any claim) until the record's own expiry."""

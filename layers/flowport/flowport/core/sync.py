@@ -72,6 +72,16 @@ def ended_before_its_stop(record: ExecutionRecord, change: StatusChange) -> bool
     )
 
 
+def completes_a_cancel(record: ExecutionRecord, change: StatusChange) -> bool:
+    """Whether this is the end of an execution flowport cancelled, whose record does not yet say how far it
+    got (the cancel writes no more than CANCELLED, to stay three calls): the sync function adds it once."""
+    return (
+        record.status is ExecutionStatus.CANCELLED
+        and change.flowport_status is ExecutionStatus.CANCELLED
+        and record.progress is None
+    )
+
+
 def ended_as(record: ExecutionRecord, change: StatusChange, output: Any = None) -> ExecutionRecord:
     """The record as the finished execution `change` reports it."""
     new_status = change.flowport_status

@@ -64,7 +64,7 @@ class LiveExecutions:
         """The execution now. A finished one as stored (with its final view when asked for, for the
         node events a stream still has to send); a running one brought up to date by a live view."""
         now = self._clock()
-        record, view = self._views.read(execution_id, now.timestamp())
+        record, view = self._views.read(execution_id, now.timestamp(), finished_view=need_final_view)
         if record is None:
             raise not_found(execution_id)
         if record.status.is_terminal:

@@ -41,6 +41,8 @@ class ApplyStatusChange:
             )
         if sync.ended_before_its_stop(record, change):
             return self._store.finish(self._final(sync.ended_as(record, change, output)), after_cancel=True)
+        if sync.completes_a_cancel(record, change):
+            return self._store.finish(self._final(record), after_cancel=True)
         updated = sync.advanced(record, change, output)
         if updated is None:
             return False

@@ -1,0 +1,239 @@
+"""In-memory fakes of the core's ports (flowport.core.ports), for unit tests of the use cases: no moto, no
+threads, a clock the test moves. They keep the ports' contracts (conditions, expiry), not DynamoDB's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flowport.core.errors import ServiceUnavailable
+from flowport.core.models import ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord, LiveView
+from flowport.core.ports import CancelClaim, KeyTaken
+from flowport.core.status import Observation
+
+START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class InMemoryStore:
+    """ExecutionStore and LiveViewStore in one, as the table holds both."""
+
+    records: dict[str, ExecutionRecord] = field(default_factory=dict)
+    keys: dict[str, IdempotencyKeyRecord] = field(default_factory=dict)
+    views: dict[str, LiveView] = field(default_factory=dict)
+    claims: dict[str, float] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    # ExecutionStore
+
+    def create(
+        self,
+        record: ExecutionRecord,
+        key: IdempotencyKeyRecord | None,
+        now: float,
+        replaces_generation: int | None = None,
+        search_keys: Mapping[str, str] | None = None,
+    ) -> None:
+        self.calls.append("create")
+        if key is not None:
+            existing = self.keys.get(key.key_hash)
+            if replaces_generation is None:
+                if existing is not None and existing.expires_at >= now:
+                    raise KeyTaken(existing)
+            elif existing is None or existing.generation != replaces_generation:
+                raise KeyTaken(existing)
+            self.keys[key.key_hash] = key
+        self.records[record.execution_id] = record
+
+    def get(self, execution_id: str, now: float) -> ExecutionRecord | None:
+        self.calls.append("get")
+        return self._live(execution_id, now)
+
+    def _live(self, execution_id: str, now: float) -> ExecutionRecord | None:
+        record = self.records.get(execution_id)
+        return record if record is not None and record.expires_at >= now else None
+
+    def take_over_start(self, key: IdempotencyKeyRecord, lease_until: float) -> bool:
+        current = self.keys.get(key.key_hash)
+        if current is None or current.lease_until != key.lease_until:
+            return False
+        self.keys[key.key_hash] = current.model_copy(update={"lease_until": lease_until})
+        return True
+
+    def release_start(self, key_hash: str, execution_id: str) -> bool:
+        current = self.keys.get(key_hash)
+        if current is None or current.execution_id != execution_id:
+            return False
+        self.keys[key_hash] = current.model_copy(update={"lease_until": 0})
+        return True
+
+    def claim_cancel(self, execution_id: str, now: datetime) -> CancelClaim:
+        self.calls.append("claim_cancel")
+        record = self._live(execution_id, now.timestamp())
+        if record is None:
+            return CancelClaim(False, None)
+        if record.status.is_terminal or record.cancel_requested_at is not None:
+            return CancelClaim(False, record)
+        claimed = record.model_copy(update={"cancel_requested_at": now})
+        self.records[execution_id] = claimed
+        return CancelClaim(True, claimed)
+
+    def withdraw_cancel(self, execution_id: str) -> bool:
+        self.calls.append("withdraw_cancel")
+        record = self.records[execution_id]
+        self.records[execution_id] = record.model_copy(update={"cancel_requested_at": None})
+        return True
+
+    def finish(self, record: ExecutionRecord, after_cancel: bool = False) -> bool:
+        self.calls.append("finish")
+        current = self.records.get(record.execution_id)
+        if current is None:
+            return False
+        if after_cancel and current.status is not ExecutionStatus.CANCELLED:
+            return False
+        if not after_cancel and current.status.is_terminal:
+            return False
+        self.records[record.execution_id] = record.model_copy(
+            update={"cancel_requested_at": current.cancel_requested_at}
+        )
+        return True
+
+    def mark_running(self, record: ExecutionRecord) -> bool:
+        current = self.records.get(record.execution_id)
+        if current is None or current.status is not ExecutionStatus.QUEUED:
+            return False
+        self.records[record.execution_id] = current.model_copy(
+            update={"status": ExecutionStatus.RUNNING, "started_at": record.started_at}
+        )
+        return True
+
+    # LiveViewStore
+
+    def read(
+        self, execution_id: str, now: float, finished_view: bool = False
+    ) -> tuple[ExecutionRecord | None, LiveView | None]:
+        self.calls.append("read")
+        record = self._live(execution_id, now)
+        if record is None or (record.status.is_terminal and not finished_view):
+            return record, None
+        return record, self.views.get(execution_id)
+
+    def claim_refresh(self, execution_id: str, now: float, stale_before: float, claim_seconds: float) -> bool:
+        self.calls.append("claim_refresh")
+        view = self.views.get(execution_id)
+        if view is not None and (view.final or view.observed_at > stale_before):
+            return False
+        if self.claims.get(execution_id, 0) >= now:
+            return False
+        self.claims[execution_id] = now + claim_seconds
+        return True
+
+    def put(self, execution_id: str, view: LiveView, expires_at: int) -> None:
+        self.calls.append("put_view")
+        current = self.views.get(execution_id)
+        if current is None or not current.final:
+            self.views[execution_id] = view
+        self.claims.pop(execution_id, None)
+
+
+@dataclass
+class FakeEngine:
+    """Step Functions as a test scripts it: each execution's history, growing as the test appends."""
+
+    histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    refuse: ServiceUnavailable | None = None  # what every call raises, when set
+
+    def _call(self, name: str) -> None:
+        self.calls.append(name)
+        if self.refuse is not None:
+            raise self.refuse
+
+    def start(self, state_machine_arn: str, name: str, input_json: str) -> None:
+        self._call("start")
+        arn = f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+        self.histories.setdefault(arn, [started_event()])
+
+    def describe(self, execution_arn: str) -> Observation | None:
+        self._call("describe")
+        if execution_arn not in self.histories:
+            return None
+        ended = any(event["type"] == "ExecutionSucceeded" for event in self.histories[execution_arn])
+        status = ExecutionStatus.COMPLETED if ended else ExecutionStatus.RUNNING
+        return Observation(status, START, None, self.outputs.get(execution_arn), None)
+
+    def history_page(self, execution_arn: str) -> list[dict[str, Any]] | None:
+        self._call("history_page")
+        events = self.histories.get(execution_arn)
+        return list(reversed(events[-1000:])) if events is not None else None
+
+    def full_history(self, execution_arn: str, include_data: bool) -> list[dict[str, Any]] | None:
+        self._call("full_history")
+        events = self.histories.get(execution_arn)
+        return list(events) if events is not None else None
+
+    def stop(self, execution_arn: str, cause: str) -> bool:
+        self._call("stop")
+        if execution_arn not in self.histories:
+            return False
+        events = self.histories[execution_arn]
+        events.append({"id": len(events) + 1, "previousEventId": len(events), "type": "ExecutionAborted"})
+        return True
+
+
+def started_event() -> dict[str, Any]:
+    return {"id": 1, "previousEventId": 0, "type": "ExecutionStarted", "timestamp": START}
+
+
+def state_events(first_id: int, *names: str) -> list[dict[str, Any]]:
+    """Pass states entered and exited one after another, from event id `first_id`."""
+    events: list[dict[str, Any]] = []
+    for name in names:
+        event_id = first_id + len(events)
+        events.append(
+            {
+                "id": event_id,
+                "previousEventId": event_id - 1,
+                "type": "PassStateEntered",
+                "timestamp": START,
+                "stateEnteredEventDetails": {"name": name},
+            }
+        )
+        events.append(
+            {
+                "id": event_id + 1,
+                "previousEventId": event_id,
+                "type": "PassStateExited",
+                "timestamp": START,
+                "stateExitedEventDetails": {"name": name},
+            }
+        )
+    return events
+
+
+def entered(event_id: int, name: str, state_type: str = "Wait") -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "previousEventId": event_id - 1,
+        "type": f"{state_type}StateEntered",
+        "timestamp": START,
+        "stateEnteredEventDetails": {"name": name},
+    }
+
+
+def ids(events: Sequence[dict[str, Any]]) -> list[int]:
+    return [int(event["id"]) for event in events]
