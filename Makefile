@@ -8,6 +8,8 @@ SAM_VENV := .venv-sam
 CHECKOV_VENV := .venv-checkov
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# The user's pip.conf is not read by these installs: pip.conf here says why.
+export PIP_CONFIG_FILE ?= $(CURDIR)/pip.conf
 
 HOST ?= 127.0.0.1
 PORT ?= 3000

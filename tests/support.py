@@ -106,7 +106,11 @@ class Api:
         self._routes = stack.routes
 
     def call(self, event: dict[str, Any]) -> HttpResult:
-        spec = self._routes[ApiRoute(event["httpMethod"], event["resource"])]
+        # As API Gateway: the resource's own method, else its ANY (template.yaml routes those to a 405).
+        spec = (
+            self._routes.get(ApiRoute(event["httpMethod"], event["resource"]))
+            or self._routes[ApiRoute("ANY", event["resource"])]
+        )
         response = invoke(spec, event)
         headers = {name.lower(): value for name, value in (response.get("headers") or {}).items()}
         for name, values in (response.get("multiValueHeaders") or {}).items():

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flowport.api.methods import methods_by_path
 from flowport.aws.live_views import VIEW_PREFIX
 from flowport.core import search
 from flowport.core.registry import Registry
@@ -71,7 +72,23 @@ def test_each_function_serves_exactly_its_template_routes(stack: Stack):
             for path, item in module.app.get_openapi_schema().paths.items()
             for method in item.model_dump(exclude_none=True)
         }
-        assert served == {(route.method, route.path) for route in spec.routes}, spec.logical_id
+        routed = {(route.method, route.path) for route in spec.routes if route.method != "ANY"}
+        assert served == routed, spec.logical_id
+
+
+def test_every_path_sends_the_methods_it_lacks_to_one_function_that_answers_405(stack: Stack):
+    """API Gateway answers a method a path has no route for itself (MISSING_AUTHENTICATION_TOKEN, no
+    Allow) unless the path has ANY: each path has one, and the 405 it answers names the path's methods."""
+    explicit: dict[str, set[str]] = {}
+    any_functions: dict[str, str] = {}
+    for route, function in stack.routes.items():
+        if route.method == "ANY":
+            any_functions[route.path] = function.logical_id
+        else:
+            explicit.setdefault(route.path, set()).add(route.method)
+    assert set(any_functions) == set(explicit)
+    assert set(any_functions.values()) == {"StatusFunction"}  # read-only: it only answers 405 there
+    assert {path: set(methods) for path, methods in methods_by_path().items()} == explicit
 
 
 def _states_resources(function: str, actions: frozenset[str]) -> list[Any]:

@@ -33,15 +33,23 @@ class Bad:
     base64_body: bytes | None = None  # sent as API Gateway sends a binary body: base64, flagged so
     flagged_base64: bool = False  # `body` as it is, flagged as base64
     resource: str | None = None  # another route of the same function, from this event
+    method: str | None = None  # another method on the event's path (API Gateway sends it to the ANY route)
+    repeated: dict[str, list[str]] = field(default_factory=dict)  # a query name given more than once
 
     def build(self) -> dict[str, Any]:
         event = copy.deepcopy(load_event(self.event))
         if self.resource is not None:
             event["resource"] = event["requestContext"]["resourcePath"] = self.resource
+        if self.method is not None:
+            event["httpMethod"] = event["requestContext"]["httpMethod"] = self.method
         headers = {**NO_KEY, **self.headers} if self.event == "start-execution" else self.headers
         event = with_request(
             event, path_parameters=self.path, query=self.query, headers=headers, body=self.body
         )
+        for name, values in self.repeated.items():  # as API Gateway: every value, and the last alone
+            event["multiValueQueryStringParameters"] = {**(event["multiValueQueryStringParameters"] or {})}
+            event["multiValueQueryStringParameters"][name] = values
+            event["queryStringParameters"] = {**(event["queryStringParameters"] or {}), name: values[-1]}
         if self.base64_body is not None:
             event["body"] = base64.b64encode(self.base64_body).decode()
             event["isBase64Encoded"] = True
@@ -70,6 +78,30 @@ CASES = [
     Bad("body over 256 KiB", START, 413, "payload_too_large", body='{"subject": "' + "x" * 270_000 + '"}'),
     Bad("body bad base64", START, 400, "bad_request", body="not base64!", flagged_base64=True),
     Bad("body latin-1 bytes", START, 400, "malformed_json", base64_body=b'{"subject": "caf\xe9"}'),
+    Bad(
+        "form field repeated",
+        START,
+        400,
+        "malformed_form",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body="subject=a&subject=b&customerTier=pro",
+    ),
+    Bad(
+        "form field without =",
+        START,
+        400,
+        "malformed_form",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body="subject",
+    ),
+    Bad(
+        "form not utf-8",
+        START,
+        400,
+        "malformed_form",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body="subject=%C3%28&customerTier=pro",
+    ),
     Bad("body csv", START, 415, "unsupported_media_type", headers={"Content-Type": "text/csv"}, body="a,b"),
     Bad("content type garbage", START, 415, "unsupported_media_type", headers={"Content-Type": ";;;/"}),
     Bad(
@@ -80,6 +112,15 @@ CASES = [
         path={"name": "document-summary"},
         headers={"Content-Type": "text/markdown"},
         base64_body=b"\xff\xfe\x00",
+    ),
+    Bad(
+        "document only whitespace",
+        START,
+        422,
+        "input_validation_failed",
+        path={"name": "document-summary"},
+        headers={"Content-Type": "text/markdown"},
+        body=" \n\t\r\n",
     ),
     # POST /workflows/{name}/executions: headers
     Bad(
@@ -104,6 +145,22 @@ CASES = [
         400,
         "invalid_parameter",
         headers={"Idempotency-Key": "a\tb", "X-On-Conflict": "FAIL"},
+        body=TICKET_JSON,
+    ),
+    Bad(
+        "key empty",
+        START,
+        400,
+        "invalid_parameter",
+        headers={"Idempotency-Key": "", "X-On-Conflict": "FAIL"},
+        body=TICKET_JSON,
+    ),
+    Bad(
+        "legacy key empty",
+        START,
+        400,
+        "invalid_parameter",
+        headers={"X-Idempotency-Key": ""},
         body=TICKET_JSON,
     ),
     Bad(
@@ -202,6 +259,52 @@ CASES = [
         query={"subject": "s", "customerTier": "pro", "priority": "1e3"},
     ),
     Bad("start by get, unknown workflow", BY_GET, 404, "workflow_not_found", path={"name": "$(reboot)"}),
+    # Query parameters a route does not take, and single-valued ones given twice: on every route
+    Bad("start unknown parameter", START, 400, "invalid_parameter", query={"priorty": "5"}, body=TICKET_JSON),
+    Bad("start repeated priority", START, 400, "invalid_parameter", repeated={"priority": ["1", "2"]}),
+    Bad(
+        "start by get repeated field",
+        BY_GET,
+        400,
+        "invalid_parameter",
+        query={"customerTier": "pro"},
+        repeated={"subject": ["a", "b"]},
+    ),
+    Bad("status unknown parameter", GET, 400, "invalid_parameter", query={"include": "io"}),
+    Bad("cancel unknown parameter", CANCEL, 400, "invalid_parameter", query={"force": "true"}),
+    Bad("history unknown parameter", HISTORY, 400, "invalid_parameter", query={"includ": "io"}),
+    Bad("history repeated limit", HISTORY, 400, "invalid_parameter", repeated={"limit": ["1", "2"]}),
+    Bad("events unknown parameter", EVENTS, 400, "invalid_parameter", query={"since": "1"}),
+    Bad(
+        "search repeated status", SEARCH, 400, "invalid_parameter", repeated={"status": ["QUEUED", "RUNNING"]}
+    ),
+    Bad("search repeated limit", SEARCH, 400, "invalid_parameter", repeated={"limit": ["1", "2"]}),
+    Bad(
+        "search repeated input field",
+        SEARCH,
+        400,
+        "invalid_parameter",
+        query={"workflow": "ticket-triage"},
+        repeated={"input.customerId": ["1", "2"]},
+    ),
+    Bad(
+        "workflows unknown parameter",
+        GET,
+        400,
+        "invalid_parameter",
+        resource="/workflows",
+        query={"all": "1"},
+    ),
+    Bad(
+        "openapi unknown parameter", GET, 400, "invalid_parameter", resource="/openapi.json", query={"v": "3"}
+    ),
+    # Methods the path does not have: 405 (each path's ANY route; tests/e2e/test_bad_input_http.py has more)
+    Bad("post on a status route", GET, 405, "method_not_allowed", method="POST"),
+    Bad("put on a status route", GET, 405, "method_not_allowed", method="PUT"),
+    Bad("patch on history", HISTORY, 405, "method_not_allowed", method="PATCH"),
+    Bad("head where get exists", SEARCH, 405, "method_not_allowed", method="HEAD"),
+    Bad("delete on the workflows", GET, 405, "method_not_allowed", resource="/workflows", method="DELETE"),
+    Bad("get on the start route", START, 405, "method_not_allowed", method="GET", body=""),
     # GET /executions/{executionId}
     Bad("id with a space", GET, 400, "invalid_parameter", path={"executionId": "has space"}),
     Bad("id of 81", GET, 400, "invalid_parameter", path={"executionId": "x" * 81}),
@@ -252,6 +355,8 @@ CASES = [
         "invalid_parameter",
         query={"since": "2026-11-23T10:00:00"},
     ),
+    Bad("search since a month", SEARCH, 400, "invalid_parameter", query={"since": "2026-11"}),
+    Bad("search until not a day", SEARCH, 400, "invalid_parameter", query={"until": "2026-02-30"}),
     Bad(
         "search since a space for +",
         SEARCH,
@@ -334,4 +439,91 @@ def test_every_route_has_bad_input_here_or_over_http():
         ("GET", "/executions"),
         ("GET", "/workflows"),
         ("GET", "/workflows/{name}"),
+        ("GET", "/openapi.json"),
     }
+
+
+@pytest.mark.parametrize(
+    ("event", "method", "allow"),
+    [
+        (GET, "POST", "GET, DELETE"),
+        (CANCEL, "PATCH", "GET, DELETE"),
+        (SEARCH, "HEAD", "GET"),
+        (START, "GET", "POST"),
+    ],
+)
+def test_a_405_names_the_methods_of_the_path_in_allow(shared_api: Api, event: str, method: str, allow: str):
+    response = shared_api.call(Bad("", event, 405, "", method=method).build())
+    assert (response.status, response.headers["allow"]) == (405, allow), response.body
+    assert method in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("event", "query", "repeated", "field_name", "message"),
+    [
+        (SEARCH, None, {"status": ["QUEUED", "RUNNING"]}, "status", "repeated"),
+        (BY_GET, {"customerTier": "pro"}, {"subject": ["a", "b"]}, "subject", "repeated"),
+        (GET, {"verbose": "1"}, {}, "verbose", "unknown"),
+    ],
+)
+def test_a_refused_query_parameter_is_named_with_why(
+    shared_api: Api,
+    event: str,
+    query: dict[str, str] | None,
+    repeated: dict[str, list[str]],
+    field_name: str,
+    message: str,
+):
+    response = shared_api.call(Bad("", event, 400, "", query=query, repeated=repeated).build())
+    assert (response.status, response.problem_code) == (400, "invalid_parameter"), response.body
+    problem = response.json()
+    assert field_name in problem["detail"]
+    assert message in problem["detail"]
+    assert [(e["field"], message in e["message"]) for e in problem["errors"]] == [
+        (f"/query/{field_name}", True)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("headers", "field_name"),
+    [
+        ({"Idempotency-Key": "", "X-On-Conflict": "FAIL"}, "/header/idempotency-key"),
+        ({"Idempotency-Key": ""}, "/header/idempotency-key"),
+        ({"X-Idempotency-Key": "", "X-On-Conflict": "RETURN_EXISTING"}, "/header/x-idempotency-key"),
+    ],
+)
+def test_an_empty_idempotency_key_is_refused_as_empty(
+    shared_api: Api, headers: dict[str, str | None], field_name: str
+):
+    response = shared_api.call(Bad("", START, 400, "", headers=headers, body=TICKET_JSON).build())
+    assert (response.status, response.problem_code) == (400, "invalid_parameter"), response.body
+    problem = response.json()
+    assert problem["detail"] == f"Invalid request parameter(s): {field_name} (empty)"
+    assert [(e["field"], e["message"].split(":")[0]) for e in problem["errors"]] == [(field_name, "empty")]
+
+
+def test_x_on_conflict_without_a_key_says_no_key_arrived(shared_api: Api):
+    """`curl -H 'Idempotency-Key:'` removes the header instead of sending it empty: the server sees none."""
+    response = shared_api.call(
+        Bad("", START, 400, "", headers={"X-On-Conflict": "FAIL"}, body=TICKET_JSON).build()
+    )
+    assert (response.status, response.problem_code) == (400, "bad_request")
+    assert "no Idempotency-Key" in response.json()["detail"]
+    assert "curl" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("2026-11-23T10:00:00", "has no offset: add Z or one such as +01:00 (sent as %2B01:00)"),
+        ("2026-11-23T10:00:00 02:00", "a space where the offset's + was: send + as %2B"),
+        ("yesterday", "expected a date (2026-12-01, a UTC day) or a date-time with Z or an offset"),
+        ("2026-02-30", "expected a date (2026-12-01, a UTC day) or a date-time with Z or an offset"),
+    ],
+)
+def test_a_bad_instant_is_refused_saying_what_is_wrong(shared_api: Api, value: str, says: str):
+    response = shared_api.call(Bad("", SEARCH, 400, "", query={"since": value}).build())
+    assert (response.status, response.problem_code) == (400, "invalid_parameter"), response.body
+    [problem] = response.json()["errors"]
+    assert problem["field"] == "/query/since"
+    assert says in problem["message"], problem["message"]

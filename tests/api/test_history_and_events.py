@@ -51,7 +51,7 @@ def test_the_event_file_pages_through_a_finished_executions_state_runs(api: Api)
         page = history(api, execution_id, limit="3", **({"nextToken": token} if token else {}))
         assert page.status == 200, page.body
         document = page.json()
-        names.extend(node["name"] for node in document["nodes"])
+        names.extend(node["name"] for node in document["items"])
         pages += 1
         token = document.get("nextToken")
         if token is None:
@@ -70,16 +70,18 @@ def test_the_event_file_pages_through_a_finished_executions_state_runs(api: Api)
 
 def test_include_io_adds_each_states_input_and_output(api: Api):
     execution_id = finished_document_summary(api)
-    first = history(api, execution_id, include="io", limit="1").json()["nodes"][0]
+    first = history(api, execution_id, include="io", limit="1").json()["items"][0]
     assert first["name"] == "ParseDocument"
     assert first["input"]["document"].startswith("# Quarterly report")
     assert first["output"]["title"] == "Quarterly report"
-    assert "input" not in history(api, execution_id, limit="1").json()["nodes"][0]
+    assert "input" not in history(api, execution_id, limit="1").json()["items"][0]
 
 
 def test_a_failed_state_shows_its_error(api: Api):
-    execution_id = finished_document_summary(api, body="   ")
-    nodes = history(api, execution_id).json()["nodes"]
+    execution_id = finished_document_summary(
+        api, body="PK\x03\x04 zip?"
+    )  # binary-looking: refused by the run
+    nodes = history(api, execution_id).json()["items"]
     assert [(n["name"], n["status"], n["error"]["code"]) for n in nodes] == [
         ("ParseDocument", "FAILED", "InvalidDocument"),
         ("RejectDocument", "FAILED", "InvalidDocument"),
@@ -92,7 +94,7 @@ def test_a_running_execution_shows_its_open_state(api: Api):
     try:
         nodes = wait_until(
             lambda: (
-                (n := history(api, started["executionId"]).json()["nodes"])
+                (n := history(api, started["executionId"]).json()["items"])
                 and n[-1]["name"] == "WaitForAgentPool"
                 and n
             )
@@ -182,7 +184,9 @@ def node_facts(received: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 @pytest.mark.usefixtures("quick_stream")
 def test_after_the_final_event_the_stream_answers_204(api: Api):
-    execution_id = finished_document_summary(api, body="   ")
+    execution_id = finished_document_summary(
+        api, body="PK\x03\x04 zip?"
+    )  # binary-looking: refused by the run
     whole = follow(api, execution_id)
     assert whole[-1]["type"] == "failed"
     assert events(api, execution_id, whole[-1]["id"]).status == 204

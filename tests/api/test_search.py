@@ -6,7 +6,7 @@ Executions really run (moto's Step Functions) and the sync function records thei
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -210,3 +210,16 @@ def test_the_route_is_documented(api: Api):
     assert set(operation["responses"]) == {"200", "400", "404", "503"}
     assert "ExecutionPage" in document["components"]["schemas"]
     assert "searchableInputFields" in document["components"]["schemas"]["WorkflowView"]["properties"]
+
+
+def test_since_and_until_take_a_utc_day(api: Api):
+    """A date is a UTC day: `since` from its midnight, `until` to its end (both inclusive)."""
+    started = api.start().json()
+    day = started["createdAt"][:10]
+    next_day = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    previous_day = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+    found = api.search(since=day, until=day)
+    assert found.status == 200, found.body
+    assert started["executionId"] in {item["executionId"] for item in found.json()["items"]}
+    assert api.search(since=next_day).json()["items"] == []
+    assert api.search(until=previous_day).json()["items"] == []

@@ -101,11 +101,41 @@ def test_a_non_json_body_for_a_json_workflow_is_415(api: Api):
     assert (response.status, response.problem_code) == (415, "unsupported_media_type")
 
 
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
 def test_json_sent_with_curls_default_form_type_is_read_as_json(api: Api):
-    response = api.start(headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = api.start(headers=FORM)
     assert response.status == 202
-    form = api.start(raw_body="subject=x", headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert (form.status, form.problem_code) == (400, "malformed_json")
+    truncated = api.start(raw_body='{"subject": "x"', headers=FORM)
+    assert (truncated.status, truncated.problem_code) == (400, "malformed_json")
+
+
+def test_a_form_body_is_read_as_fields_typed_by_the_input_schema(api: Api):
+    form = "subject=Checkout+fails&customerTier=pro&delaySeconds=0&body=caf%C3%A9%20%26%20more"
+    started = api.start(raw_body=form, headers=FORM)
+    assert started.status == 202, started.body
+    detail = api.get(started.json()["executionId"]).json()
+    assert detail["input"] == {
+        "subject": "Checkout fails",
+        "customerTier": "pro",
+        "delaySeconds": 0,
+        "body": "café & more",
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw_body", "status", "code"),
+    [
+        ("subject=x", 422, "input_validation_failed"),
+        ("subject=a&subject=b&customerTier=pro", 400, "malformed_form"),
+        ("subject=a&customerTier", 400, "malformed_form"),
+        ("subject=%FF&customerTier=pro", 400, "malformed_form"),
+    ],
+)
+def test_a_form_that_is_not_one_input_is_refused(api: Api, raw_body: str, status: int, code: str):
+    response = api.start(raw_body=raw_body, headers=FORM)
+    assert (response.status, response.problem_code) == (status, code), response.body
 
 
 def test_content_variable_puts_the_raw_body_under_its_name(api: Api):
@@ -145,3 +175,19 @@ def test_start_by_get_is_refused_for_workflows_that_did_not_opt_in(api: Api):
     event = with_request(load_event("start-execution-by-get"), path_parameters={"name": "document-summary"})
     response = api.call(event)
     assert (response.status, response.problem_code) == (405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("document", ["", "   \n\t \r\n "])
+def test_an_empty_document_is_refused_at_start_not_by_a_failed_run(api: Api, document: str):
+    response = api.start("document-summary", raw_body=document, headers={"Content-Type": "text/markdown"})
+    assert (response.status, response.problem_code) == (422, "input_validation_failed"), response.body
+    [problem] = response.json()["errors"]
+    assert problem["field"] == "/document"
+    assert "not empty, not only whitespace" in problem["message"]
+    assert api.search(workflow="document-summary").json()["items"] == []
+
+
+def test_a_schema_message_never_echoes_a_whole_large_value(api: Api):
+    response = api.start("document-summary", raw_body=" " * 200_000, headers={"Content-Type": "text/plain"})
+    assert (response.status, response.problem_code) == (422, "input_validation_failed")
+    assert len(response.body) < 1_000

@@ -15,7 +15,7 @@ from flowport.api.routes import workflows
 from flowport.core.registry import Workflow
 from flowport.local.functions import LocalContext
 
-from tests.support import HttpResult, load_event, with_request
+from tests.support import HttpResult, load_event, settings_for_tests, with_request
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def app(monkeypatch: pytest.MonkeyPatch) -> Iterator[APIGatewayRestResolver]:
     monkeypatch.setenv("FLOWPORT_WORKFLOWS_PATH", str(ROOT / "statemachines"))
+    # The settings' required names, as a deployed function has them: run alone, this module has no stack.
+    test_settings = settings_for_tests()
+    monkeypatch.setenv("FLOWPORT_TABLE_NAME", test_settings.table_name)
+    monkeypatch.setenv("FLOWPORT_STATE_MACHINE_ARN_PREFIX", test_settings.state_machine_arn_prefix)
     services.reset()
     yield build_app(workflows.router)
     services.reset()
@@ -65,14 +69,18 @@ def test_the_list_has_every_workflow_sorted_by_name_with_its_settings(app: APIGa
     assert triage["inputSchema"]["required"] == ["subject", "customerTier"]
     assert triage["searchableInputFields"] == ["customerId"]
     assert "contentVariable" not in triage
-    assert triage["links"] == {"executions": "/v1/workflows/ticket-triage/executions"}
+    assert triage["links"] == {
+        "self": "/v1/workflows/ticket-triage",
+        "start": "/v1/workflows/ticket-triage/executions",
+        "executions": "/v1/executions?workflow=ticket-triage",
+    }
 
     summary = by_name["document-summary"]
     assert summary["contentVariable"] == "document"
     assert summary["statusVariables"] == ["title", "sectionCount", "wordCount"]
     assert (summary["versions"], summary["latestVersion"], summary["retentionHours"]) == ([1], 1, 72)
     assert summary["startByGet"] is False
-    assert "inputSchema" not in summary
+    assert summary["inputSchema"]["properties"]["document"]["pattern"] == "\\S"  # refuses a blank body
     assert summary["searchableInputFields"] == []
 
     report = by_name["nightly-report"]
@@ -140,5 +148,9 @@ def test_workflow_view_is_pure_and_prefixes_links_with_the_base():
         "retentionHours": 24,
         "startByGet": False,
         "searchableInputFields": [],
-        "links": {"executions": "/prod/workflows/demo/executions"},
+        "links": {
+            "self": "/prod/workflows/demo",
+            "start": "/prod/workflows/demo/executions",
+            "executions": "/prod/executions?workflow=demo",
+        },
     }

@@ -264,3 +264,57 @@ def test_the_server_logs_one_json_line_per_request(cloud: LocalCloud):
         {**requests_logged[0], "method": "GET", "path": "/openapi.json", "status": 200}
     ]
     assert requests_logged[0]["duration_ms"] >= 0
+
+
+# The method each link's name implies, as the models' descriptions say (ExecutionLinks, WorkflowLinks).
+LINK_METHODS = {"cancel": "DELETE", "start": "POST"}
+
+
+def _links(document: object) -> list[tuple[str, str]]:
+    """(name, href) of every `links` object anywhere in a JSON document."""
+    found: list[tuple[str, str]] = []
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if key == "links" and isinstance(value, dict):
+                found.extend(value.items())
+            else:
+                found.extend(_links(value))
+    elif isinstance(document, list):
+        for item in document:
+            found.extend(_links(item))
+    return found
+
+
+def test_every_link_a_response_gives_answers_the_method_its_name_implies(server: LocalServer):
+    started = requests.post(f"{server.url}/workflows/ticket-triage/executions", json=TICKET, timeout=10)
+    documents = [
+        started.json(),
+        requests.get(f"{server.url}/workflows", timeout=10).json(),
+        requests.get(f"{server.url}/workflows/ticket-triage", timeout=10).json(),
+        requests.get(server.url + started.headers["Location"], timeout=10).json(),
+        requests.get(f"{server.url}/executions?workflow=ticket-triage", timeout=10).json(),
+    ]
+    links = sorted({link for document in documents for link in _links(document)})
+    for name, href in links:
+        response = requests.request(LINK_METHODS.get(name, "GET"), server.url + href, json={}, timeout=10)
+        assert response.status_code not in (404, 405), (name, href, response.text)
+    assert {name for name, _ in links} == {"self", "cancel", "start", "executions"}
+
+
+def test_an_html_form_starts_a_workflow_and_curls_json_labelled_as_a_form_still_does(server: LocalServer):
+    url = f"{server.url}/workflows/ticket-triage/executions"
+    # requests sends a dict as application/x-www-form-urlencoded, as a browser submits a form.
+    form = requests.post(
+        url, data={"subject": "Invoice", "customerTier": "pro", "delaySeconds": "0"}, timeout=10
+    )
+    assert form.status_code == 202, form.text
+    detail = requests.get(server.url + form.headers["Location"], timeout=10).json()
+    assert detail["input"] == {"subject": "Invoice", "customerTier": "pro", "delaySeconds": 0}
+    # What curl -d '{...}' sends: JSON, labelled as a form.
+    curl_like = requests.post(
+        url,
+        data=json.dumps(TICKET),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
+    assert curl_like.status_code == 202, curl_like.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -73,6 +74,26 @@ def wait_for_server(url: str) -> None:
     wait_until(answers, timeout=60, interval=0.2)
 
 
+def _section(output: str, heading: str) -> list[str]:
+    """The indented lines under `heading` in the banner."""
+    lines = output.splitlines()
+    start = lines.index(heading) + 1
+    section = []
+    for line in lines[start:]:
+        if not line.startswith("  "):
+            break
+        section.append(line)
+    assert section, output
+    return section
+
+
+def assert_columns_align(lines: list[str], markers: list[str]) -> None:
+    """Each marker (a regular expression) starts at the same column on every line."""
+    for marker in markers:
+        starts = {re.search(rf"(?<=\s)({marker})", line).start() for line in lines}  # type: ignore[union-attr]
+        assert len(starts) == 1, (marker, lines)
+
+
 def test_dev_serves_the_api_and_keeps_finished_executions_across_restarts(tmp_path: Path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -90,7 +111,10 @@ def test_dev_serves_the_api_and_keeps_finished_executions_across_restarts(tmp_pa
         output = stop(process)
     assert f"flowport local API on {url}" in output
     assert "ticket-triage" in output
-    assert "POST   /workflows/{name}/executions" in output
+    assert_columns_align(_section(output, "workflows:"), ["versions", "enabled|disabled"])
+    routes = _section(output, "routes:")
+    assert any(line.split()[:2] == ["POST", "/workflows/{name}/executions"] for line in routes)
+    assert_columns_align(routes, ["/|other", "->"])
     assert '"message": "request"' in output
 
     process = start_dev(port, tmp_path)
@@ -123,3 +147,25 @@ def test_what_local_mode_cannot_reproduce_is_said_at_start(tmp_path: Path):
         "Queue (AWS::SQS::Queue) is not emulated locally",
         "event StartFunction.Nightly (Schedule) is not emulated locally",
     ]
+
+
+def test_the_banner_aligns_its_columns_whatever_their_widths():
+    from flowport.core.registry import Registry, Workflow
+    from flowport.local.cli import banner
+
+    registry = Registry(
+        {
+            "a": Workflow(name="a", versions=(1,), description="short"),
+            "a-much-longer-workflow-name-than-twenty": Workflow(
+                name="a-much-longer-workflow-name-than-twenty",
+                versions=tuple(range(1, 12)),
+                enabled=False,
+                description="x" * 200,
+            ),
+        }
+    )
+    lines = banner(registry, build_stack(ROOT / "template.yaml"))
+    workflows = lines[1 : lines.index("routes:")]
+    assert_columns_align(workflows, ["versions", "enabled|disabled", "short|x"])
+    assert workflows[1].endswith("x" * 59 + "…")
+    assert_columns_align(lines[lines.index("routes:") + 1 :], ["/|other", "->"])

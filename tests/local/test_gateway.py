@@ -21,8 +21,22 @@ def test_every_template_route_is_served_and_path_parameters_are_decoded(stack: S
     found = gateway.match("GET", "/executions/a%2Fb")
     assert found is not None
     assert found[1] == {"executionId": "a/b"}
-    assert gateway.match("PUT", "/executions/abc") is None
     assert gateway.match("GET", "/executions/abc/extra") is None
+
+
+def test_a_method_a_path_lacks_goes_to_its_any_route_as_in_api_gateway(stack: Stack):
+    gateway = LocalApiGateway(stack)
+    explicit = gateway.match("DELETE", "/executions/abc")
+    assert explicit is not None
+    assert (explicit[0].route.method, explicit[0].function.logical_id) == ("DELETE", "CancelFunction")
+    other = gateway.match("PUT", "/executions/abc")
+    assert other is not None
+    assert (other[0].route, other[1]) == (
+        ApiRoute("ANY", "/executions/{executionId}"),
+        {"executionId": "abc"},
+    )
+    assert gateway.match("TRACE", "/executions/abc") is None  # not a method API Gateway has
+    assert gateway.match("PUT", "/no/such/path") is None
 
 
 def test_the_proxy_event_has_the_shape_api_gateway_sends():

@@ -139,9 +139,9 @@ def test_input_and_output_come_with_io_and_are_dropped_over_the_cap():
     assert fetch.input.text == '{"url": "x"}'
     assert fetch.output is not None
     assert (fetch.output.text, fetch.output.truncated) == (None, True)
-    entry = page("e", [fetch], 0, 10, include_io=True).nodes[0]
+    entry = page("e", [fetch], 0, 10, include_io=True).items[0]
     assert (entry.input, entry.output, entry.output_truncated) == ({"url": "x"}, None, True)
-    assert page("e", [fetch], 0, 10, include_io=False).nodes[0].input is None
+    assert page("e", [fetch], 0, 10, include_io=False).items[0].input is None
 
 
 def test_pages_follow_each_other_without_gaps_or_repeats():
@@ -149,7 +149,7 @@ def test_pages_follow_each_other_without_gaps_or_repeats():
     seen, token = [], None
     while True:
         result = page("e", runs, position(token), 3, include_io=False)
-        seen.extend(node.name for node in result.nodes)
+        seen.extend(node.name for node in result.items)
         token = result.next_token
         if token is None:
             break

@@ -4,7 +4,13 @@ import json
 
 import pytest
 from flowport.core import inputs
-from flowport.core.errors import InputValidationFailed, MalformedJson, PayloadTooLarge, UnsupportedMediaType
+from flowport.core.errors import (
+    InputValidationFailed,
+    MalformedForm,
+    MalformedJson,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from flowport.core.registry import Workflow
 
 PLAIN = Workflow(name="plain", versions=(1,))
@@ -49,7 +55,52 @@ def test_a_vendor_json_media_type_is_json():
 
 def test_curls_default_form_type_and_text_are_read_as_json():
     assert inputs.input_from_body(PLAIN, b'{"a": 1}', "application/x-www-form-urlencoded") == {"a": 1}
+    assert inputs.input_from_body(PLAIN, b' \n{"a": 1}', "application/x-www-form-urlencoded") == {"a": 1}
     assert inputs.input_from_body(PLAIN, b'{"a": 1}', "text/plain; charset=utf-8") == {"a": 1}
+    with pytest.raises(MalformedJson):  # a form body that starts as JSON is JSON, and this one is broken
+        inputs.input_from_body(PLAIN, b'{"a": 1', "application/x-www-form-urlencoded")
+
+
+FORM_TYPE = "application/x-www-form-urlencoded; charset=utf-8"
+
+
+def test_a_form_is_read_as_fields_typed_as_the_schema_says():
+    body = b"subject=Login+fails&tier=pro&count=3&ratio=0.5&urgent=true&note=a%26b%3Dc"
+    assert inputs.input_from_body(PLAIN, body, FORM_TYPE) == {
+        "subject": "Login fails",
+        "tier": "pro",
+        "count": "3",
+        "ratio": "0.5",
+        "urgent": "true",
+        "note": "a&b=c",
+    }
+    assert inputs.input_from_body(TYPED, body, FORM_TYPE) == {
+        "subject": "Login fails",
+        "tier": "pro",
+        "count": 3,
+        "ratio": 0.5,
+        "urgent": True,
+        "note": "a&b=c",
+    }
+    assert inputs.input_from_body(TYPED, b"", FORM_TYPE) == {}
+    assert inputs.input_from_body(TYPED, b"subject=", FORM_TYPE) == {"subject": ""}
+    assert inputs.input_from_body(PLAIN, "subject=café".encode(), FORM_TYPE) == {"subject": "café"}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"subject=a&subject=b", "field 'subject' is repeated: send it once"),
+        (b"subject=a&tier", "'tier' is not a name=value field"),
+        (b"subject=%FF", "not UTF-8 (as sent, or once percent-decoded)"),
+        (b"subject=caf\xe9", "not UTF-8 (as sent, or once percent-decoded)"),
+    ],
+)
+def test_a_malformed_form_is_a_bad_request_saying_why(body: bytes, message: str):
+    with pytest.raises(MalformedForm) as refused:
+        inputs.input_from_body(PLAIN, body, FORM_TYPE)
+    assert message in refused.value.detail
+    assert (refused.value.status, refused.value.code) == (400, "malformed_form")
 
 
 def test_other_media_types_are_refused_for_json_workflows():
@@ -106,3 +157,33 @@ def test_query_values_that_are_not_of_the_declared_type_stay_text_for_the_schema
 def test_serialized_input_is_compact_utf8_json():
     assert json.loads(inputs.serialize_input({"ü": "ß"})) == {"ü": "ß"}
     assert inputs.serialize_input({"a": 1}) == '{"a":1}'
+
+
+def test_a_schema_message_is_short_and_says_what_the_schema_describes():
+    workflow = Workflow(
+        name="doc",
+        versions=(1,),
+        contentVariable="document",
+        inputSchema={
+            "properties": {"document": {"type": "string", "pattern": "\\S", "description": "Not blank"}}
+        },
+    )
+    with pytest.raises(InputValidationFailed) as refused:
+        inputs.validate_input(workflow, {"document": " " * 100_000})
+    [problem] = refused.value.extensions["errors"]
+    assert problem.field == "/document"
+    assert (
+        problem.message
+        == f"{repr(' ' * 100_000)[:40]}… (100002 characters) does not match '\\\\S': Not blank"
+    )
+
+
+def test_a_field_that_may_be_a_string_keeps_its_text_as_sent():
+    workflow = Workflow(
+        name="ids",
+        versions=(1,),
+        inputSchema={
+            "properties": {"id": {"type": ["string", "integer"]}, "n": {"type": ["integer", "null"]}}
+        },
+    )
+    assert inputs.input_from_query(workflow, {"id": "007", "n": "7"}) == {"id": "007", "n": 7}

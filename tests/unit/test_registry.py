@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,28 @@ def test_a_folder_name_that_is_not_url_safe_is_refused(tmp_path: Path):
     (tmp_path / "Not Safe" / "workflow.json").write_text('{"versions": [1]}')
     with pytest.raises(ValidationError):
         Registry.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("schema", "refusal"),
+    [
+        ({"required": ["document", "title"]}, "inputSchema requires ['title']"),
+        (
+            {"properties": {"text": {"type": "string"}}, "additionalProperties": False},
+            "does not allow the content variable 'document'",
+        ),
+    ],
+)
+def test_a_content_variable_and_a_schema_that_would_refuse_every_start_are_refused(schema, refusal):
+    with pytest.raises(ValidationError, match=re.escape(refusal)):
+        Workflow.model_validate(
+            {"name": "w", "versions": [1], "contentVariable": "document", "inputSchema": schema}
+        )
+
+
+def test_a_content_variable_with_a_schema_that_checks_it():
+    schema = {"required": ["document"], "properties": {"document": {"type": "string", "pattern": "\\S"}}}
+    workflow = Workflow.model_validate(
+        {"name": "w", "versions": [1], "contentVariable": "document", "inputSchema": schema}
+    )
+    assert workflow.input_schema == schema

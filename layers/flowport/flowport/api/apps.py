@@ -12,15 +12,18 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from flowport.api import problems
+from flowport.api import problems, query
 from flowport.core.errors import FlowportError
 
 
 def build_app(*routers: Router) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
     app.exception_handler(FlowportError)(problems.problem_response)
-    app.exception_handler(RequestValidationError)(problems.invalid_parameters)
-    app.not_found(problems.route_not_found)
+    app.exception_handler(RequestValidationError)(
+        lambda error: problems.invalid_parameters(error, query.refusals(app))
+    )
+    app.not_found(lambda _: problems.route_not_found(app.current_event))
+    app.use([query.checked_query])
     for router in routers:
         app.include_router(router)
     return app

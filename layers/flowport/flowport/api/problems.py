@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from flowport.core.errors import FlowportError, InvalidParameter, RouteNotFound
+from flowport.api.methods import allowed_methods
+from flowport.api.responses import json_body
+from flowport.core import query
+from flowport.core.errors import FlowportError, InvalidParameter, MethodNotAllowed, RouteNotFound
 from flowport.core.models import FieldProblem, Problem
 
 PROBLEM_JSON = "application/problem+json"
@@ -22,42 +25,72 @@ def problem_response(error: FlowportError) -> Response[str]:
     return Response(
         status_code=error.status,
         content_type=PROBLEM_JSON,
-        body=problem.model_dump_json(by_alias=True, exclude_none=True),
+        body=json_body(problem),
         headers=error.headers,
     )
 
 
-def invalid_parameters(error: RequestValidationError) -> Response[str]:
-    problems = [_field_problem(detail) for detail in error.errors()]
-    names = ", ".join(p.field for p in problems)
-    return problem_response(InvalidParameter(f"Invalid request parameter(s): {names}", errors=problems))
+def invalid_parameters(error: RequestValidationError, query_refusals: list[FieldProblem]) -> Response[str]:
+    """Powertools' validation failed. A query parameter refused as repeated or unknown (flowport.api.query)
+    is named for that: a repeated one reaches the validation as a list, "not a valid integer"."""
+    refused = {problem.field for problem in query_refusals}
+    others = [problem for problem in map(_field_problem, error.errors()) if problem.field not in refused]
+    if query_refusals:
+        return problem_response(query.refused(query_refusals, others))
+    names = ", ".join(map(_named, others))
+    return problem_response(InvalidParameter(f"Invalid request parameter(s): {names}", errors=others))
 
 
 def _field_problem(detail: dict[str, Any]) -> FieldProblem:
     location = [str(part) for part in detail.get("loc", ())]
-    return FieldProblem(field="/" + "/".join(location), message=str(detail.get("msg", "invalid value")))
+    message = str(detail.get("msg", "invalid value"))
+    if detail.get("type") == "string_too_short" and detail.get("input") == "":
+        # "At least 1 character" is true, but what the client did is send the header or parameter empty.
+        message = f"{EMPTY}: send a value, or leave it out"
+    return FieldProblem(field="/" + "/".join(location), message=message)
 
 
-def route_not_found(_: NotFoundError) -> Response[str]:
+EMPTY = "empty"
+
+
+def _named(problem: FieldProblem) -> str:
+    return f"{problem.field} ({EMPTY})" if problem.message.startswith(f"{EMPTY}:") else problem.field
+
+
+def route_not_found(event: APIGatewayProxyEvent) -> Response[str]:
+    """No route of this function matched: a method the path does not have is 405, naming those it has.
+
+    Behind API Gateway a function gets only methods its template routes to it; a path's `ANY` method
+    (template.yaml) brings here the ones the path does not have."""
+    allowed = allowed_methods(event.resource)
+    method = event.http_method.upper()
+    if allowed and method not in allowed:
+        return problem_response(
+            MethodNotAllowed(f"{event.resource} answers {', '.join(allowed)}, not {method}", allow=allowed)
+        )
     return problem_response(RouteNotFound("No such route; see /openapi.json for the routes of this API"))
 
 
 def problem_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
     """OpenAPI entries for the problem documents a route can answer with."""
-    return {
-        status: {
+    responses: dict[int, OpenAPIResponse] = {}
+    for status in statuses:
+        responses[status] = {
             "description": _DESCRIPTIONS[status],
             "content": {PROBLEM_JSON: {"model": Problem}},
         }
-        for status in statuses
-    }
+        if status == 405:
+            responses[status]["headers"] = {
+                "Allow": {"description": "The methods the path has (RFC 9110)", "schema": {"type": "string"}}
+            }
+    return responses
 
 
 _DESCRIPTIONS = {
-    400: "Malformed JSON, non-object input, or a bad query or header value",
+    400: "Malformed JSON or form, non-object input, or a bad, unknown or repeated query or header value",
     403: "The workflow is disabled",
     404: "Unknown workflow, version or execution",
-    405: "The workflow is not started by GET (it did not opt in with startByGet)",
+    405: "The workflow is not started by GET (it did not opt in with startByGet): an empty `Allow`",
     406: "No acceptable representation",
     409: "Conflicts with an existing execution or with a request still in flight",
     413: "Request body or input over 256 KiB",

@@ -6,6 +6,7 @@ place, so a rule raises the error that names the problem and nothing else decide
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -27,6 +28,10 @@ class BadRequest(FlowportError):
 
 class MalformedJson(BadRequest):
     code, title = "malformed_json", "Request body is not valid JSON"
+
+
+class MalformedForm(BadRequest):
+    code, title = "malformed_form", "Request body is not a valid form"
 
 
 class InvalidParameter(BadRequest):
@@ -75,6 +80,11 @@ class ExecutionNotFound(NotFound):
 
 class MethodNotAllowed(FlowportError):
     status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+    def __init__(self, detail: str, allow: Sequence[str], **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        # RFC 9110: a 405 names the methods the target resource has; an empty list says it has none now.
+        self.headers["Allow"] = ", ".join(allow)
 
 
 class NotAcceptable(FlowportError):

@@ -499,6 +499,6 @@ def page(
     more = len(remaining) > limit
     return ExecutionHistory(
         execution_id=execution_id,
-        nodes=[_entry(run, include_io) for run in shown],
+        items=[_entry(run, include_io) for run in shown],
         next_token=tokens.encode({"after": shown[-1].id}) if more else None,
     )

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
-from flowport.core.errors import InputValidationFailed, MalformedJson, PayloadTooLarge, UnsupportedMediaType
+from flowport.core.errors import (
+    InputValidationFailed,
+    MalformedForm,
+    MalformedJson,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from flowport.core.models import FieldProblem
 from flowport.core.registry import Workflow
 
@@ -19,17 +27,28 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
-# Bodies of these types are read as JSON too: `curl -d` labels JSON as a form, and some clients send text.
-_LENIENT_MEDIA_TYPES = frozenset({"application/x-www-form-urlencoded", "text/plain"})
+FORM = "application/x-www-form-urlencoded"
+# Bodies of this type are read as JSON too: some clients send JSON as text.
+_LENIENT_MEDIA_TYPES = frozenset({"text/plain"})
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
 
 
 def _is_json_media_type(content_type: str | None) -> bool:
     if not content_type:
         return True
-    media_type = content_type.split(";", 1)[0].strip().lower()
+    media_type = _media_type(content_type)
     return (
         media_type == "application/json" or media_type.endswith("+json") or media_type in _LENIENT_MEDIA_TYPES
     )
+
+
+def _is_json_labelled_as_a_form(body: bytes) -> bool:
+    """`curl -d '{...}'` labels its JSON as a form. A form's first field never starts with `{` or `[`
+    (an HTML form sends name=value), and an input is a JSON object: such a body is JSON."""
+    return body.lstrip()[:1] in (b"{", b"[")
 
 
 def input_from_body(workflow: Workflow, body: bytes, content_type: str | None) -> dict[str, Any]:
@@ -43,8 +62,12 @@ def input_from_body(workflow: Workflow, body: bytes, content_type: str | None) -
                 f"Workflow '{workflow.name}' takes the request body as text: send UTF-8 text"
             ) from None
         return ensure_input_size({workflow.content_variable: text})
-    if not _is_json_media_type(content_type):
-        raise UnsupportedMediaType(f"Send the input as application/json, not '{content_type}'")
+    if _media_type(content_type) == FORM and not _is_json_labelled_as_a_form(body):
+        return input_from_fields(workflow, _form_fields(body))
+    if not _is_json_media_type(content_type) and _media_type(content_type) != FORM:
+        raise UnsupportedMediaType(
+            f"Send the input as application/json (or an {FORM} form), not '{content_type}'"
+        )
     if not body.strip():
         return {}
     try:
@@ -56,19 +79,52 @@ def input_from_body(workflow: Workflow, body: bytes, content_type: str | None) -
     return ensure_input_size(parsed)
 
 
+def _form_fields(body: bytes) -> dict[str, str]:
+    """An HTML form's fields (application/x-www-form-urlencoded): each name once, with a value."""
+    try:
+        # Browsers percent-encode UTF-8; curl -d 'subject=café' sends it raw: both must be UTF-8.
+        pairs = parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            strict_parsing=bool(body.strip()),
+            encoding="utf-8",
+            errors="strict",
+        )
+    except UnicodeDecodeError:
+        raise MalformedForm("The form is not UTF-8 (as sent, or once percent-decoded)") from None
+    except ValueError as error:
+        # parse_qsl names the field: "bad query field: 'tier'"
+        field = str(error).partition(": ")[2]
+        raise MalformedForm(f"The form's field {field} is not a name=value field") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        if name in fields:
+            raise MalformedForm(f"The form's field '{name}' is repeated: send it once")
+        fields[name] = value
+    return fields
+
+
 def input_from_query(workflow: Workflow, parameters: dict[str, str]) -> dict[str, Any]:
     """For workflows started by GET: query parameters become the input, typed by the input schema."""
+    return input_from_fields(
+        workflow, {name: raw for name, raw in parameters.items() if name not in RESERVED_QUERY_PARAMETERS}
+    )
+
+
+def input_from_fields(workflow: Workflow, fields: Mapping[str, str]) -> dict[str, Any]:
+    """Text fields (a query string's or a form's) as the input, each typed by the input schema."""
     properties = (workflow.input_schema or {}).get("properties", {})
-    workflow_input: dict[str, Any] = {}
-    for name, raw in parameters.items():
-        if name not in RESERVED_QUERY_PARAMETERS:
-            workflow_input[name] = _coerce(raw, properties.get(name, {}).get("type"))
-    return ensure_input_size(workflow_input)
+    return ensure_input_size(
+        {name: _coerce(raw, properties.get(name, {}).get("type")) for name, raw in fields.items()}
+    )
 
 
 def _coerce(raw: str, declared_type: Any) -> Any:
-    """A query string is text; read it as the schema's scalar type where it cleanly is one."""
+    """A query string is text; read it as the schema's scalar type where it cleanly is one. Where the
+    schema takes a string too, the text is that string as sent: `007` stays "007", not 7."""
     types = declared_type if isinstance(declared_type, list) else [declared_type]
+    if "string" in types:
+        return raw
     if "integer" in types and raw.lstrip("-").isdigit():
         return int(raw)
     if "number" in types:
@@ -100,7 +156,7 @@ def validate_input(workflow: Workflow, workflow_input: dict[str, Any]) -> None:
         return
     validator = workflow.input_validator
     problems = [
-        FieldProblem(field=_pointer(error.absolute_path), message=error.message)
+        FieldProblem(field=_pointer(error.absolute_path), message=_message(error))
         for error in sorted(validator.iter_errors(workflow_input), key=lambda e: list(map(str, e.path)))
     ]
     if problems:
@@ -108,6 +164,24 @@ def validate_input(workflow: Workflow, workflow_input: dict[str, Any]) -> None:
             f"The input does not match workflow '{workflow.name}': {len(problems)} problem(s)",
             errors=problems,
         )
+
+
+# jsonschema's messages start with the failing value; a document of 200 KiB must not come back whole.
+MAX_MESSAGE_CHARACTERS = 200
+
+
+def _message(error: Any) -> str:
+    """jsonschema's message, shortened when the value makes it long, and the failing schema's own
+    `description` after it: "'' does not match '\\S'" alone says little to the one who sent it."""
+    message = str(error.message)
+    if len(message) > MAX_MESSAGE_CHARACTERS:
+        value = repr(error.instance)
+        shown = f"{value[:40]}… ({len(value)} characters)"
+        message = (
+            message.replace(value, shown, 1) if value in message else message[:MAX_MESSAGE_CHARACTERS] + "…"
+        )
+    description = error.schema.get("description") if isinstance(error.schema, dict) else None
+    return f"{message}: {description}" if isinstance(description, str) and description else message
 
 
 def _pointer(path: Any) -> str:

@@ -38,8 +38,31 @@ class ExecutionSource(StrEnum):
     HTTP_GET = "http-get"
 
 
+def _absent_rather_than_null(schema: dict[str, Any]) -> None:
+    """An API body leaves out a field that has no value (flowport.api.responses): it is never null. So an
+    optional field's schema is its type alone, not `anyOf [type, null]`, and it has no default of null."""
+    required = set(schema.get("required", ()))
+    for name, field_schema in schema.get("properties", {}).items():
+        variants = field_schema.get("anyOf")
+        if name in required or not variants or {"type": "null"} not in variants:
+            continue
+        others = [variant for variant in variants if variant != {"type": "null"}]
+        del field_schema["anyOf"]
+        if len(others) == 1:
+            field_schema.update(others[0])
+        else:
+            field_schema["anyOf"] = others
+        if "default" in field_schema and field_schema["default"] is None:
+            del field_schema["default"]
+
+
 class ApiModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        json_schema_extra=_absent_rather_than_null,
+    )
 
 
 class ExecutionError(ApiModel):
@@ -59,8 +82,10 @@ class ProgressSnapshot(ApiModel):
 
 
 class ExecutionLinks(ApiModel):
-    self_: str = Field(alias="self", description="This execution's status")
-    cancel: str = Field(description="DELETE this to cancel the execution")
+    """Where to go next. Each link's name says what to do with it: `cancel` is DELETE, the others GET."""
+
+    self_: str = Field(alias="self", description="GET: this execution's status")
+    cancel: str = Field(description="DELETE: cancel the execution")
 
 
 class ExecutionSummary(ApiModel):
@@ -139,7 +164,7 @@ class NodeEntry(ApiModel):
 
 class ExecutionHistory(ApiModel):
     execution_id: str
-    nodes: list[NodeEntry] = Field(description="State runs in the order they started")
+    items: list[NodeEntry] = Field(description="State runs in the order they started")
     next_token: str | None = Field(default=None, description="Pass as nextToken for the next page")
 
 
@@ -269,7 +294,13 @@ class LiveView(StoredModel):
 
 
 class WorkflowLinks(ApiModel):
-    executions: str = Field(description="POST here to start an execution of the latest or a chosen version")
+    """Where to go next. Each link's name says what to do with it: `start` is POST, the others GET."""
+
+    self_: str = Field(alias="self", description="GET: this workflow's settings")
+    start: str = Field(
+        description="POST: start an execution with the body as input (the latest version, or `?version=`)"
+    )
+    executions: str = Field(description="GET: this workflow's executions, newest first (the search)")
 
 
 class WorkflowView(ApiModel):

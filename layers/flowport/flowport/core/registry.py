@@ -71,6 +71,25 @@ class Workflow(BaseModel):
                 raise ValueError(f"searchableInputFields not in the input schema's properties: {unknown}")
         return self
 
+    @model_validator(mode="after")
+    def _content_variable_fits_the_schema(self) -> Workflow:
+        # With a content variable the input is {<variable>: <body text>} and nothing else: a schema that
+        # requires another field, or does not list the variable among properties it closes, refuses
+        # every start.
+        if self.content_variable is None or self.input_schema is None:
+            return self
+        required = set(self.input_schema.get("required", ()))
+        if required - {self.content_variable}:
+            raise ValueError(
+                f"inputSchema requires {sorted(required - {self.content_variable})}, but the input of a "
+                f"workflow with contentVariable holds '{self.content_variable}' alone"
+            )
+        properties = self.input_schema.get("properties")
+        closed = self.input_schema.get("additionalProperties") is False
+        if closed and isinstance(properties, dict) and self.content_variable not in properties:
+            raise ValueError(f"inputSchema does not allow the content variable '{self.content_variable}'")
+        return self
+
     @cached_property
     def input_validator(self) -> Validator:
         # Imported here: jsonschema costs cold-start time that only workflows with a schema should pay.

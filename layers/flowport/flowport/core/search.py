@@ -163,16 +163,39 @@ def _invalid(parameter: str, message: str) -> InvalidParameter:
     )
 
 
-def input_values(parameters: Mapping[str, str], known: Iterable[str]) -> dict[str, str]:
-    """The `input.<field>` parameters, by field. Any other unknown name is refused: a misspelt filter
-    would otherwise be ignored silently and widen the search."""
-    known = set(known)
-    unknown = sorted(name for name in parameters if name not in known and not name.startswith(INPUT_PREFIX))
-    if unknown:
-        raise InvalidParameter(
-            f"Unknown query parameter(s): {', '.join(unknown)}",
-            errors=[FieldProblem(field=f"/query/{name}", message="unknown parameter") for name in unknown],
-        )
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# What a query's `+02:00` becomes when the client leaves the + unencoded: a space (form encoding's +).
+_SPACE_FOR_PLUS = re.compile(r"T[\d:.]+ \d{2}(:?\d{2})?$")
+INSTANT_FORMS = "a date (2026-12-01, a UTC day) or a date-time with Z or an offset (2026-12-01T10:00:00Z)"
+
+
+def instant(text: str, *, end_of_day: bool = False) -> datetime:
+    """A `since` or `until` bound: an ISO 8601 date-time with Z or an offset, or a date, which is a UTC
+    day: its first microsecond, or with `end_of_day` its last (bounds are inclusive). ValueError says
+    what is wrong with anything else."""
+    if _DAY.match(text):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"expected {INSTANT_FORMS}; {text} is no day of the calendar") from None
+        if end_of_day:
+            return datetime(day.year, day.month, day.day, 23, 59, 59, 999_999, tzinfo=UTC)
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    if _SPACE_FOR_PLUS.search(text):
+        raise ValueError("a space where the offset's + was: send + as %2B (a bare + in a query is a space)")
+    try:
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise ValueError(f"expected {INSTANT_FORMS}") from None
+    if "T" not in text.upper():
+        raise ValueError(f"expected {INSTANT_FORMS}")
+    if moment.tzinfo is None:
+        raise ValueError("the date-time has no offset: add Z or one such as +01:00 (sent as %2B01:00)")
+    return moment
+
+
+def input_values(parameters: Mapping[str, str]) -> dict[str, str]:
+    """The `input.<field>` parameters, by field (any other unknown name was refused: flowport.core.query)."""
     return {
         name.removeprefix(INPUT_PREFIX): value
         for name, value in parameters.items()

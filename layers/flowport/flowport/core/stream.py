@@ -97,9 +97,11 @@ def _digest(value: Any) -> str:
 
 def _snapshots(detail: ExecutionDetail) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The data of each kind of snapshot, in the order of SNAPSHOTS."""
+    # A field without a value is left out, as in every body of the API (flowport.api.responses).
     progress = detail.model_dump(
         mode="json",
         by_alias=True,
+        exclude_none=True,
         include={"progress", "current_node", "completed_nodes", "total_nodes", "retry_count"},
     )
     variables = detail.model_dump(mode="json", by_alias=True, include={"status_variables"})
@@ -117,11 +119,9 @@ class NodeLog:
 
 
 def _node_data(event: NodeEvent) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "name": event.name,
-        "type": event.type,
-        "at": _iso(event.at) if event.at is not None else None,
-    }
+    data: dict[str, Any] = {"name": event.name, "type": event.type}
+    if event.at is not None:
+        data["at"] = _iso(event.at)
     if event.error is not None:
         data["error"] = {"code": event.error.code, "message": event.error.message}
     return data

@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flowport.core.registry import Registry
+    from flowport.local.template import Stack
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +34,43 @@ def main(argv: list[str] | None = None) -> int:
     return run_dev(arguments.template, arguments.host, arguments.port, arguments.state_dir)
 
 
+DESCRIPTION_CHARACTERS = 60
+
+
+def columns(rows: Sequence[Sequence[str]], indent: str = "  ", gap: str = "  ") -> list[str]:
+    """Rows as aligned columns, each as wide as its widest cell, whatever the cells' widths."""
+    widths = [max(len(row[column]) for row in rows) for column in range(max(map(len, rows), default=0))]
+    return [
+        indent + gap.join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
+        for row in rows
+    ]
+
+
+def banner(registry: Registry, stack: Stack) -> list[str]:
+    """The workflows and the routes, as `flowport dev` lists them at start."""
+    from flowport.local.gateway import ANY  # local mode's own: `flowport` without the local extra has none
+
+    workflows = [
+        (
+            name,
+            f"versions {', '.join(map(str, workflow.versions))}",
+            "enabled" if workflow.enabled else "disabled",
+            _shortened(workflow.description, DESCRIPTION_CHARACTERS),
+        )
+        for name, workflow in registry.items()
+    ]
+    routes = sorted(stack.routes.items(), key=lambda item: (item[0].path, item[0].method))
+    listed = [(route.method, route.path, f"-> {f.logical_id}") for route, f in routes if route.method != ANY]
+    # The template's ANY routes, one per path, only answer 405: one line says so for all of them.
+    for function_id in sorted({f.logical_id for route, f in routes if route.method == ANY}):
+        listed.append(("*", "other methods of these paths: 405", f"-> {function_id}"))
+    return ["workflows:", *columns(workflows), "routes:", *columns(listed)]
+
+
+def _shortened(text: str, characters: int) -> str:
+    return text if len(text) <= characters else text[: characters - 1].rstrip() + "…"
+
+
 def run_dev(template: Path, host: str, port: int, state_dir: Path | None = None) -> int:
     # Imported here: local mode needs the `local` extra, which deployed functions never import.
     from flowport.core.registry import load_registry
@@ -44,13 +87,7 @@ def run_dev(template: Path, host: str, port: int, state_dir: Path | None = None)
         server = LocalServer(stack, host, port)
         registry = load_registry(get_settings().workflows_path)
         print(f"flowport local API on {server.url}  (embedded moto; Ctrl-C stops)")
-        print("workflows:")
-        for name, workflow in registry.items():
-            enabled = "enabled" if workflow.enabled else "disabled"
-            print(f"  {name:<20} versions {list(workflow.versions)}  {enabled:<9}{workflow.description[:60]}")
-        print("routes:")
-        for route, function in sorted(stack.routes.items(), key=lambda item: (item[0].path, item[0].method)):
-            print(f"  {route.method:<7}{route.path:<40}-> {function.logical_id}")
+        print("\n".join(banner(registry, stack)))
         for gap in local_gaps(stack):
             print(f"warning: {gap}")
         sys.stdout.flush()

@@ -14,9 +14,11 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from flowport.api.methods import HTTP_METHODS
 from flowport.local.template import LOCAL_ACCOUNT, ApiRoute, FunctionSpec, Stack
 
 LOCAL_STAGE = "local"
+ANY = "ANY"  # a template route's method that takes every method of HTTP_METHODS the path has no route for
 
 
 @dataclass(frozen=True)
@@ -59,15 +61,14 @@ class LocalApiGateway:
         self._routes = [CompiledRoute.of(route, function) for route, function in stack.routes.items()]
 
     def match(self, method: str, path: str) -> tuple[CompiledRoute, dict[str, str]] | None:
-        for compiled in self._routes:
-            if compiled.route.method in (method, "ANY"):
-                found = compiled.pattern.match(path)
-                if found:
+        """The route API Gateway would pick: the path's own method first, then its `ANY`, which stands
+        for API Gateway's methods only (a made-up or TRACE method reaches no function)."""
+        candidates = [method, ANY] if method in HTTP_METHODS else [method]
+        for wanted in candidates:
+            for compiled in self._routes:
+                if compiled.route.method == wanted and (found := compiled.pattern.match(path)):
                     return compiled, {name: unquote(value) for name, value in found.groupdict().items()}
         return None
-
-    def allowed_methods(self, path: str) -> list[str]:
-        return sorted({c.route.method for c in self._routes if c.pattern.match(path)})
 
 
 def proxy_event(request: HttpRequest, route: ApiRoute, path_parameters: Mapping[str, str]) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from flowport import services
 from flowport.api.problems import problem_responses
+from flowport.api.query import takes_query
+from flowport.api.responses import json_response
 from flowport.api.routes.params import ExecutionIdPath
 from flowport.core.models import CancelResult
 
@@ -24,8 +26,7 @@ router = Router()
     tags=["executions"],
     operation_id="cancelExecution",
 )
+@takes_query()
 def cancel_execution(execution_id: ExecutionIdPath) -> Response[str]:
     result = services.cancel_execution().cancel(execution_id)
-    return Response(
-        status_code=200, content_type="application/json", body=result.model_dump_json(by_alias=True)
-    )
+    return json_response(result)

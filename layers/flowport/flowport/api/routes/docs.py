@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 
 from flowport import __version__
+from flowport.api.query import takes_query
 
 router = Router()
 
@@ -24,9 +25,14 @@ _REQUEST_BODIES = {
         "required": False,
         "content": {
             "application/json": {"schema": {"type": "object", "additionalProperties": True}},
+            # An HTML form: its fields, typed by the input schema (a body that starts with { is JSON).
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+            },
             "text/plain": {"schema": {"type": "string"}},
         },
-        "description": "The workflow input, or any text for a workflow with a content variable",
+        "description": "The workflow input: a JSON object, or an HTML form's fields; any text for a workflow "
+        "with a content variable",
     }
 }
 
@@ -60,5 +66,6 @@ def _drop_powertools_validation_responses(document: dict[str, Any]) -> None:
 
 
 @router.get("/openapi.json", summary="This API's OpenAPI document", tags=["meta"], operation_id="getOpenApi")
+@takes_query()
 def get_openapi() -> Response[str]:
     return Response(status_code=200, content_type="application/json", body=json.dumps(openapi_document()))

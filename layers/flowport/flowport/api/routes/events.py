@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
 from flowport import services
 from flowport.api.problems import problem_responses
+from flowport.api.query import takes_query
 from flowport.api.routes.params import ExecutionIdPath
 from flowport.core import stream
 from flowport.core.errors import ServiceUnavailable
@@ -84,6 +85,7 @@ _EVENT_SCHEMA = {
     tags=["executions"],
     operation_id="streamExecutionEvents",
 )
+@takes_query()
 def stream_execution_events(
     execution_id: ExecutionIdPath,
     last_event_id: LastEventIdHeader = None,

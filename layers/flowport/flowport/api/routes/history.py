@@ -10,6 +10,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from flowport import services
 from flowport.api.problems import problem_responses
+from flowport.api.query import takes_query
+from flowport.api.responses import json_response
 from flowport.api.routes.params import ExecutionIdPath, NextToken
 from flowport.core import history
 from flowport.core.models import ExecutionHistory
@@ -39,6 +41,7 @@ Limit = Annotated[
     tags=["executions"],
     operation_id="getExecutionHistory",
 )
+@takes_query()
 def get_execution_history(
     execution_id: ExecutionIdPath,
     include: Include = None,
@@ -48,8 +51,4 @@ def get_execution_history(
     page = services.read_execution().history(
         execution_id, include_io=include == "io", next_token=next_token, limit=limit
     )
-    return Response(
-        status_code=200,
-        content_type="application/json",
-        body=page.model_dump_json(by_alias=True, exclude_none=True),
-    )
+    return json_response(page)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.request import Request
-from pydantic import AwareDatetime
+from pydantic import PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from flowport import services
 from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
+from flowport.api.query import takes_query
+from flowport.api.responses import json_response
 from flowport.api.routes.params import NextToken
 from flowport.core import search
 from flowport.core.models import ExecutionPage, ExecutionStatus
@@ -26,13 +31,35 @@ CorrelationId = Annotated[
     str | None,
     Query(alias="correlationId", min_length=1, max_length=128, description="Only those started with this id"),
 ]
-_INSTANT = "ISO 8601 date-time with Z or an offset (send + as %2B)"
-Since = Annotated[AwareDatetime | None, Query(description=f"Created at or after: {_INSTANT}")]
-Until = Annotated[AwareDatetime | None, Query(description=f"Created at or before: {_INSTANT}")]
+
+
+def _reader(end_of_day: bool) -> Callable[[Any], datetime]:
+    """A since/until value, read by flowport.core.search.instant: its message is the whole error."""
+
+    def read(value: Any) -> datetime:
+        try:
+            return search.instant(str(value), end_of_day=end_of_day)
+        except ValueError as error:
+            raise PydanticCustomError("instant", str(error)) from None
+
+    return read
+
+
+_INSTANT_SCHEMA = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]}
+SinceInstant = Annotated[datetime, PlainValidator(_reader(end_of_day=False)), WithJsonSchema(_INSTANT_SCHEMA)]
+UntilInstant = Annotated[datetime, PlainValidator(_reader(end_of_day=True)), WithJsonSchema(_INSTANT_SCHEMA)]
+_INSTANT = "ISO 8601 date-time with Z or an offset (send + as %2B), or a date: a UTC day"
+Since = Annotated[
+    SinceInstant | None,
+    Query(description=f"Created at or after: {_INSTANT}, from its midnight"),
+]
+Until = Annotated[
+    UntilInstant | None,
+    Query(description=f"Created at or before: {_INSTANT}, to its end"),
+]
 Limit = Annotated[
     int, Query(ge=1, le=search.MAX_LIMIT, description=f"Most executions per page (1-{search.MAX_LIMIT})")
 ]
-_PARAMETERS = ("workflow", "status", "correlationId", "since", "until", "limit", "nextToken")
 
 
 @router.get(
@@ -54,6 +81,7 @@ _PARAMETERS = ("workflow", "status", "correlationId", "since", "until", "limit",
     tags=["executions"],
     operation_id="searchExecutions",
 )
+@takes_query(more=search.INPUT_PREFIX)
 def search_executions(
     request: Request,
     workflow: Workflow = None,
@@ -71,15 +99,10 @@ def search_executions(
             correlation_id=correlation_id,
             since=since,
             until=until,
-            inputs=search.input_values(request.query_parameters or {}, _PARAMETERS),
+            inputs=search.input_values(request.query_parameters or {}),
             limit=limit,
             next_token=next_token,
         )
     )
     page = page.model_copy(update={"items": [with_links(item, request) for item in page.items]})
-    # Items as a start returns them (a null correlationId included); no nextToken at the end.
-    return Response(
-        status_code=200,
-        content_type="application/json",
-        body=page.model_dump_json(by_alias=True, exclude={"next_token"} if page.next_token is None else None),
-    )
+    return json_response(page)

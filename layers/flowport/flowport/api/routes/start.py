@@ -15,9 +15,12 @@ from flowport import services
 from flowport.api import negotiation
 from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
+from flowport.api.query import takes_query
+from flowport.api.responses import json_body
 from flowport.core import inputs
 from flowport.core.errors import BadRequest, MethodNotAllowed
 from flowport.core.models import ConflictStrategy, ExecutionSource, ExecutionSummary
+from flowport.core.query import ANY_NAME
 from flowport.usecases.start import StartCommand, Started
 
 router = Router()
@@ -93,7 +96,11 @@ def _idempotency(
     if key is not None and on_conflict is None:
         raise BadRequest("X-On-Conflict (RETURN_EXISTING, FAIL or FAIL_ON_RUNNING) is required with a key")
     if key is None and on_conflict is not None:
-        raise BadRequest("X-On-Conflict applies only with an Idempotency-Key")
+        # curl's -H 'Idempotency-Key:' removes the header rather than sending it empty: say none arrived.
+        raise BadRequest(
+            "X-On-Conflict applies only with an idempotency key, and no Idempotency-Key (or "
+            "X-Idempotency-Key) header arrived: curl -H 'Idempotency-Key:' removes the header"
+        )
     return key, on_conflict
 
 
@@ -113,11 +120,7 @@ def _answer(started: Started, request: Request, accept: str | None) -> Response[
     headers = {"Location": execution.links.self_}
     if started.replayed:
         headers["Idempotent-Replayed"] = "true"
-    body = (
-        execution.execution_id
-        if representation == negotiation.TEXT
-        else execution.model_dump_json(by_alias=True)
-    )
+    body = execution.execution_id if representation == negotiation.TEXT else json_body(execution)
     return Response(
         status_code=200 if started.replayed else 202, content_type=representation, body=body, headers=headers
     )
@@ -135,7 +138,11 @@ def _start(
     workflow = starter.workflow_to_start(name)
     if source is ExecutionSource.HTTP_GET:
         if not workflow.start_by_get:
-            raise MethodNotAllowed(f"Workflow '{name}' is started by POST /workflows/{name}/executions")
+            # This workflow's /start has no method at all (RFC 9110's empty Allow): its POST is elsewhere.
+            raise MethodNotAllowed(
+                f"Workflow '{name}' is not started by GET (no startByGet): POST /workflows/{name}/executions",
+                allow=(),
+            )
         workflow_input = inputs.input_from_query(workflow, request.query_parameters or {})
     else:
         workflow_input = inputs.input_from_body(workflow, _body(request), request.headers.get("content-type"))
@@ -161,6 +168,7 @@ def _start(
     tags=["executions"],
     operation_id="startExecution",
 )
+@takes_query()
 def start_execution(
     name: WorkflowName,
     request: Request,
@@ -187,6 +195,7 @@ def start_execution(
     tags=["executions"],
     operation_id="startExecutionByGet",
 )
+@takes_query(more=ANY_NAME)  # every other name is an input field
 def start_execution_by_get(
     name: WorkflowName,
     request: Request,

@@ -9,6 +9,8 @@ from aws_lambda_powertools.event_handler.request import Request
 from flowport import services
 from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
+from flowport.api.query import takes_query
+from flowport.api.responses import json_response
 from flowport.api.routes.params import ExecutionIdPath
 from flowport.core.models import ExecutionDetail
 
@@ -25,10 +27,7 @@ router = Router()
     tags=["executions"],
     operation_id="getExecution",
 )
+@takes_query()
 def get_execution(execution_id: ExecutionIdPath, request: Request) -> Response[str]:
     detail = with_links(services.read_execution().status(execution_id), request)
-    return Response(
-        status_code=200,
-        content_type="application/json",
-        body=detail.model_dump_json(by_alias=True, exclude_none=True),
-    )
+    return json_response(detail)

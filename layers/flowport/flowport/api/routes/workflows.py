@@ -14,6 +14,8 @@ from aws_lambda_powertools.event_handler.request import Request
 
 from flowport.api.paths import api_base
 from flowport.api.problems import problem_responses
+from flowport.api.query import takes_query
+from flowport.api.responses import json_response
 from flowport.core.models import WorkflowLinks, WorkflowList, WorkflowView
 from flowport.core.registry import Registry, Workflow, load_registry
 from flowport.settings import get_settings
@@ -37,7 +39,12 @@ def workflow_view(workflow: Workflow, base: str = "") -> WorkflowView:
         retention_hours=workflow.retention_hours,
         start_by_get=workflow.start_by_get,
         searchable_input_fields=list(workflow.searchable_input_fields),
-        links=WorkflowLinks(executions=f"{base}/workflows/{workflow.name}/executions"),
+        links=WorkflowLinks(
+            self_=f"{base}/workflows/{workflow.name}",
+            start=f"{base}/workflows/{workflow.name}/executions",
+            # A workflow name is URL-safe (registry.WorkflowName), so it goes into the query as it is.
+            executions=f"{base}/executions?workflow={workflow.name}",
+        ),
     )
 
 
@@ -50,14 +57,6 @@ def _registry() -> Registry:
     return load_registry(get_settings().workflows_path)
 
 
-def _json(model: WorkflowView | WorkflowList) -> Response[str]:
-    return Response(
-        status_code=200,
-        content_type="application/json",
-        body=model.model_dump_json(by_alias=True, exclude_none=True),
-    )
-
-
 @router.get(
     "/workflows",
     summary="List the workflows",
@@ -68,8 +67,9 @@ def _json(model: WorkflowView | WorkflowList) -> Response[str]:
     tags=["workflows"],
     operation_id="listWorkflows",
 )
+@takes_query()
 def list_workflows(request: Request) -> Response[str]:
-    return _json(workflow_list(_registry(), api_base(request)))
+    return json_response(workflow_list(_registry(), api_base(request)))
 
 
 @router.get(
@@ -83,5 +83,6 @@ def list_workflows(request: Request) -> Response[str]:
     tags=["workflows"],
     operation_id="getWorkflow",
 )
+@takes_query()
 def get_workflow(name: WorkflowName, request: Request) -> Response[str]:
-    return _json(workflow_view(_registry().find(name), api_base(request)))
+    return json_response(workflow_view(_registry().find(name), api_base(request)))

@@ -1,0 +1,72 @@
+"""The README's examples, run as written against the local server."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flowport.local.cloud import LocalCloud
+from flowport.local.server import LocalServer, serving
+
+pytestmark = pytest.mark.e2e
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.fixture
+def server(cloud: LocalCloud) -> Iterator[LocalServer]:
+    with serving(cloud.stack, log=io.StringIO()) as running:
+        yield running
+
+
+def example(starting_with: str) -> list[list[str]]:
+    """The curl commands of the README's shell example that starts with this comment, up to a blank line,
+    each as its words (continued lines joined, trailing comments dropped)."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index(starting_with)
+    block = text[start : text.index("\n\n", start)].replace("\\\n", " ")
+    return [shlex.split(line, comments=True) for line in block.splitlines() if line.startswith("curl")]
+
+
+def run_curl(words: list[str], base_url: str) -> requests.Response:
+    """The few curl options the README uses: -s, -X, -H, -d, and the URL."""
+    method, headers, data, url = "GET", {}, None, None
+    options = iter(words[1:])
+    for word in options:
+        if word == "-X":
+            method = next(options)
+        elif word == "-H":
+            name, _, value = next(options).partition(":")
+            headers[name.strip()] = value.strip()
+        elif word == "-d":
+            data, method = next(options), "POST" if method == "GET" else method
+        elif word.startswith("localhost:3000"):
+            url = base_url + word.removeprefix("localhost:3000")
+        else:
+            assert word == "-s", f"an option this runner does not know: {word}"
+    assert url is not None, words
+    return requests.request(method, url, headers=headers, data=data, timeout=10)
+
+
+def test_the_search_by_input_field_example_finds_what_it_says(server: LocalServer):
+    commands = example("# by an input field the workflow declares searchable")
+    *starts, search = commands
+    started: list[dict[str, Any]] = []
+    for command in starts:
+        response = run_curl(command, server.url)
+        assert response.status_code == 202, (command, response.text)
+        started.append(response.json())
+    # One of them as a string, one as a number: the README says the text finds both.
+    bodies = [json.loads(command[command.index("-d") + 1]) for command in starts]
+    assert sorted(type(body["customerId"]).__name__ for body in bodies) == ["int", "str"]
+    assert re.search(r"input\.customerId=42\b", search[-1])
+    found = run_curl(search, server.url)
+    assert found.status_code == 200, found.text
+    assert {item["executionId"] for item in found.json()["items"]} == {s["executionId"] for s in started}
