@@ -7,6 +7,8 @@ from flowport import services
 from flowport.aws.status_events import read_status_change
 from flowport.observability import logger, observed
 
+services.load_use_cases("sync")
+
 
 def _handle(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
     change = read_status_change(event)
