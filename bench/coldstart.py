@@ -28,8 +28,8 @@ API_FUNCTIONS = ("start", "status", "stream", "cancel")
 IMAGE = ROOT / ".aws-sam" / "bench-image"
 _TIMED = "import time; started = time.perf_counter()\n{statement}\nprint(time.perf_counter() - started)"
 # Before any flowport code, every API function loads these libraries the way flowport sets them up: the
-# validating resolver, the Logger and Metrics, in an init without garbage collection (flowport.startup),
-# as the functions' own. What a function takes beyond it is flowport's code.
+# validating resolver, the Logger and Metrics, in the functions' own init (flowport.startup: no garbage
+# collection, boto3 first). What a function takes beyond it is flowport's code.
 STACK_FLOOR = (
     "from flowport.startup import init_phase\n"
     "with init_phase():\n"
@@ -192,10 +192,10 @@ def measure(stack: Stack, samples: int = 11) -> dict[str, Any]:
         "Lambda would run it: the function's and Lambda's environment variables, its code, the layers as "
         "their Makefiles build them (with bytecode, for this machine) and the runtime's boto3 alone on the "
         "path, no bytecode written; boto3 baseline: importing only boto3; stack floor: boto3, pydantic and "
-        "Powertools' validating resolver, logger and metrics, set up as flowport does (in its init without "
-        "garbage collection), before any flowport code; start without bytecode: the start function with "
-        "the layers' sources only, as SAM's Python builder ships them; all interleaved in rounds, each ratio "
-        "the median of the rounds' own ratios (a busy spell slows a whole round); targets: API functions "
-        f"<= {TARGET_RATIO}x boto3 and <= {TARGET_FLOOR_RATIO}x the stack floor"
+        "Powertools' validating resolver, logger and metrics, set up as flowport does (in its init: no "
+        "garbage collection, boto3 first), before any flowport code; start without bytecode: the start "
+        "function with the layers' sources only, as SAM's Python builder ships them; all interleaved in "
+        "rounds, each ratio the median of the rounds' own ratios (a busy spell slows a whole round); "
+        f"targets: API functions <= {TARGET_RATIO}x boto3 and <= {TARGET_FLOOR_RATIO}x the stack floor"
     )
     return figures
