@@ -42,7 +42,6 @@ def main(argv: list[str] | None = None) -> int:
     from flowport.local.template import build_stack
 
     os.environ.update(FAKE_CREDENTIALS)
-    os.environ["POWERTOOLS_TRACE_DISABLED"] = "1"
     stack = build_stack(ROOT / "template.yaml")
 
     from bench import calls, coldstart, cost, overhead, package, server, watchers

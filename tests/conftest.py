@@ -46,7 +46,6 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials everywhere, so nothing can reach a real account."""
     for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
     # The local stack's names, so that a function module imported outside a deployed stack starts.
     for name, value in SETTINGS_OF_THE_LOCAL_STACK.items():
         monkeypatch.setenv(name, value)
@@ -73,7 +72,7 @@ def shared_cloud(stack: Stack) -> Iterator[LocalCloud]:
     """One deployed stack for a whole module (a deploy costs about a second), for tests that each leave
     nothing behind that another could see, such as requests refused before anything is written."""
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**FAKE_CREDENTIALS, "POWERTOOLS_TRACE_DISABLED": "1"}.items():
+        for name, value in FAKE_CREDENTIALS.items():
             patch.setenv(name, value)
         services.reset()
         with running(stack) as deployed:

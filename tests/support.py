@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -211,3 +213,25 @@ def calls_recorded() -> Iterator[CallLog]:
     finally:
         for client in hooked:
             client.meta.events.unregister("before-call.*.*", log.record)
+
+
+class HandlerStreams:
+    """Points every logging handler that already exists at one buffer, for as long as it is used."""
+
+    def __init__(self) -> None:
+        self.buffer = io.StringIO()
+        self._swapped: list[tuple[logging.StreamHandler[Any], Any]] = []
+
+    def __enter__(self) -> HandlerStreams:
+        loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+        for candidate in loggers:
+            for handler in getattr(candidate, "handlers", []):
+                if isinstance(handler, logging.StreamHandler) and not isinstance(
+                    handler, logging.FileHandler
+                ):
+                    self._swapped.append((handler, handler.setStream(self.buffer)))
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for handler, stream in reversed(self._swapped):
+            handler.setStream(stream)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +22,7 @@ from flowport.local import cloud as local_cloud
 from flowport.local.server import LocalServer, serving
 from flowport.local.template import Stack
 
-from tests.support import wait_until
+from tests.support import HandlerStreams, wait_until
 
 BODY = "zq-body-7Hd3kW"
 TITLE = "zq-title-Pm4vXa"
@@ -34,28 +33,6 @@ API_KEY = "zq-apikey-F6uYs1"
 AWS_SECRET = "zq-awssecret-Qe7Jm0"
 SECRETS = (BODY, TITLE, CUSTOMER, IDEMPOTENCY_KEY, BEARER, API_KEY, AWS_SECRET)
 CLIENT_HEADERS = {"Authorization": f"Bearer {BEARER}", "X-Api-Key": API_KEY}
-
-
-class HandlerStreams:
-    """Points every logging handler that already exists at one buffer, for as long as it is used."""
-
-    def __init__(self) -> None:
-        self.buffer = io.StringIO()
-        self._swapped: list[tuple[logging.StreamHandler[Any], Any]] = []
-
-    def __enter__(self) -> HandlerStreams:
-        loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
-        for candidate in loggers:
-            for handler in getattr(candidate, "handlers", []):
-                if isinstance(handler, logging.StreamHandler) and not isinstance(
-                    handler, logging.FileHandler
-                ):
-                    self._swapped.append((handler, handler.setStream(self.buffer)))
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        for handler, stream in reversed(self._swapped):
-            handler.setStream(stream)
 
 
 @pytest.fixture

@@ -1,7 +1,10 @@
 """Cancel Lambda: DELETE /executions/{executionId}. Apart from status so that status stays read-only."""
 
-from flowport.api.apps import cancel_app
-from flowport.observability import api_handler
+from flowport.startup import init_phase
 
-app = cancel_app()
-lambda_handler = api_handler(app.resolve)
+with init_phase():
+    from flowport.api.apps import cancel_app
+    from flowport.observability import api_handler
+
+    app = cancel_app()
+    lambda_handler = api_handler(app.resolve)

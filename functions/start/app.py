@@ -1,7 +1,10 @@
 """Start Lambda: POST /workflows/{name}/executions and GET /workflows/{name}/start."""
 
-from flowport.api.apps import start_app
-from flowport.observability import api_handler
+from flowport.startup import init_phase
 
-app = start_app()
-lambda_handler = api_handler(app.resolve)
+with init_phase():
+    from flowport.api.apps import start_app
+    from flowport.observability import api_handler
+
+    app = start_app()
+    lambda_handler = api_handler(app.resolve)

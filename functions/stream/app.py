@@ -4,8 +4,11 @@ Apart from the status function because a response may wait up to 25 s for news: 
 its concurrency should not be the status route's.
 """
 
-from flowport.api.apps import stream_app
-from flowport.observability import api_handler
+from flowport.startup import init_phase
 
-app = stream_app()
-lambda_handler = api_handler(app.resolve)
+with init_phase():
+    from flowport.api.apps import stream_app
+    from flowport.observability import api_handler
+
+    app = stream_app()
+    lambda_handler = api_handler(app.resolve)

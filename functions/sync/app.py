@@ -2,10 +2,15 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from flowport import services
-from flowport.aws.status_events import read_status_change
-from flowport.observability import logger, observed
+from flowport.startup import init_phase
+
+with init_phase():
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from flowport import services
+    from flowport.aws.status_events import read_status_change
+    from flowport.observability import logger, observed
+
+    services.load_use_cases("sync")
 
 
 def _handle(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:

@@ -8,20 +8,46 @@ the same functions (a test may patch a public method of the very adapter the han
 from __future__ import annotations
 
 from functools import cache
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 from flowport.aws import clients
 from flowport.aws.gateway import StepFunctionsGateway
-from flowport.aws.live_views import DynamoLiveViews
-from flowport.aws.search_store import SearchStore
 from flowport.aws.store import ExecutionStore
 from flowport.core.registry import Registry, load_registry
 from flowport.settings import get_settings
-from flowport.usecases.cancel import CancelExecution
-from flowport.usecases.live import LiveExecutions
-from flowport.usecases.read import ReadExecution
-from flowport.usecases.search import SearchExecutions
-from flowport.usecases.start import StartExecution
-from flowport.usecases.sync import ApplyStatusChange
+
+# Every function imports this module but runs one use case or two: each use case, and each adapter that
+# not every function uses, is imported where it is built, so that a function loads only its own. Its init
+# imports those (load_use_cases).
+if TYPE_CHECKING:
+    from flowport.aws.live_views import DynamoLiveViews
+    from flowport.aws.search_store import SearchStore
+    from flowport.usecases.cancel import CancelExecution
+    from flowport.usecases.live import LiveExecutions
+    from flowport.usecases.read import ReadExecution
+    from flowport.usecases.search import SearchExecutions
+    from flowport.usecases.start import StartExecution
+    from flowport.usecases.sync import ApplyStatusChange
+
+
+# What building each use case imports (tests/test_init_imports.py checks that nothing is missing).
+_USE_CASE_MODULES = {
+    "start": ("flowport.usecases.start",),
+    "read": ("flowport.usecases.read", "flowport.usecases.live", "flowport.aws.live_views"),
+    "cancel": ("flowport.usecases.cancel", "flowport.usecases.live", "flowport.aws.live_views"),
+    "sync": ("flowport.usecases.sync", "flowport.usecases.live", "flowport.aws.live_views"),
+    "search": ("flowport.usecases.search", "flowport.aws.search_store"),
+}
+
+
+def load_use_cases(*names: str) -> None:
+    """Import what the named use cases need, at a function's init: they are built lazily, at the first
+    request, but their import belongs to the function's cold start, not to that request."""
+    for name in names:
+        for module in _USE_CASE_MODULES[name]:
+            import_module(module)
+
 
 # Adapters
 
@@ -37,6 +63,8 @@ def execution_store() -> ExecutionStore:
 
 @cache
 def live_views() -> DynamoLiveViews:
+    from flowport.aws.live_views import DynamoLiveViews
+
     return DynamoLiveViews(clients.dynamodb(), get_settings().table_name)
 
 
@@ -47,6 +75,8 @@ def workflow_engine() -> StepFunctionsGateway:
 
 @cache
 def search_index() -> SearchStore:
+    from flowport.aws.search_store import SearchStore
+
     return SearchStore(clients.dynamodb(), get_settings().table_name)
 
 
@@ -55,31 +85,43 @@ def search_index() -> SearchStore:
 
 @cache
 def live_executions() -> LiveExecutions:
+    from flowport.usecases.live import LiveExecutions
+
     return LiveExecutions(registry(), execution_store(), live_views(), workflow_engine(), get_settings())
 
 
 @cache
 def start_execution() -> StartExecution:
+    from flowport.usecases.start import StartExecution
+
     return StartExecution(registry(), execution_store(), workflow_engine(), get_settings())
 
 
 @cache
 def read_execution() -> ReadExecution:
+    from flowport.usecases.read import ReadExecution
+
     return ReadExecution(live_executions(), workflow_engine())
 
 
 @cache
 def cancel_execution() -> CancelExecution:
+    from flowport.usecases.cancel import CancelExecution
+
     return CancelExecution(execution_store(), workflow_engine(), live_executions())
 
 
 @cache
 def apply_status_change() -> ApplyStatusChange:
+    from flowport.usecases.sync import ApplyStatusChange
+
     return ApplyStatusChange(execution_store(), workflow_engine(), live_executions())
 
 
 @cache
 def search_executions() -> SearchExecutions:
+    from flowport.usecases.search import SearchExecutions
+
     return SearchExecutions(registry(), search_index(), get_settings())
 
 

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from flowport import services
 from flowport.api import problems, query
 from flowport.core.errors import FlowportError
 
@@ -33,6 +34,7 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
 def start_app() -> APIGatewayRestResolver:
     from flowport.api.routes import start
 
+    services.load_use_cases("start")
     return build_app(start.router)
 
 
@@ -40,6 +42,7 @@ def start_app() -> APIGatewayRestResolver:
 def status_app() -> APIGatewayRestResolver:
     from flowport.api.routes import docs, history, search, status, workflows
 
+    services.load_use_cases("read", "search")
     return build_app(status.router, history.router, search.router, workflows.router, docs.router)
 
 
@@ -47,6 +50,7 @@ def status_app() -> APIGatewayRestResolver:
 def cancel_app() -> APIGatewayRestResolver:
     from flowport.api.routes import cancel
 
+    services.load_use_cases("cancel")
     return build_app(cancel.router)
 
 
@@ -54,6 +58,7 @@ def cancel_app() -> APIGatewayRestResolver:
 def stream_app() -> APIGatewayRestResolver:
     from flowport.api.routes import events
 
+    services.load_use_cases("read")
     return build_app(events.router)
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flowport.core.history import DEFAULT_MESSAGES, cause_message
 from flowport.core.models import (
     ExecutionDetail,
     ExecutionError,
@@ -18,7 +17,6 @@ from flowport.core.models import (
     IdempotencyKeyRecord,
     LiveView,
 )
-from flowport.core.progress import with_reported
 from flowport.core.registry import Workflow
 
 STEP_FUNCTIONS_STATUS = {
@@ -67,6 +65,11 @@ def execution_error(status: ExecutionStatus, error: str | None, cause: str | Non
     default_code = _DEFAULT_CODES.get(status)
     if default_code is None:
         return None
+    # Imported here (and progress in current_record): the start function needs them only to describe a
+    # failed execution behind a retried, unconfirmed key, so its cold start does not load the history
+    # reader; the functions that read executions load it anyway.
+    from flowport.core.history import DEFAULT_MESSAGES, cause_message
+
     code = error or default_code
     message = cause_message(cause) if cause else ""
     return ExecutionError(code=code, message=message or DEFAULT_MESSAGES.get(code, "The execution failed"))
@@ -88,6 +91,8 @@ def current_record(
                 update={"status": ExecutionStatus.FAILED, "error": START_ABANDONED, "completed_at": now}
             )
         return record
+    from flowport.core.progress import with_reported  # see execution_error
+
     progress = with_reported(
         view.progress, view.status is ExecutionStatus.COMPLETED, record.status_variables.get("progress")
     )

@@ -96,7 +96,6 @@ class LocalCloud:
         """Create every resource in the active moto mock and point this process's handlers at them."""
         environ.update(FAKE_CREDENTIALS)
         environ.update(environment(self.stack))
-        environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
         services.reset()
         moto_fixes.apply()
         for table in self.stack.tables.values():

@@ -1,0 +1,97 @@
+"""What a function's cold start imports: its own use cases, at init, and not the other functions'.
+
+flowport.services builds each use case lazily so that a function does not load the others'; what its
+handler does run is imported at init (services.load_use_cases), where `make bench` measures it and where
+Lambda does the work before the first request, rather than inside it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from flowport.local.cloud import FAKE_CREDENTIALS
+from flowport.local.template import FunctionSpec, Stack
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVED = ("StartFunction", "StatusFunction", "StreamFunction", "CancelFunction", "SyncFunction")
+
+# Imports the function's module as Lambda would, then builds every use case its code asks services for,
+# as its first request would: prints the flowport modules that only the building imported.
+_FIRST_REQUEST = """
+import ast, importlib, json, pathlib, sys
+import app
+from flowport import services
+
+sources = [pathlib.Path(app.__file__)] + [
+    pathlib.Path(module.__file__) for name, module in list(sys.modules.items())
+    if name.startswith("flowport.api.routes.") and getattr(module, "__file__", None)
+]
+used = sorted({
+    node.attr for source in sources for node in ast.walk(ast.parse(source.read_text()))
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "services"
+    and node.attr not in ("load_use_cases", "reset")
+})
+at_init = {name for name in sys.modules if name.startswith("flowport")}
+for name in used:
+    getattr(services, name)()
+print(json.dumps({
+    "used": used,
+    "at_init": sorted(at_init),
+    "first_request": sorted({name for name in sys.modules if name.startswith("flowport")} - at_init),
+}))
+"""
+
+
+def _first_request(spec: FunctionSpec) -> dict[str, list[str]]:
+    environ = {**os.environ, **FAKE_CREDENTIALS, **spec.environment}
+    completed = subprocess.run(
+        [sys.executable, "-c", _FIRST_REQUEST],
+        env={**environ, "PYTHONPATH": os.pathsep.join([str(spec.code_uri), str(ROOT)])},
+        cwd=spec.code_uri,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    result: dict[str, list[str]] = json.loads(completed.stdout.splitlines()[-1])
+    return result
+
+
+@pytest.mark.parametrize("function", SERVED)
+def test_a_functions_first_request_imports_no_flowport_module_its_init_did_not(stack: Stack, function: str):
+    result = _first_request(stack.functions[function])
+
+    assert result["used"]  # the routes were found, and ask services for something
+    assert result["first_request"] == []
+
+
+def test_a_function_does_not_import_the_use_cases_of_the_others(stack: Stack):
+    at_init = {function: set(_first_request(stack.functions[function])["at_init"]) for function in SERVED}
+    use_cases = {
+        function: {name.rpartition(".")[2] for name in modules if name.startswith("flowport.usecases.")}
+        for function, modules in at_init.items()
+    }
+
+    assert use_cases["StartFunction"] == {"start"}
+    assert use_cases["CancelFunction"] == {"cancel", "live"}
+    assert use_cases["StreamFunction"] == {"read", "live"}
+    assert "start" not in use_cases["StatusFunction"]
+    # A start reads no history: the history reader is for the functions that read executions.
+    assert "flowport.core.history" not in at_init["StartFunction"]
+    assert "flowport.core.history" in at_init["StatusFunction"]
+
+
+def test_services_imports_no_use_case_at_the_top():
+    tree = ast.parse((ROOT / "layers" / "flowport" / "flowport" / "services.py").read_text())
+    top_level = [
+        node.module
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("flowport.usecases")
+    ]
+    assert top_level == []
