@@ -13,17 +13,34 @@ and nowhere else (see ../shared/notes/moto-local-facts.md; tests/local/test_moto
 - Deploy time: moto validates a definition by parsing it with its ANTLR grammar, about 0.1 s each, on every
   CreateStateMachine. The parse only checks the text, so a definition already found valid is not parsed
   again: a test's fresh stack then deploys in a third of the time.
+- Memory and latency growing with every write: moto appends each model instance it ever makes (every
+  DynamoDB item version, every table copy) to a class-level list, kept while the mock runs, for its
+  dashboard (/moto-api/data.json, which local mode does not serve); and a TransactWriteItems deep-copies
+  each table it names (once per action) to roll back on failure. A keyed start, one transaction, copied the
+  whole table twice and kept both copies: about 2.3 MB more per start, each slower than the last. Here
+  models are not listed (those the backends hold stay), and a transaction keeps the tables and copies only
+  the items it names, putting them back (or removing those it created) if it fails. A failed transaction
+  on a table with a stream keeps its stream records, as before nothing undid the Lambda calls they made;
+  flowport's table has no stream.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime
 import functools
 import threading
 import time
+import types
 from collections.abc import Callable
 from typing import Any
 
+from moto.core.common_models import BaseModel
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.exceptions import MockValidationException
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -102,7 +119,76 @@ def _validate_definition_once(definition: str) -> None:
     _original_validate_definition(definition)
 
 
+def _untracked_new(cls: type[BaseModel], *_args: Any, **_kwargs: Any) -> BaseModel:
+    # moto's own __new__ without the append to cls.instances_tracked, a list nothing in local mode reads.
+    instance: BaseModel = super(BaseModel, cls).__new__(cls)
+    return instance
+
+
+_original_transact_write_items = DynamoDBBackend.transact_write_items
+# One item as it was before a transaction: its table, its key, and a copy of it (None: it did not exist).
+_ItemBefore = tuple[Table, DynamoType, DynamoType | None, Item | None]
+
+
+def _deepcopy_but_tables(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    # The table is moto's backup before a transaction: the same object is kept, and so moto's own
+    # rollback (putting its backup back in place) keeps it too; _transact_write_items restores the items.
+    return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+# Stands in for the copy module in moto's DynamoDB models while a transaction runs: deepcopy is all it uses.
+_COPY_KEEPING_TABLES = types.SimpleNamespace(deepcopy=_deepcopy_but_tables)
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    with _request_lock:
+        before = _items_before(self, transact_items)
+        dynamodb_models.copy = _COPY_KEEPING_TABLES  # type: ignore[attr-defined,assignment]
+        try:
+            _original_transact_write_items(self, transact_items)
+        except Exception:
+            _restore(before)
+            raise
+        finally:
+            dynamodb_models.copy = copy  # type: ignore[attr-defined]
+
+
+def _items_before(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[_ItemBefore]:
+    before: list[_ItemBefore] = []
+    for action in transact_items:
+        for operation in action.values():
+            table = backend.tables.get(operation.get("TableName"))
+            if table is None:
+                continue
+            try:
+                hash_key, range_key = backend.get_keys_value(table, operation.get("Key") or operation["Item"])
+            except (KeyError, MockValidationException):
+                continue  # an action without its key fails before it writes anything
+            item = table.get_item(hash_key, range_key)
+            # A copy: an Update changes the item in place.
+            before.append((table, hash_key, range_key, copy.deepcopy(item)))
+    return before
+
+
+def _restore(before: list[_ItemBefore]) -> None:
+    # Newest first, so that where two actions name one item (moto refuses the second) the oldest state wins.
+    for table, hash_key, range_key, item in reversed(before):
+        if range_key is None:
+            if item is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = item  # type: ignore[assignment]
+        elif item is None:
+            table.items[hash_key].pop(range_key, None)
+            if not table.items[hash_key]:
+                del table.items[hash_key]
+        else:
+            table.items[hash_key][range_key] = item
+
+
 def apply() -> None:
+    BaseModel.__new__ = staticmethod(_untracked_new)  # type: ignore[method-assign]
+    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     StepFunctionsParserBackend._validate_definition = staticmethod(_validate_definition_once)  # type: ignore[method-assign]
     ExecutionWorker.stop = _stop_when_settled  # type: ignore[method-assign]
     # Every DynamoDB request (Step Functions' own DynamoDB tasks too) is handled, answer included, here.
@@ -117,6 +203,8 @@ def is_serialised() -> bool:
 def is_applied() -> bool:
     return (
         ExecutionWorker.stop is _stop_when_settled
+        and BaseModel.__new__ is _untracked_new
+        and DynamoDBBackend.transact_write_items is _transact_write_items
         and is_serialised()
         and StepFunctionsParserBackend._validate_definition is _validate_definition_once
     )
