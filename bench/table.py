@@ -43,6 +43,29 @@ def _cold_start_rows(figures: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _keyed_start_rows(local: dict[str, Any]) -> list[str]:
+    targets = local["_targets"]
+    memory, memory_target = (
+        local["memory_mb_per_1000_keyed_starts"],
+        targets["memory_mb_per_1000_keyed_starts"],
+    )
+    slowdown, slowdown_target = local["keyed_start_last_over_tenth"], targets["keyed_start_last_over_tenth"]
+    return [
+        _row(
+            "4. local server memory per 1000 keyed starts",
+            f"{memory} MB ({local['keyed_starts']} starts)",
+            f"< {memory_target} MB",
+            "met" if memory < memory_target else "**missed**",
+        ),
+        _row(
+            "4. local server keyed start, last vs tenth",
+            f"{local['keyed_start_ms_last']} ms vs {local['keyed_start_ms_tenth']} ms = {slowdown}x",
+            f"<= {slowdown_target}x",
+            _mark(slowdown, slowdown_target),
+        ),
+    ]
+
+
 def render(results: dict[str, Any]) -> str:
     lines = [_row("figure", "measured", "baseline / target", ""), _row("---", "---", "---", "---")]
     lines += _cold_start_rows(results["cold_start"])
@@ -92,6 +115,7 @@ def render(results: dict[str, Any]) -> str:
                     "",
                 )
             )
+    lines += _keyed_start_rows(results["local_server"])
     sizes = results["package_mb"]
     if "_unavailable" in sizes:
         lines.append(_row("5. package size", sizes["_unavailable"], "", ""))

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flowport.local.template import Stack, build_stack
 
-from bench import coldstart, cost, overhead
+from bench import coldstart, cost, overhead, server
 from bench.stats import median, paired_ratio, percentile, ratio
 from bench.table import render
 
@@ -126,7 +126,16 @@ def _results(cold_start: dict[str, Any]) -> dict[str, Any]:
             "_target": 1.5,
         },
         "handler_overhead": {},
-        "local_server": {"start": {}, "status": {}},
+        "local_server": {
+            "start": {},
+            "status": {},
+            "memory_mb_per_1000_keyed_starts": 41.0,
+            "keyed_start_ms_tenth": 50.0,
+            "keyed_start_ms_last": 110.0,
+            "keyed_start_last_over_tenth": 2.2,
+            "keyed_starts": 1000,
+            "_targets": server.KEYED_TARGETS,
+        },
         "package_mb": {"_unavailable": "no sam build"},
         "cost_per_million_usd": {"flowport": 1.0, "direct_integration_floor": 1.0, "_flowport_parts": {}},
     }
@@ -185,6 +194,37 @@ def test_the_table_holds_the_history_reads_of_watchers_to_their_target() -> None
     [watchers] = [row for row in rows if "100 pollers + 10 streams" in row]
     assert "0.9 GetExecutionHistory / execution-second" in watchers
     assert watchers.endswith("| <= 1.5 | met |")
+
+
+def test_keyed_starts_are_counted_per_1000_and_compared_by_medians_of_ten() -> None:
+    # 30 starts: nine slow at first and one between the windows (neither measured), the ten from the
+    # tenth on at 40-49 ms, the last ten at 80-89 ms; one outlier in each window moves neither median.
+    first, tenth_on, last = (
+        [1.0] * 9,
+        [(40 + n) / 1000 for n in range(10)],
+        [(80 + n) / 1000 for n in range(10)],
+    )
+    latencies = first + tenth_on + [1.0] + last
+    latencies[12] = latencies[-3] = 5.0
+
+    figures = server.keyed_figures(latencies, grown_mb=3.0)
+
+    assert figures["memory_mb_per_1000_keyed_starts"] == 100.0
+    assert figures["keyed_start_ms_tenth"] == 45.5
+    assert figures["keyed_start_ms_last"] == 84.5
+    assert figures["keyed_start_last_over_tenth"] == 1.857
+    assert figures["keyed_starts"] == 30
+    with pytest.raises(ValueError, match="at least 29"):
+        server.keyed_figures(latencies[:28], grown_mb=1.0)
+
+
+def test_the_table_holds_keyed_starts_to_their_targets() -> None:
+    figure = {"import_ms": 400.0, "boto3_ms": 250.0, "ratio_vs_boto3": 1.4, "ratio_vs_stack_floor": 1.0}
+    rows = {row.split(" | ")[0]: row for row in render(_results({"_stack_floor": figure})).splitlines()}
+    memory = rows["| 4. local server memory per 1000 keyed starts"]
+    assert memory.endswith("| 41.0 MB (1000 starts) | < 100.0 MB | met |")
+    slowdown = rows["| 4. local server keyed start, last vs tenth"]
+    assert slowdown.endswith("| 110.0 ms vs 50.0 ms = 2.2x | <= 2.0x | **missed** |")
 
 
 class _Looks:
