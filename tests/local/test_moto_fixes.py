@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -134,7 +135,7 @@ def _items(client: Any) -> dict[str, list[dict[str, Any]]]:
 def test_moto_backs_up_every_table_a_transaction_names():
     """What _transact_write_items saves: if moto stops deep-copying tables, the fix can go."""
     source = inspect.getsource(moto_fixes._original_transact_write_items)
-    assert "copy.deepcopy(\n                    self.tables[table_name]" in source
+    assert re.search(r"copy\.deepcopy\(\s*self\.tables\[table_name\]", source)
 
 
 def test_a_failed_transaction_leaves_every_item_as_it_was(dynamodb: Any):
