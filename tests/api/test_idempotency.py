@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.support import TICKET, Api
@@ -113,3 +115,11 @@ def test_whitespace_around_a_key_is_not_part_of_it(api: Api, header: str, spelli
 def test_the_two_key_headers_agree_once_trimmed(api: Api):
     both = {"Idempotency-Key": f"{KEY} ", "X-Idempotency-Key": f" {KEY}", "X-On-Conflict": "FAIL"}
     assert api.start(headers=both).status == 202
+
+
+def test_a_whole_number_written_as_a_float_is_the_same_request(api: Api):
+    first = api.start(body={**TICKET, "delaySeconds": 1}, headers=keyed("RETURN_EXISTING"))
+    raw_body = json.dumps({**TICKET, "delaySeconds": 1}).replace('"delaySeconds": 1', '"delaySeconds": 1.0')
+    again = api.start(raw_body=raw_body, headers=keyed("RETURN_EXISTING"))
+    assert (first.status, again.status) == (202, 200), again.body
+    assert again.json()["executionId"] == first.json()["executionId"]

@@ -191,3 +191,14 @@ def test_a_schema_message_never_echoes_a_whole_large_value(api: Api):
     response = api.start("document-summary", raw_body=" " * 200_000, headers={"Content-Type": "text/plain"})
     assert (response.status, response.problem_code) == (422, "input_validation_failed")
     assert len(response.body) < 1_000
+
+
+def test_a_whole_number_float_runs_as_the_integer_it_is(api: Api):
+    """JSON Schema counts 1.0 as an integer; the Wait state that reads delaySeconds takes only integers."""
+    raw_body = json.dumps(TICKET).replace('"delaySeconds": 0', '"delaySeconds": 1.0')
+    assert '"delaySeconds": 1.0' in raw_body
+    started = api.start(raw_body=raw_body)
+    assert started.status == 202, started.body
+    document = api.wait_for_status(started.json()["executionId"], "COMPLETED", "FAILED", timeout=30)
+    assert document["status"] == "COMPLETED", document.get("error")
+    assert type(document["input"]["delaySeconds"]) is int  # stored as 1, not 1.0
