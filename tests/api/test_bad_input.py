@@ -326,7 +326,7 @@ CASES = [
     Bad(
         "events last id garbled", EVENTS, 400, "invalid_last_event_id", headers={"Last-Event-ID": "<script>"}
     ),
-    Bad("events last id of 49", EVENTS, 400, "invalid_parameter", headers={"Last-Event-ID": "1" * 49}),
+    Bad("events last id of 65", EVENTS, 400, "invalid_parameter", headers={"Last-Event-ID": "1" * 65}),
     Bad(
         "events last id query garbled",
         EVENTS,

@@ -34,7 +34,7 @@ class World:
         self.engine = FakeEngine()
         self.live = LiveExecutions(REGISTRY, self.store, self.store, self.engine, SETTINGS, self.clock)
         self.starter = StartExecution(REGISTRY, self.store, self.engine, SETTINGS, clock=self.clock)
-        self.reader = ReadExecution(self.live, self.engine)
+        self.reader = ReadExecution(self.live, self.engine, SETTINGS.token_secret)
         self.canceller = CancelExecution(self.store, self.engine, self.live, clock=self.clock)
         self.sync = ApplyStatusChange(self.store, self.engine, self.live, clock=self.clock)
 
