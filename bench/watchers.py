@@ -18,6 +18,7 @@ from typing import Any
 from flowport import services
 from flowport.aws import clients
 from flowport.core import stream
+from flowport.settings import get_settings
 
 from tests.support import TICKET, Api, wait_until
 
@@ -78,6 +79,7 @@ def measure(api: Api) -> dict[str, Any]:
 
     def watch(execution_id: str) -> None:
         cursor = stream.Cursor()
+        ids = stream.EventIds(get_settings().token_secret, execution_id)
 
         def look(at: stream.Cursor) -> Any:
             looks.add()
@@ -88,6 +90,7 @@ def measure(api: Api) -> dict[str, Any]:
                 events = stream.wait_for_events(
                     look,
                     cursor,
+                    ids,
                     max_seconds=min(STREAM_RESPONSE_SECONDS, max(0.0, deadline - time.monotonic())),
                     poll_seconds=1.0,
                 )
@@ -95,7 +98,7 @@ def measure(api: Api) -> dict[str, Any]:
                 failures.append(f"stream: {type(error).__name__}: {error}")
                 continue
             if events:
-                cursor = stream.Cursor.parse(events[-1].id)
+                cursor = ids.parse(events[-1].id)
 
     watchers = [threading.Thread(target=poll, args=(executions[n % EXECUTIONS],)) for n in range(POLLERS)] + [
         threading.Thread(target=watch, args=(executions[n % EXECUTIONS],)) for n in range(STREAMS)

@@ -78,7 +78,9 @@ def test_fifty_concurrent_cancels_cancel_once(cloud: LocalCloud, api: Api):
     assert cancelled[0].json()["cancelled"] is True
     for response in responses:
         if response.status != 200:
-            assert (response.status, response.problem_code) == (409, "execution_not_cancellable")
+            # Before the winner records CANCELLED its cancellation is under way; after, it is finished.
+            assert response.status == 409
+            assert response.problem_code in {"cancellation_in_progress", "execution_not_cancellable"}
             assert response.json()["cancelled"] is False
     assert api.get(execution_id).json()["status"] == "CANCELLED"
     machine = cloud.stack.state_machines["TicketTriageV2StateMachine"]

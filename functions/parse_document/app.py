@@ -2,7 +2,9 @@
 
 Event: {"document": "<the request body text>"} (the workflow's content variable).
 Returns: {"title": str, "sections": [{"index": int, "heading": str, "text": str}, ...], "sectionCount": int}.
-Raises InvalidDocument (the workflow catches it by that name) for empty, binary-looking or oversized text.
+Raises InvalidDocument (the workflow catches it by that name) for empty or binary-looking text, or text
+too large once parsed. How long a document may be is the workflow's input schema's to say (`maxLength` in
+statemachines/document-summary/workflow.json): a longer one is refused at start, before any run.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from flowport.aws.reporting import report_status
 
-MAX_CHARACTERS = 200_000
 # Step Functions refuses state data over 256 KiB; keep the parsed document safely below it.
 MAX_RESULT_BYTES = 250_000
 MAX_SECTIONS = 50
@@ -52,8 +53,6 @@ def normalise(document: Any) -> str:
     """The document with Unix newlines and no surrounding whitespace; InvalidDocument if unusable."""
     if not isinstance(document, str):
         raise InvalidDocument("The document must be text")
-    if len(document) > MAX_CHARACTERS:
-        raise InvalidDocument(f"The document has {len(document)} characters; the limit is {MAX_CHARACTERS}")
     text = document.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
         raise InvalidDocument("The document is empty")

@@ -326,7 +326,7 @@ CASES = [
     Bad(
         "events last id garbled", EVENTS, 400, "invalid_last_event_id", headers={"Last-Event-ID": "<script>"}
     ),
-    Bad("events last id of 49", EVENTS, 400, "invalid_parameter", headers={"Last-Event-ID": "1" * 49}),
+    Bad("events last id of 65", EVENTS, 400, "invalid_parameter", headers={"Last-Event-ID": "1" * 65}),
     Bad(
         "events last id query garbled",
         EVENTS,
@@ -490,6 +490,9 @@ def test_a_refused_query_parameter_is_named_with_why(
         ({"Idempotency-Key": "", "X-On-Conflict": "FAIL"}, "/header/idempotency-key"),
         ({"Idempotency-Key": ""}, "/header/idempotency-key"),
         ({"X-Idempotency-Key": "", "X-On-Conflict": "RETURN_EXISTING"}, "/header/x-idempotency-key"),
+        # Only whitespace: nothing is left of the value once the whitespace around it is dropped.
+        ({"Idempotency-Key": "   ", "X-On-Conflict": "FAIL"}, "/header/idempotency-key"),
+        ({"X-Idempotency-Key": " \t ", "X-On-Conflict": "FAIL"}, "/header/x-idempotency-key"),
     ],
 )
 def test_an_empty_idempotency_key_is_refused_as_empty(

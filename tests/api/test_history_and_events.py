@@ -119,6 +119,28 @@ def test_bad_history_parameters_are_problems(api: Api, query: dict[str, str], co
     assert (answer.status, answer.problem_code) == (400, code)
 
 
+def forgeries(token: str) -> dict[str, str]:
+    """What a client might make of a token or event id it got: each must be refused."""
+    head, _, signature = token.rpartition(".")
+    return {
+        "cut short": token[:-1],
+        "without its signature": head,
+        "another position under its signature": ("9" if head[0] != "9" else "8") + head[1:] + "." + signature,
+        "longer": token + "A",
+    }
+
+
+def test_a_history_token_works_only_as_given_and_only_for_its_execution(api: Api):
+    execution_id, other_id = finished_document_summary(api), finished_document_summary(api)
+    token = history(api, execution_id, limit="3").json()["nextToken"]
+    assert history(api, execution_id, limit="3", nextToken=token).status == 200
+    for name, forged in {**forgeries(token), "another execution's": token}.items():
+        target = other_id if name == "another execution's" else execution_id
+        answer = history(api, target, limit="3", nextToken=forged)
+        assert (answer.status, answer.problem_code) == (400, "invalid_next_token"), name
+        assert answer.headers["content-type"] == "application/problem+json"
+
+
 def test_history_of_an_unknown_execution_is_404(api: Api):
     answer = history(api, "no-such-execution")
     assert (answer.status, answer.problem_code) == (404, "execution_not_found")
@@ -195,6 +217,21 @@ def test_after_the_final_event_the_stream_answers_204(api: Api):
 def test_a_garbled_last_event_id_is_a_problem(api: Api):
     answer = events(api, "any-execution", "not-an-id")
     assert (answer.status, answer.problem_code) == (400, "invalid_last_event_id")
+
+
+@pytest.mark.usefixtures("quick_stream")
+def test_a_last_event_id_works_only_as_sent_and_only_for_its_execution(api: Api):
+    execution_id, other_id = finished_document_summary(api), finished_document_summary(api)
+    whole = follow(api, execution_id)
+    last_id = whole[-2]["id"]
+    assert follow(api, execution_id, last_id)[-1]["type"] == "completed"
+    # The other execution's stream sent ids of the same positions; neither is the other's.
+    assert not {event["id"] for event in whole} & {event["id"] for event in follow(api, other_id)}
+    for name, forged in {**forgeries(last_id), "another execution's": last_id}.items():
+        target = other_id if name == "another execution's" else execution_id
+        answer = events(api, target, forged)
+        assert (answer.status, answer.problem_code) == (400, "invalid_last_event_id"), name
+        assert answer.headers["content-type"] == "application/problem+json"
 
 
 @pytest.mark.usefixtures("quick_stream")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.support import TICKET, Api
@@ -98,3 +100,26 @@ def test_bad_idempotency_headers_are_400(api: Api, headers):
 
 def test_a_255_character_key_is_fine(api: Api):
     assert api.start(headers=keyed("FAIL", key="k" * 255)).status == 202
+
+
+@pytest.mark.parametrize("spelling", [f"{KEY}   ", f"   {KEY}", f" \t{KEY}\t "])
+@pytest.mark.parametrize("header", ["Idempotency-Key", "X-Idempotency-Key"])
+def test_whitespace_around_a_key_is_not_part_of_it(api: Api, header: str, spelling: str):
+    """RFC 9110 §5.5: a field value excludes the whitespace around it, so these are all one key."""
+    first = api.start(headers=keyed("RETURN_EXISTING"))
+    again = api.start(headers={header: spelling, "X-On-Conflict": "RETURN_EXISTING"})
+    assert (first.status, again.status) == (202, 200)
+    assert again.json()["executionId"] == first.json()["executionId"]
+
+
+def test_the_two_key_headers_agree_once_trimmed(api: Api):
+    both = {"Idempotency-Key": f"{KEY} ", "X-Idempotency-Key": f" {KEY}", "X-On-Conflict": "FAIL"}
+    assert api.start(headers=both).status == 202
+
+
+def test_a_whole_number_written_as_a_float_is_the_same_request(api: Api):
+    first = api.start(body={**TICKET, "delaySeconds": 1}, headers=keyed("RETURN_EXISTING"))
+    raw_body = json.dumps({**TICKET, "delaySeconds": 1}).replace('"delaySeconds": 1', '"delaySeconds": 1.0')
+    again = api.start(raw_body=raw_body, headers=keyed("RETURN_EXISTING"))
+    assert (first.status, again.status) == (202, 200), again.body
+    assert again.json()["executionId"] == first.json()["executionId"]

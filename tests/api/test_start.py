@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from tests.support import TICKET, Api, load_event, with_request
+
+ROOT = Path(__file__).resolve().parents[2]
+TEXT = {"Content-Type": "text/plain"}
 
 
 def test_the_sample_event_starts_an_execution(api: Api):
@@ -187,7 +191,37 @@ def test_an_empty_document_is_refused_at_start_not_by_a_failed_run(api: Api, doc
     assert api.search(workflow="document-summary").json()["items"] == []
 
 
+def test_a_document_longer_than_document_summary_takes_is_refused_at_start_not_by_a_failed_run(api: Api):
+    limit = document_limit()
+    assert api.start("document-summary", raw_body="w" * limit, headers=TEXT).status == 202
+    response = api.start("document-summary", raw_body="w" * (limit + 1), headers=TEXT)
+    assert (response.status, response.problem_code) == (422, "input_validation_failed"), response.body
+    [problem] = response.json()["errors"]
+    assert problem["field"] == "/document"
+    assert f"({limit + 3} characters) is too long" in problem["message"]  # the value's repr has 2 quotes
+    assert "at most 200,000 characters" in problem["message"]
+    assert len(response.body) < 1_000
+
+
+def document_limit() -> int:
+    """document-summary's limit, as its input schema states it (and nowhere else)."""
+    workflow = json.loads((ROOT / "statemachines" / "document-summary" / "workflow.json").read_text())
+    limit: int = workflow["inputSchema"]["properties"]["document"]["maxLength"]
+    return limit
+
+
 def test_a_schema_message_never_echoes_a_whole_large_value(api: Api):
     response = api.start("document-summary", raw_body=" " * 200_000, headers={"Content-Type": "text/plain"})
     assert (response.status, response.problem_code) == (422, "input_validation_failed")
     assert len(response.body) < 1_000
+
+
+def test_a_whole_number_float_runs_as_the_integer_it_is(api: Api):
+    """JSON Schema counts 1.0 as an integer; the Wait state that reads delaySeconds takes only integers."""
+    raw_body = json.dumps(TICKET).replace('"delaySeconds": 0', '"delaySeconds": 1.0')
+    assert '"delaySeconds": 1.0' in raw_body
+    started = api.start(raw_body=raw_body)
+    assert started.status == 202, started.body
+    document = api.wait_for_status(started.json()["executionId"], "COMPLETED", "FAILED", timeout=30)
+    assert document["status"] == "COMPLETED", document.get("error")
+    assert type(document["input"]["delaySeconds"]) is int  # stored as 1, not 1.0

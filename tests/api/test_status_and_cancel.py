@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+from flowport import services
 
 from tests.support import TICKET, Api, load_event, with_request
 
@@ -74,6 +77,18 @@ def test_cancelling_twice_is_409_the_second_time(api: Api):
         "CANCELLED",
         False,
     )
+
+
+def test_a_cancel_while_another_is_under_way_says_so_not_finished(api: Api):
+    started = api.start(body={**TICKET, "delaySeconds": 30}).json()
+    api.wait_for_status(started["executionId"], "RUNNING")
+    # Another cancel claimed it and has not recorded CANCELLED yet.
+    assert services.execution_store().claim_cancel(started["executionId"], datetime.now(UTC)).won
+    response = api.cancel(started["executionId"])
+    assert (response.status, response.problem_code) == (409, "cancellation_in_progress")
+    problem = response.json()
+    assert (problem["cancelled"], problem["executionStatus"]) == (False, "RUNNING")
+    assert "finished" not in problem["title"] + problem["detail"]
 
 
 def test_cancel_of_an_unknown_execution_is_404(api: Api):

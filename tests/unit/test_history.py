@@ -139,16 +139,16 @@ def test_input_and_output_come_with_io_and_are_dropped_over_the_cap():
     assert fetch.input.text == '{"url": "x"}'
     assert fetch.output is not None
     assert (fetch.output.text, fetch.output.truncated) == (None, True)
-    entry = page("e", [fetch], 0, 10, include_io=True).items[0]
+    entry = page("e", [fetch], 0, 10, include_io=True, key=KEY).items[0]
     assert (entry.input, entry.output, entry.output_truncated) == ({"url": "x"}, None, True)
-    assert page("e", [fetch], 0, 10, include_io=False).items[0].input is None
+    assert page("e", [fetch], 0, 10, include_io=False, key=KEY).items[0].input is None
 
 
 def test_pages_follow_each_other_without_gaps_or_repeats():
     runs = node_runs(SUCCEEDED)
     seen, token = [], None
     while True:
-        result = page("e", runs, position(token), 3, include_io=False)
+        result = page("e", runs, position(token, "e", KEY), 3, include_io=False, key=KEY)
         seen.extend(node.name for node in result.items)
         token = result.next_token
         if token is None:
@@ -157,24 +157,47 @@ def test_pages_follow_each_other_without_gaps_or_repeats():
 
 
 def test_the_last_page_has_no_token():
-    assert page("e", node_runs(SUCCEEDED), 0, 7, include_io=False).next_token is None
+    assert page("e", node_runs(SUCCEEDED), 0, 7, include_io=False, key=KEY).next_token is None
+
+
+KEY = b"k" * 32
+
+
+def _signed(document: Any, execution_id: str = "e") -> str:
+    payload = base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
+    return tokens.signed(KEY, f"history/{execution_id}", payload)
 
 
 @pytest.mark.parametrize(
     "token",
     [
         "not base64!",
-        tokens.encode({"after": -1}),
-        tokens.encode({"after": True}),
-        tokens.encode({"day": 1}),
-        "W10",  # []
+        _signed({"after": -1}),
+        _signed({"after": True}),
+        _signed({"day": 1}),
+        _signed([]),
+        "W10",  # [], unsigned
         base64.urlsafe_b64encode(b"[" * 1500).decode(),  # nested deeper than the JSON parser goes
         "x" * (tokens.MAX_TOKEN_LENGTH + 1),
+        _signed({"after": 8}).rsplit(".", 1)[0],  # a position, unsigned: as tokens were before
+        _signed({"after": 8})[:-2],  # cut short
+        _signed({"after": 9}).rsplit(".", 1)[0] + "." + _signed({"after": 8}).rsplit(".", 1)[1],  # forged
+        _signed({"after": 8}, execution_id="other"),  # another execution's
+        tokens.encode({"after": 8}, key=b"x" * 32, scope="history/e"),  # another stack's
+        tokens.encode({"after": 8}, key=KEY, scope="search"),  # a search's
     ],
 )
-def test_a_token_this_api_did_not_write_is_refused(token: str):
+def test_a_token_this_api_did_not_write_for_this_history_is_refused(token: str):
     with pytest.raises(InvalidNextToken):
-        position(token)
+        position(token, "e", KEY)
+
+
+def test_a_token_is_its_position_signed_for_its_execution():
+    token = page("e", node_runs(SUCCEEDED), 0, 3, include_io=False, key=KEY).next_token
+    assert token is not None
+    assert position(token, "e", KEY) > 0
+    with pytest.raises(InvalidNextToken):
+        position(token, "e2", KEY)
 
 
 def statuses(events: list[dict[str, Any]]) -> list[tuple[str, NodeStatus, str | None]]:

@@ -187,3 +187,47 @@ def test_a_field_that_may_be_a_string_keeps_its_text_as_sent():
         },
     )
     assert inputs.input_from_query(workflow, {"id": "007", "n": "7"}) == {"id": "007", "n": 7}
+
+
+def test_whole_number_floats_in_a_json_body_are_integers_nested_too():
+    body = b'{"delaySeconds": 1.0, "a": [2.0, 2.5, {"b": -0.0, "c": 1e2}], "d": 9007199254740993.0}'
+    workflow_input = inputs.input_from_body(PLAIN, body, "application/json")
+    assert workflow_input == {"delaySeconds": 1, "a": [2, 2.5, {"b": 0, "c": 100}], "d": 2**53}
+    whole = (workflow_input["delaySeconds"], workflow_input["a"][0], workflow_input["d"])
+    assert [type(value) for value in whole] == [int, int, int]
+    assert type(workflow_input["a"][1]) is float
+    # The same request, whichever way its numbers were written.
+    assert inputs.serialize_input(workflow_input) == inputs.serialize_input(
+        inputs.input_from_body(PLAIN, body.replace(b"1.0,", b"1,").replace(b"1e2", b"100"), None)
+    )
+
+
+@pytest.mark.parametrize("text", ["1e16", "1e300", "-1.7976931348623157e308"])
+def test_whole_number_floats_too_large_for_plain_digits_stay_floats(text: str):
+    workflow_input = inputs.input_from_body(PLAIN, f'{{"n": {text}}}'.encode(), None)
+    assert workflow_input == {"n": float(text)}
+    assert type(workflow_input["n"]) is float
+    # Never longer as JSON than as sent: the size the body was checked at still holds.
+    assert len(inputs.serialize_input(workflow_input)) <= len(f'{{"n":{text}}}') + 1
+
+
+def test_whole_number_floats_in_a_query_are_integers_as_in_a_json_body():
+    query = {"subject": "s", "tier": "pro", "count": "7.0", "ratio": "2.0"}
+    workflow_input = inputs.input_from_query(TYPED, query)
+    assert workflow_input == {"subject": "s", "tier": "pro", "count": 7, "ratio": 2}
+    assert (type(workflow_input["count"]), type(workflow_input["ratio"])) == (int, int)
+    inputs.validate_input(TYPED, workflow_input)
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-Infinity", "1_000", " 7", "0x10", "7.", ".5", "9" * 5000])
+def test_query_text_that_is_no_json_number_stays_text_for_the_schema_to_refuse(text: str):
+    query = {"subject": "s", "tier": "pro", "count": text, "ratio": text}
+    workflow_input = inputs.input_from_query(TYPED, query)
+    assert (workflow_input["count"], workflow_input["ratio"]) == (text, text)
+    with pytest.raises(InputValidationFailed):
+        inputs.validate_input(TYPED, workflow_input)
+
+
+def test_a_json_number_beyond_a_double_is_refused_not_sent_as_infinity():
+    with pytest.raises(MalformedJson, match="beyond the range"):
+        inputs.input_from_body(PLAIN, b'{"n": -1e400}', "application/json")

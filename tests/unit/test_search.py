@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from flowport.core import search
+from flowport.core import search, tokens
 from flowport.core.errors import FieldNotSearchable, InvalidNextToken, InvalidParameter
 from flowport.core.models import ExecutionLinks, ExecutionStatus, ExecutionSummary
 from flowport.core.registry import Workflow
@@ -222,8 +222,13 @@ def test_days_run_from_until_or_today_back_to_since_or_the_oldest_possible_recor
 AFTER = search.created_key(NOW, "e1")
 
 
+KEY = b"k" * 32
+
+
 def _token(document: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(document).encode()).decode()
+    """A token as this API signs them, of any document: what passes the signature must pass the checks."""
+    payload = base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
+    return tokens.signed(KEY, search.TOKEN_SCOPE, payload)
 
 
 def test_a_page_resumes_after_the_created_key_it_stopped_at_the_rest_follows_from_the_filters():
@@ -246,19 +251,22 @@ def test_a_page_resumes_after_the_created_key_it_stopped_at_the_rest_follows_fro
 def test_a_token_round_trips_for_the_same_filters_only():
     filters = Filters(workflow="orders")
     plan = search.plan(filters)
-    token = search.encode_token(plan, filters, Cursor(AFTER))
+    token = search.encode_token(plan, filters, Cursor(AFTER), KEY)
     assert "=" not in token
     assert len(token) < 200  # whatever the filters: it holds a createdKey, not their values
-    assert search.decode_token(token, plan, filters) == Cursor(AFTER)
+    assert search.decode_token(token, plan, filters, KEY) == Cursor(AFTER)
     for other in (Filters(workflow="orders", status=COMPLETED), Filters(workflow="orders", since="x")):
         with pytest.raises(InvalidNextToken, match="other filters"):
-            search.decode_token(token, search.plan(other), other)
+            search.decode_token(token, search.plan(other), other, KEY)
 
 
 def test_a_day_token_round_trips():
     plan = search.plan(Filters())
     for cursor in (Cursor(AFTER, "2026-11-23"), Cursor(None, "2026-11-21")):
-        assert search.decode_token(search.encode_token(plan, Filters(), cursor), plan, Filters()) == cursor
+        assert (
+            search.decode_token(search.encode_token(plan, Filters(), cursor, KEY), plan, Filters(), KEY)
+            == cursor
+        )
 
 
 def test_the_fingerprint_depends_on_every_filter():
@@ -299,11 +307,19 @@ FINGERPRINT = ORDERS.fingerprint()
         _token({"i": "ByWorkflow", "f": FINGERPRINT, "a": AFTER.replace("#e1", "#" + "e" * 81)}),
         "W" * 3000,
         base64.urlsafe_b64encode(b"[" * 1500).decode(),  # nested deeper than the JSON parser goes
+        # A position that would do, without a signature (as tokens were before they were signed)...
+        _token({"i": "ByWorkflow", "f": FINGERPRINT, "a": AFTER}).rsplit(".", 1)[0],
+        # ...cut short, under another position's signature, or signed with another stack's key.
+        _token({"i": "ByWorkflow", "f": FINGERPRINT, "a": AFTER})[:-1],
+        _token({"i": "ByWorkflow", "f": FINGERPRINT}).rsplit(".", 1)[0]
+        + "."
+        + _token({"i": "ByWorkflow", "f": FINGERPRINT, "a": AFTER}).rsplit(".", 1)[1],
+        search.encode_token(search.plan(ORDERS), ORDERS, Cursor(AFTER), b"x" * 32),
     ],
 )
 def test_a_garbled_or_forged_token_is_refused(token: str):
     with pytest.raises(InvalidNextToken):
-        search.decode_token(token, search.plan(ORDERS), ORDERS)
+        search.decode_token(token, search.plan(ORDERS), ORDERS, KEY)
 
 
 @pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "2026-11-3", 20261123])
@@ -311,13 +327,13 @@ def test_a_day_token_needs_a_real_day(day: Any):
     fingerprint = Filters().fingerprint()
     with pytest.raises(InvalidNextToken):
         search.decode_token(
-            _token({"i": "ByDay", "f": fingerprint, "d": day}), search.plan(Filters()), Filters()
+            _token({"i": "ByDay", "f": fingerprint, "d": day}), search.plan(Filters()), Filters(), KEY
         )
     with pytest.raises(InvalidNextToken):
-        search.decode_token(_token({"i": "ByDay", "f": fingerprint}), search.plan(Filters()), Filters())
+        search.decode_token(_token({"i": "ByDay", "f": fingerprint}), search.plan(Filters()), Filters(), KEY)
     other_day = _token({"i": "ByDay", "f": fingerprint, "d": "2026-11-22", "a": AFTER})
     with pytest.raises(InvalidNextToken):
-        search.decode_token(other_day, search.plan(Filters()), Filters())
+        search.decode_token(other_day, search.plan(Filters()), Filters(), KEY)
 
 
 @pytest.mark.parametrize(

@@ -89,3 +89,11 @@ def test_a_function_without_its_variables_fails_at_init_naming_them(tmp_path: Pa
     assert started.returncode != 0
     assert "SettingsError" in started.stderr
     assert "FLOWPORT_TABLE_NAME: not set" in started.stderr
+
+
+def test_tokens_are_signed_with_the_token_key_or_else_the_tables_name() -> None:
+    assert Settings.from_environment(REQUIRED).token_secret == b"executions"
+    key = "k" * 32
+    assert Settings.from_environment({**REQUIRED, "FLOWPORT_TOKEN_KEY": key}).token_secret == key.encode()
+    with pytest.raises(SettingsError, match="FLOWPORT_TOKEN_KEY"):
+        Settings.from_environment({**REQUIRED, "FLOWPORT_TOKEN_KEY": "short"})

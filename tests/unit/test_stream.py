@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from flowport.core import live
+from flowport.core import live, stream, tokens
 from flowport.core.errors import InvalidLastEventId
 from flowport.core.models import ExecutionDetail, ExecutionLinks, ExecutionSource, ExecutionStatus
-from flowport.core.stream import Cursor, NodeLog, StreamEvent, render, wait_for_events
+from flowport.core.stream import Cursor, EventIds, NodeLog, StreamEvent, render, wait_for_events
 from flowport.core.stream import events_after as events_after_log
 
 from tests.unit.test_history import REJECTED, SUCCEEDED
@@ -33,11 +33,15 @@ def detail(status: str = "RUNNING", progress: int = 0, **variables: Any) -> Exec
     )
 
 
+KEY = b"k" * 32
+IDS = EventIds(KEY, "e1")
+
+
 def events_after(
     cursor: Cursor, execution: ExecutionDetail, history: list[dict[str, Any]]
 ) -> tuple[list[StreamEvent], Cursor]:
     """What a client at `cursor` gets, the execution's node log read from this history."""
-    return events_after_log(cursor, execution, live.node_log(history))
+    return events_after_log(cursor, execution, live.node_log(history), IDS)
 
 
 def up_to(last_id: int) -> list[dict[str, Any]]:
@@ -60,14 +64,14 @@ def test_a_first_connection_gets_the_history_so_far_then_the_current_snapshots()
     ]
     assert events[0].data == {"name": "ParseDocument", "type": "Task", "at": "2026-11-23T16:38:11.026000Z"}
     assert events[-1].data == {"statusVariables": {}}
-    assert str(cursor) == events[-1].id
+    assert IDS.of(cursor) == events[-1].id
 
 
 def test_every_event_id_is_the_position_after_it_and_parses_back():
     events, _ = events_after(Cursor(), detail("COMPLETED", 100), SUCCEEDED)
     assert len({event.id for event in events}) == len(events)
     for event in events:
-        assert str(Cursor.parse(event.id)) == event.id
+        assert IDS.of(IDS.parse(event.id)) == event.id
 
 
 def test_a_failed_attempt_is_a_node_failed_event_with_its_error():
@@ -84,7 +88,7 @@ def test_the_final_event_carries_the_status_document_and_nothing_follows_it():
     assert events[-1].type == "completed"
     assert events[-1].data["statusVariables"] == {"title": "Quarterly report"}
     assert cursor.final
-    assert events[-1].id.endswith(".end")
+    assert IDS.parse(events[-1].id) == cursor
     assert events_after(cursor, finished, SUCCEEDED) == ([], cursor)
 
 
@@ -142,7 +146,7 @@ def test_a_client_that_reconnects_after_any_event_loses_nothing_and_sees_nothing
     for position, (look_index, last_seen) in enumerate(continuous):
         # The connection dropped right after `last_seen`; the client reconnects with its id at once (the
         # same look) or after the execution moved on (the next look).
-        cursor = Cursor.parse(last_seen.id)
+        cursor = IDS.parse(last_seen.id)
         resumed: list[StreamEvent] = []
         for look in LOOKS[look_index + comes_back_later :] or LOOKS[-1:]:
             events, cursor = events_after(cursor, *look)
@@ -165,17 +169,46 @@ def test_a_client_that_reconnects_after_any_event_loses_nothing_and_sees_nothing
             assert resumed == []
 
 
+def test_an_id_is_its_position_signed_for_its_execution():
+    cursor = Cursor(7, ("abcdef01", "", "0123abcd"))
+    event_id = IDS.of(cursor)
+    position, signature = event_id.rsplit(".", 1)
+    assert position == "7.abcdef01..0123abcd"
+    assert len(signature) == 16
+    assert IDS.of(cursor) == event_id  # stable: the same position is always the same id
+    assert len(IDS.of(Cursor(999_999_999, ("abcdef01",) * 3, final=True))) <= stream.MAX_EVENT_ID_LENGTH
+    assert IDS.parse(f"  {event_id} ") == cursor
+
+
+SENT = IDS.of(Cursor(7, ("abcdef01", "", "0123abcd")))
+
+
 @pytest.mark.parametrize(
     "bad",
-    ["garbage", "1.2.3.4", "12.zzzzzzzz..", "-1...", "1234567890...", "1.abcdef01.abcdef01.abcdef01.fin"],
+    [
+        "garbage",
+        "1.2.3.4",
+        "12.zzzzzzzz..",
+        "-1...",
+        "1234567890...",
+        "1.abcdef01.abcdef01.abcdef01.fin",
+        "7.abcdef01..0123abcd",  # a position without its signature: what ids were before they were signed
+        SENT[:-1],  # cut short
+        SENT.rsplit(".", 1)[0] + ".",
+        "8" + SENT[1:],  # another position under this one's signature
+        SENT.replace("7.abcdef01..0123abcd", "7.abcdef01..0123abcd.end"),
+        EventIds(KEY, "e2").of(Cursor(7, ("abcdef01", "", "0123abcd"))),  # another execution's id
+        EventIds(b"x" * 32, "e1").of(Cursor(7, ("abcdef01", "", "0123abcd"))),  # another stack's
+        tokens.signed(KEY, "events/e1", "1.2.3.4", stream.EVENT_ID_MAC_BYTES),  # signed, but no position
+    ],
 )
 def test_an_id_this_stream_did_not_send_is_refused(bad: str):
     with pytest.raises(InvalidLastEventId):
-        Cursor.parse(bad)
+        IDS.parse(bad)
 
 
 def test_no_id_is_the_start():
-    assert Cursor.parse(None) == Cursor.parse("") == Cursor()
+    assert IDS.parse(None) == IDS.parse("") == Cursor()
 
 
 def test_a_body_is_event_stream_text_ending_with_a_retry_hint():
@@ -199,6 +232,7 @@ def test_waiting_returns_at_once_when_there_is_news():
     events = wait_for_events(
         lambda _cursor: (detail(), live.node_log(up_to(2))),
         Cursor(),
+        IDS,
         max_seconds=25,
         poll_seconds=1,
         clock=lambda: time.now,
@@ -218,7 +252,7 @@ def test_waiting_without_news_looks_every_poll_and_gives_up_at_the_bound():
         return detail(), live.node_log(up_to(2))
 
     events = wait_for_events(
-        observe, cursor, max_seconds=25, poll_seconds=1, clock=lambda: time.now, sleep=time.sleep
+        observe, cursor, IDS, max_seconds=25, poll_seconds=1, clock=lambda: time.now, sleep=time.sleep
     )
     assert events == []
     assert looks == [float(second) for second in range(26)]
@@ -231,6 +265,7 @@ def test_waiting_returns_the_news_of_a_later_look():
     events = wait_for_events(
         lambda _cursor: (detail(), live.node_log(up_to(2 if time.now < 3 else 6))),
         cursor,
+        IDS,
         max_seconds=25,
         poll_seconds=1,
         clock=lambda: time.now,

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flowport.core.errors import ExecutionNotCancellable, ServiceUnavailable
+from flowport.core.errors import CancellationInProgress, ExecutionNotCancellable, ServiceUnavailable
 from flowport.core.models import ExecutionRecord, ExecutionSource, ExecutionStatus
 from flowport.core.registry import Registry
 from flowport.core.stream import Cursor
@@ -34,7 +34,7 @@ class World:
         self.engine = FakeEngine()
         self.live = LiveExecutions(REGISTRY, self.store, self.store, self.engine, SETTINGS, self.clock)
         self.starter = StartExecution(REGISTRY, self.store, self.engine, SETTINGS, clock=self.clock)
-        self.reader = ReadExecution(self.live, self.engine)
+        self.reader = ReadExecution(self.live, self.engine, SETTINGS.token_secret)
         self.canceller = CancelExecution(self.store, self.engine, self.live, clock=self.clock)
         self.sync = ApplyStatusChange(self.store, self.engine, self.live, clock=self.clock)
 
@@ -208,3 +208,16 @@ def test_a_start_that_reached_step_functions_after_its_cancel_is_stopped(world: 
     assert world.engine.calls[-2:] == ["describe", "stop"]
     assert history[-1]["type"] == "ExecutionAborted"
     assert started_event() == history[0]
+
+
+def test_a_cancel_under_way_is_not_called_finished(world: World):
+    record = waiting(world)
+    # Another cancel won the claim and has not recorded CANCELLED yet: the execution still runs.
+    assert world.store.claim_cancel(record.execution_id, world.clock()).won
+    with pytest.raises(CancellationInProgress) as raised:
+        world.canceller.cancel(record.execution_id)
+    refusal = raised.value
+    assert (refusal.status, refusal.code) == (409, "cancellation_in_progress")
+    assert "finished" not in refusal.title + refusal.detail
+    assert refusal.extensions["execution_status"] is ExecutionStatus.RUNNING
+    assert world.engine.calls.count("stop") == 0

@@ -101,7 +101,7 @@ def start_execution() -> StartExecution:
 def read_execution() -> ReadExecution:
     from flowport.usecases.read import ReadExecution
 
-    return ReadExecution(live_executions(), workflow_engine())
+    return ReadExecution(live_executions(), workflow_engine(), get_settings().token_secret)
 
 
 @cache

@@ -70,6 +70,20 @@ class Settings(BaseModel):
         default=1000, ge=0, description="The `retry:` an event stream asks clients to reconnect after"
     )
 
+    token_key: str | None = Field(
+        default=None,
+        min_length=32,
+        description="HMAC key of page tokens and event ids; unset, the table's name is (token_secret)",
+    )
+
+    @property
+    def token_secret(self) -> bytes:
+        """The key that signs page tokens and event ids (flowport.core.tokens). Without a token key set,
+        the table's name: on AWS CloudFormation names it with a random suffix, which no API client sees,
+        so a client cannot sign a token of its own. It is not secret from those who can read the stack,
+        but they can read the table itself; a token only ever reads what its caller may read anyway."""
+        return (self.token_key or self.table_name).encode()
+
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """The settings whose variables are set; SettingsError names each variable that is missing or

@@ -107,6 +107,12 @@ class ExecutionNotCancellable(Conflict):
     code, title = "execution_not_cancellable", "Execution has already finished"
 
 
+class CancellationInProgress(Conflict):
+    """Another cancel claimed the execution, and it may still read RUNNING until that cancel records it."""
+
+    code, title = "cancellation_in_progress", "Execution is already being cancelled"
+
+
 class PayloadTooLarge(FlowportError):
     status, code, title = 413, "payload_too_large", "Request body too large"
 

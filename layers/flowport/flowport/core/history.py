@@ -480,25 +480,32 @@ def _entry(run: NodeRun, include_io: bool) -> NodeEntry:
     )
 
 
-def position(next_token: str | None) -> int:
-    """The id of the last run a page showed, from its token; 0 for the first page."""
+def _token_scope(execution_id: str) -> str:
+    # A page token of one execution's history is no token of another's.
+    return f"history/{execution_id}"
+
+
+def position(next_token: str | None, execution_id: str, key: bytes) -> int:
+    """The id of the last run a page showed, from its token; 0 for the first page. InvalidNextToken
+    unless the token is one `page` gave for this execution's history."""
     if next_token is None:
         return 0
-    after = tokens.decode(next_token).get("after")
+    after = tokens.decode(next_token, key=key, scope=_token_scope(execution_id)).get("after")
     if not isinstance(after, int) or isinstance(after, bool) or after < 0:
         raise InvalidNextToken("nextToken is not a token of this execution's history")
     return after
 
 
 def page(
-    execution_id: str, runs: list[NodeRun], after: int, limit: int, include_io: bool
+    execution_id: str, runs: list[NodeRun], after: int, limit: int, include_io: bool, key: bytes
 ) -> ExecutionHistory:
     """The runs after the position `after`, at most `limit` of them, and the token for the rest."""
     remaining = [run for run in runs if run.id > after]
     shown = remaining[:limit]
     more = len(remaining) > limit
+    next_token = (
+        tokens.encode({"after": shown[-1].id}, key=key, scope=_token_scope(execution_id)) if more else None
+    )
     return ExecutionHistory(
-        execution_id=execution_id,
-        items=[_entry(run, include_io) for run in shown],
-        next_token=tokens.encode({"after": shown[-1].id}) if more else None,
+        execution_id=execution_id, items=[_entry(run, include_io) for run in shown], next_token=next_token
     )

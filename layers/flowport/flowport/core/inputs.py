@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -25,6 +28,36 @@ RESERVED_QUERY_PARAMETERS = frozenset({"version", "correlationId", "priority"})
 
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
+
+
+# Python writes a float below this in plain digits (1e16 and up get an exponent: "1e+16"), so such a
+# whole float's integer is never longer than the float's own text, and the size checked still holds.
+_DIGITS_BELOW = 1e16
+
+
+def whole_number_as_integer(number: float) -> int | float:
+    """A whole-number float as the integer it is: `1.0` is 1. JSON Schema already counts 1.0 as an
+    integer, so without this `delaySeconds: 1.0` passes the schema and then fails in a Wait state, and
+    `1` and `1.0` would fingerprint as two requests. Done once, as the input is read, so that validation,
+    the idempotency fingerprint, search keys and Step Functions all see the same value.
+
+    Floats from 1e16 up stay floats: converting 1e300 would spell out 301 digits for a value no client
+    wrote digit by digit (a float that large is not exact), and could grow the input past its limit."""
+    if number.is_integer() and abs(number) < _DIGITS_BELOW:
+        return int(number)
+    return number
+
+
+def _json_float(text: str) -> int | float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400: JSON has no Infinity, and Step Functions would refuse it
+        raise ValueError(f"the number {text[:40]} is beyond the range of a double (about 1.8e308)")
+    return whole_number_as_integer(number)
+
+
+# A JSON number (RFC 8259 §6): what a field's text must be to be read as one. Python's float() also takes
+# "nan", "inf", "1_000" and surrounding spaces, none of which JSON has (NaN would reach Step Functions).
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
 FORM = "application/x-www-form-urlencoded"
@@ -71,7 +104,7 @@ def input_from_body(workflow: Workflow, body: bytes, content_type: str | None) -
     if not body.strip():
         return {}
     try:
-        parsed = json.loads(body, parse_constant=_reject_constant)
+        parsed = json.loads(body, parse_constant=_reject_constant, parse_float=_json_float)
     except (ValueError, RecursionError) as exc:
         raise MalformedJson(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(parsed, dict):
@@ -126,12 +159,14 @@ def _coerce(raw: str, declared_type: Any) -> Any:
     if "string" in types:
         return raw
     if "integer" in types and raw.lstrip("-").isdigit():
-        return int(raw)
-    if "number" in types:
         try:
-            return float(raw)
-        except ValueError:
-            pass
+            return int(raw)
+        except ValueError:  # more digits than Python reads (4300): left as text, which the schema refuses
+            return raw
+    # As in a JSON body: "7.0" is the integer 7, and "7.5" a number the schema refuses for an integer.
+    if ("number" in types or "integer" in types) and _JSON_NUMBER.fullmatch(raw):
+        with contextlib.suppress(ValueError):  # out of range: left as text, which the schema refuses
+            return _json_float(raw)
     if "boolean" in types and raw in ("true", "false"):
         return raw == "true"
     return raw

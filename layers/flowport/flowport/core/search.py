@@ -394,14 +394,17 @@ class Cursor:
     day: str | None = None
 
 
-def encode_token(plan: Plan, filters: Filters, cursor: Cursor) -> str:
+TOKEN_SCOPE = "search"
+
+
+def encode_token(plan: Plan, filters: Filters, cursor: Cursor, key: bytes) -> str:
     document = {"i": plan.index.value, "f": filters.fingerprint(), "a": cursor.after, "d": cursor.day}
-    return tokens.encode({k: v for k, v in document.items() if v is not None})
+    return tokens.encode({k: v for k, v in document.items() if v is not None}, key=key, scope=TOKEN_SCOPE)
 
 
-def decode_token(token: str, plan: Plan, filters: Filters) -> Cursor:
+def decode_token(token: str, plan: Plan, filters: Filters, key: bytes) -> Cursor:
     """The cursor a token holds; InvalidNextToken unless this API made it for these very filters."""
-    document = tokens.decode(token)
+    document = tokens.decode(token, key=key, scope=TOKEN_SCOPE)
     if set(document) - {"i", "f", "a", "d"}:
         raise _bad_token()
     if document.get("i") != plan.index.value or document.get("f") != filters.fingerprint():

@@ -17,8 +17,10 @@ Two kinds of events:
   is the execution's status document as `GET /executions/{id}` returns it. Nothing follows it.
 
 Every event's id is the client's position after it: `<history event id>.<status digest>.<progress
-digest>.<variables digest>`, ending `.end` after the final event. A client that reconnects with that id
-as `Last-Event-ID` gets exactly what it has not seen; ids are opaque to clients.
+digest>.<variables digest>`, ending `.end` after the final event, then signed for its execution
+(EventIds). A client that reconnects with that id as `Last-Event-ID` gets exactly what it has not seen;
+ids are opaque to clients, and one the stream did not send (forged, cut short, or another execution's)
+is refused.
 """
 
 from __future__ import annotations
@@ -32,11 +34,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from flowport.core import tokens
 from flowport.core.errors import InvalidLastEventId
 from flowport.core.models import ExecutionDetail, ExecutionStatus, NodeEvent
 
 _CURSOR = re.compile(r"^([0-9]{1,9})\.([0-9a-f]{8})?\.([0-9a-f]{8})?\.([0-9a-f]{8})?(\.end)?$")
-MAX_EVENT_ID_LENGTH = 48
+# 96 bits: ids are sent with every event, and no client finds one of its own making by trying.
+EVENT_ID_MAC_BYTES = 12
+# The longest position (40 characters), a dot and the signature (16).
+MAX_EVENT_ID_LENGTH = 64
 FINAL_EVENTS = {
     ExecutionStatus.COMPLETED: "completed",
     ExecutionStatus.FAILED: "failed",
@@ -66,16 +72,32 @@ class Cursor:
         digests[kind] = digest
         return replace(self, digests=(digests[0], digests[1], digests[2]))
 
-    @classmethod
-    def parse(cls, last_event_id: str | None) -> Cursor:
+
+@dataclass(frozen=True)
+class EventIds:
+    """The event ids of one execution's stream: a position, signed with the stack's token key for this
+    execution (flowport.core.tokens), so that the stream reads back only ids it sent itself."""
+
+    key: bytes
+    execution_id: str
+
+    @property
+    def _scope(self) -> str:
+        return f"events/{self.execution_id}"
+
+    def of(self, cursor: Cursor) -> str:
+        return tokens.signed(self.key, self._scope, str(cursor), EVENT_ID_MAC_BYTES)
+
+    def parse(self, last_event_id: str | None) -> Cursor:
         """The position a `Last-Event-ID` names; the start for none."""
         if not last_event_id:
-            return cls()
-        matched = _CURSOR.match(last_event_id.strip())
+            return Cursor()
+        position = tokens.unsigned(self.key, self._scope, last_event_id.strip(), EVENT_ID_MAC_BYTES)
+        matched = _CURSOR.match(position) if position is not None else None
         if matched is None:
-            raise InvalidLastEventId("Last-Event-ID is not an id this stream sent")
+            raise InvalidLastEventId("Last-Event-ID is not an id this execution's stream sent")
         event_id, status, progress, variables, final = matched.groups()
-        return cls(int(event_id), (status or "", progress or "", variables or ""), final is not None)
+        return Cursor(int(event_id), (status or "", progress or "", variables or ""), final is not None)
 
 
 @dataclass(frozen=True)
@@ -127,7 +149,9 @@ def _node_data(event: NodeEvent) -> dict[str, Any]:
     return data
 
 
-def events_after(cursor: Cursor, detail: ExecutionDetail, log: NodeLog) -> tuple[list[StreamEvent], Cursor]:
+def events_after(
+    cursor: Cursor, detail: ExecutionDetail, log: NodeLog, ids: EventIds
+) -> tuple[list[StreamEvent], Cursor]:
     """The events a client at `cursor` has not seen, and its position after them."""
     if cursor.final:
         return [], cursor
@@ -136,18 +160,18 @@ def events_after(cursor: Cursor, detail: ExecutionDetail, log: NodeLog) -> tuple
         if node_event.id <= cursor.event_id:
             continue
         cursor = replace(cursor, event_id=node_event.id)
-        events.append(StreamEvent(node_event.kind, str(cursor), _node_data(node_event)))
+        events.append(StreamEvent(node_event.kind, ids.of(cursor), _node_data(node_event)))
     cursor = replace(cursor, event_id=max(cursor.event_id, log.last_event_id))
     for kind, data in enumerate(_snapshots(detail)):
         digest = _digest(data)
         if cursor.digests[kind] != digest:
             cursor = cursor.seen(kind, digest)
-            events.append(StreamEvent(SNAPSHOTS[kind], str(cursor), data))
+            events.append(StreamEvent(SNAPSHOTS[kind], ids.of(cursor), data))
     # The final event waits for the history's own end, so that no node event can come after it.
     if (final := FINAL_EVENTS.get(detail.status)) is not None and log.ended:
         cursor = replace(cursor, final=True)
         document = detail.model_dump(mode="json", by_alias=True, exclude_none=True)
-        events.append(StreamEvent(final, str(cursor), document))
+        events.append(StreamEvent(final, ids.of(cursor), document))
     return events, cursor
 
 
@@ -166,6 +190,7 @@ def render(events: list[StreamEvent], retry_ms: int) -> str:
 def wait_for_events(
     observe: Callable[[Cursor], tuple[ExecutionDetail, NodeLog]],
     cursor: Cursor,
+    ids: EventIds,
     *,
     max_seconds: float,
     poll_seconds: float,
@@ -180,7 +205,7 @@ def wait_for_events(
     deadline = clock() + max_seconds
     while True:
         detail, log = observe(cursor)
-        events, _ = events_after(cursor, detail, log)
+        events, _ = events_after(cursor, detail, log, ids)
         if events or clock() + poll_seconds > deadline:
             return events
         sleep(poll_seconds)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from flowport.core.clock import Clock, utcnow
-from flowport.core.errors import ExecutionNotCancellable, ServiceUnavailable
+from flowport.core.errors import (
+    CancellationInProgress,
+    Conflict,
+    ExecutionNotCancellable,
+    ServiceUnavailable,
+)
 from flowport.core.models import CancelResult, ExecutionStatus
 from flowport.core.ports import ExecutionStore, WorkflowEngine
 from flowport.usecases.live import LiveExecutions, not_found
@@ -35,8 +40,14 @@ class CancelExecution:
         if record is None:
             raise not_found(execution_id)
         if not claim.won:
-            why = "it has already finished" if record.status.is_terminal else "its cancellation is under way"
-            raise ExecutionNotCancellable(
+            # Lost to a finished execution, or to another cancel that claimed it first (until it records
+            # CANCELLED the execution still reads as it was): each says what is true now.
+            if record.status.is_terminal:
+                refusal: type[Conflict] = ExecutionNotCancellable
+                why = f"it has already finished ({record.status.value})"
+            else:
+                refusal, why = CancellationInProgress, "another request is cancelling it right now"
+            raise refusal(
                 f"Execution {execution_id} cannot be cancelled: {why}",
                 execution_id=execution_id,
                 cancelled=False,

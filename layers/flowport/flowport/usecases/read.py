@@ -10,9 +10,10 @@ from flowport.usecases.live import LiveExecutions
 
 
 class ReadExecution:
-    def __init__(self, executions: LiveExecutions, engine: WorkflowEngine) -> None:
+    def __init__(self, executions: LiveExecutions, engine: WorkflowEngine, token_key: bytes) -> None:
         self._executions = executions
         self._engine = engine
+        self._token_key = token_key
 
     def status(self, execution_id: str) -> ExecutionDetail:
         """The status document: one read while the live view is fresh or the execution has finished."""
@@ -22,11 +23,11 @@ class ReadExecution:
         self, execution_id: str, *, include_io: bool, next_token: str | None, limit: int
     ) -> ExecutionHistory:
         """One page of the execution's state runs; the whole Step Functions history is read for it."""
-        after = history.position(next_token)  # a bad token costs no AWS call
+        after = history.position(next_token, execution_id, self._token_key)  # a bad token costs no AWS call
         record = self._executions.find(execution_id)
         events = self._engine.full_history(record.execution_arn, include_data=include_io) or []
         runs = history.node_runs(events, history.IO_CAP_BYTES if include_io else 0)
-        return history.page(execution_id, runs, after, limit, include_io)
+        return history.page(execution_id, runs, after, limit, include_io, self._token_key)
 
     def events(self, execution_id: str, cursor: Cursor) -> tuple[ExecutionDetail, NodeLog]:
         """The status document and the node log a stream at `cursor` needs: from the live view, unless

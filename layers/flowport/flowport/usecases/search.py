@@ -48,14 +48,17 @@ class SearchExecutions:
             inputs=request.inputs,
         )
         plan = search.plan(filters)
-        cursor = search.decode_token(request.next_token, plan, filters) if request.next_token else Cursor()
+        key = self._settings.token_secret
+        cursor = (
+            search.decode_token(request.next_token, plan, filters, key) if request.next_token else Cursor()
+        )
         now = self._clock()
         if plan.index is Index.BY_DAY:
             items, after = self._walk_days(plan, filters, cursor, request.limit, now)
         else:
             items, after = self._one_query(plan, filters, cursor, request.limit, now)
         return ExecutionPage(
-            items=items, next_token=search.encode_token(plan, filters, after) if after else None
+            items=items, next_token=search.encode_token(plan, filters, after, key) if after else None
         )
 
     def _one_query(

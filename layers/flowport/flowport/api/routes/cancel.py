@@ -18,7 +18,8 @@ router = Router()
 @router.delete(
     "/executions/<executionId>",
     summary="Cancel an execution",
-    description="A finished execution cannot be cancelled: 409 with `cancelled: false` and its status.",
+    description="A finished execution cannot be cancelled (409 `execution_not_cancellable`), nor one another "
+    "cancel is stopping (409 `cancellation_in_progress`): both with `cancelled: false` and its status.",
     responses={
         200: {"description": "Cancelled", "content": {"application/json": {"model": CancelResult}}},
         **problem_responses(400, 404, 409, 503),

@@ -91,15 +91,17 @@ def stream_execution_events(
     last_event_id: LastEventIdHeader = None,
     last_event_id_query: LastEventIdQuery = None,
 ) -> Response[str]:
-    cursor = stream.Cursor.parse(last_event_id or last_event_id_query)
+    settings = get_settings()
+    ids = stream.EventIds(settings.token_secret, execution_id)
+    cursor = ids.parse(last_event_id or last_event_id_query)
     if cursor.final:
         return Response(status_code=204, body="")
-    settings = get_settings()
     reader = services.read_execution()
     try:
         events = stream.wait_for_events(
             lambda at: reader.events(execution_id, at),
             cursor,
+            ids,
             max_seconds=min(settings.stream_max_seconds, _seconds_left() - LAST_LOOK_SECONDS),
             poll_seconds=settings.stream_poll_seconds,
         )

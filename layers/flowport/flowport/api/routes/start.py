@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.request import Request
+from pydantic import BeforeValidator, StringConstraints
 
 from flowport import services
 from flowport.api import negotiation
@@ -17,7 +18,7 @@ from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.responses import json_body
-from flowport.core import inputs
+from flowport.core import idempotency, inputs
 from flowport.core.errors import BadRequest, MethodNotAllowed
 from flowport.core.models import ConflictStrategy, ExecutionSource, ExecutionSummary
 from flowport.core.query import ANY_NAME
@@ -32,21 +33,30 @@ CorrelationId = Annotated[
     Query(alias="correlationId", min_length=1, max_length=128, description="Your id, to find executions by"),
 ]
 Priority = Annotated[int, Query(ge=0, le=99, description="0-99, stored with the execution")]
-_PRINTABLE = r"^[\x20-\x7E]+$"
+
+
+def _without_surrounding_whitespace(raw: object) -> object:
+    """RFC 9110 §5.5: the whitespace around a field value is not part of it. So `k`, `k ` and ` k` are one
+    key, everywhere it is read, and a key of only whitespace is an empty one."""
+    return raw.strip(" \t") if isinstance(raw, str) else raw
+
+
+# The constraints come first so that they check the trimmed value: pydantic applies them to the string
+# itself, and the trim runs before it (an empty value is then reported as empty, as an unset one is).
+Key = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=idempotency.MAX_KEY_LENGTH, pattern=r"^[\x20-\x7E]+$"),
+    BeforeValidator(_without_surrounding_whitespace),
+]
 IdempotencyKey = Annotated[
-    str | None,
+    Key | None,
     Header(
         alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=_PRINTABLE,
-        description="Makes retries safe: the same key and request start at most one execution",
+        description="Makes retries safe: the same key and request start at most one execution. "
+        "1-255 printable ASCII characters; whitespace around it is not part of it",
     ),
 ]
-LegacyIdempotencyKey = Annotated[
-    str | None,
-    Header(alias="X-Idempotency-Key", min_length=1, max_length=255, pattern=_PRINTABLE, description="Alias"),
-]
+LegacyIdempotencyKey = Annotated[Key | None, Header(alias="X-Idempotency-Key", description="Alias")]
 OnConflict = Annotated[
     ConflictStrategy | None,
     Header(alias="X-On-Conflict", description="Required with an idempotency key: what to do if it was seen"),
