@@ -103,7 +103,7 @@ def test_a_restart_ends_running_executions_and_keeps_finished_ones(tmp_path: Pat
         wait_until(lambda: _get(url, f"/executions/{finished}")["status"] == "COMPLETED", interval=0.2)
         for execution_id in (running, replayed):
             wait_until(
-                lambda: _get(url, f"/executions/{execution_id}").get("currentNode") == "WaitForAgentPool",
+                lambda e=execution_id: _get(url, f"/executions/{e}").get("currentNode") == "WaitForAgentPool",
                 interval=0.2,
             )
         finished_history = _get(url, f"/executions/{finished}/history")

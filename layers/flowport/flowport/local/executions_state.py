@@ -30,6 +30,7 @@ from typing import Any
 
 import boto3
 from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.stepfunctions.exceptions import StateMachineDoesNotExist
 from moto.stepfunctions.parser.api import ExecutionStatus, GetExecutionHistoryOutput
 from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
@@ -169,16 +170,22 @@ def restore(state_dir: Path, at: datetime) -> dict[str, bool]:
     restored = {}
     for path in sorted(_directory(state_dir).glob("*/*.json")):
         saved = SavedExecution.read(path)
-        put_back(saved.ended_by_restart(at) if saved.running else saved)
-        restored[str(saved.description["executionArn"])] = saved.running
+        if put_back(saved.ended_by_restart(at) if saved.running else saved):
+            restored[str(saved.description["executionArn"])] = saved.running
     return restored
 
 
-def put_back(saved: SavedExecution) -> None:
+def put_back(saved: SavedExecution) -> bool:
+    """Put an execution that has ended back into moto; False if its state machine is no longer deployed
+    (the template changed since the save)."""
     backend = stepfunctions_parser_backends[DEFAULT_ACCOUNT_ID][LOCAL_REGION]
-    # Any: moto types a state machine's executions as its older, non-executing Execution class.
-    state_machine: Any = backend.describe_state_machine(saved.description["stateMachineArn"])
+    try:
+        # Any: moto types a state machine's executions as its older, non-executing Execution class.
+        state_machine: Any = backend.describe_state_machine(saved.description["stateMachineArn"])
+    except StateMachineDoesNotExist:
+        return False
     state_machine.executions.append(_Restored(saved, state_machine))
+    return True
 
 
 class ExecutionSaver:

@@ -29,7 +29,7 @@ from flowport import services
 from flowport.aws.live_views import VIEW_PREFIX
 from flowport.aws.store import record_of
 from flowport.core import inputs
-from flowport.core.models import ExecutionStatus
+from flowport.core.models import ExecutionError, ExecutionRecord, ExecutionStatus
 from flowport.local import executions_state
 from flowport.local.files import write_atomically
 from flowport.local.template import LOCAL_REGION, Stack
@@ -83,11 +83,30 @@ def load(state_dir: Path, stack: Stack) -> Restored:
                 inputs.serialize_input(record.input),
                 record.created_at,
             )
-            executions_state.put_back(started.ended_by_restart(stopped_at))
-            executions[record.execution_arn] = True
-        _settle(record.execution_id)
-    ended = sum(executions[record.execution_arn] for record in unfinished)
+            if executions_state.put_back(started.ended_by_restart(stopped_at)):
+                executions[record.execution_arn] = True
+        if record.execution_arn in executions:
+            _settle(record.execution_id)
+        else:
+            _end_without_state_machine(record, stopped_at)
+    ended = sum(executions.get(record.execution_arn, True) for record in unfinished)
     return Restored(items, set(executions), ended)
+
+
+def _end_without_state_machine(record: ExecutionRecord, stopped_at: datetime) -> None:
+    """End a record whose state machine the template no longer has: nothing but the record and the
+    restart can say anything of it."""
+    executions = services.live_executions()
+    ended = record.model_copy(
+        update={
+            "status": ExecutionStatus.FAILED,
+            "error": ExecutionError(
+                code=executions_state.LOCAL_RESTART, message=executions_state.LOCAL_RESTART_CAUSE
+            ),
+            "completed_at": stopped_at,
+        }
+    )
+    services.execution_store().finish(executions.with_retention(ended))
 
 
 def _stopped_at(state_dir: Path) -> datetime:
