@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         "--state-dir",
         type=Path,
         default=None,
-        help="keep the tables' data here across restarts (default: memory)",
+        help="keep the tables and Step Functions' executions here across restarts, saved every second "
+        "(executions running at a restart end FAILED, local_restart; default: memory)",
     )
     arguments = parser.parse_args(argv)
     return run_dev(arguments.template, arguments.host, arguments.port, arguments.state_dir)
