@@ -188,6 +188,12 @@ def put_back(saved: SavedExecution) -> bool:
     return True
 
 
+def _description(client: Any, execution_arn: str) -> dict[str, Any]:
+    description = dict(client.describe_execution(executionArn=execution_arn))
+    description.pop("ResponseMetadata", None)
+    return description
+
+
 class ExecutionSaver:
     """Saves what changed in Step Functions since its last save: a finished execution once, a running
     one whenever its history grew."""
@@ -197,31 +203,28 @@ class ExecutionSaver:
         self._final = set(already_saved)
         self._event_counts: dict[str, int] = {}
 
-    def save(self) -> int:
-        """Save what changed; how many executions were written."""
+    def save(self) -> None:
         client = boto3.client("stepfunctions", region_name=LOCAL_REGION)
-        written = 0
         for execution_arn in self._unsaved(client):
-            description = dict(client.describe_execution(executionArn=execution_arn))
-            description.pop("ResponseMetadata", None)
+            description = _description(client, execution_arn)
             events = [
                 dict(event)
                 for page in client.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
                 for event in page["events"]
             ]
             running = description["status"] == _RUNNING
+            if running and _description(client, execution_arn)["status"] != _RUNNING:
+                continue  # it ended while its history was read, which may hold the end: saved next time
             if running and self._event_counts.get(execution_arn) == len(events):
                 continue
             write_atomically(
                 _file(self._state_dir, execution_arn), SavedExecution(description, events).encoded()
             )
-            written += 1
             if running:
                 self._event_counts[execution_arn] = len(events)
             else:
                 self._final.add(execution_arn)
                 self._event_counts.pop(execution_arn, None)
-        return written
 
     def _unsaved(self, client: Any) -> Iterator[str]:
         machines = client.get_paginator("list_state_machines").paginate()
