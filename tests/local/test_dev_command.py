@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import re
-import signal
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,64 +10,10 @@ import requests
 from flowport.local.cloud import local_gaps
 from flowport.local.template import build_stack, load_template
 
+from tests.local.dev_process import ROOT, free_port, start_dev, stop, wait_for_server
 from tests.support import TICKET, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def start_dev(port: int, state_dir: Path) -> subprocess.Popen[str]:
-    """`flowport dev` as a background shell or CI starts it: with SIGINT ignored, which it inherits."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "flowport.local.cli",
-            "dev",
-            "--port",
-            str(port),
-            "--state-dir",
-            str(state_dir),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=_ignore_sigint,
-    )
-
-
-def stop(process: subprocess.Popen[str]) -> str:
-    """Ctrl-C; the process must end cleanly on it. Whatever happens, nothing is left running."""
-    try:
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 0, output
-    return output
-
-
-def wait_for_server(url: str) -> None:
-    def answers() -> bool:
-        try:
-            return requests.get(f"{url}/openapi.json", timeout=10).status_code == 200
-        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting
-            return False
-
-    wait_until(answers, timeout=60, interval=0.2)
 
 
 def _section(output: str, heading: str) -> list[str]:

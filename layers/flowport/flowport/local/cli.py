@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -28,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         "--state-dir",
         type=Path,
         default=None,
-        help="keep the tables' data here across restarts (default: memory)",
+        help="keep the tables and Step Functions' executions here across restarts, saved every second "
+        "(executions running at a restart end FAILED, local_restart; default: memory)",
     )
     arguments = parser.parse_args(argv)
     return run_dev(arguments.template, arguments.host, arguments.port, arguments.state_dir)
@@ -74,16 +76,13 @@ def _shortened(text: str, characters: int) -> str:
 def run_dev(template: Path, host: str, port: int, state_dir: Path | None = None) -> int:
     # Imported here: local mode needs the `local` extra, which deployed functions never import.
     from flowport.core.registry import load_registry
-    from flowport.local import state
     from flowport.local.cloud import local_gaps, running
     from flowport.local.server import LocalServer
     from flowport.local.template import build_stack
     from flowport.settings import get_settings
 
     stack = build_stack(template.resolve())
-    with running(stack):
-        if state_dir is not None:
-            print(f"restored {state.load(state_dir, stack)} items from {state_dir}")
+    with running(stack), _kept(state_dir, stack):
         server = LocalServer(stack, host, port)
         registry = load_registry(get_settings().workflows_path)
         print(f"flowport local API on {server.url}  (embedded moto; Ctrl-C stops)")
@@ -105,9 +104,25 @@ def run_dev(template: Path, host: str, port: int, state_dir: Path | None = None)
             print("stopping")
         finally:
             server.close()
-            if state_dir is not None:
-                print(f"saved {state.save(state_dir, stack)} items to {state_dir}")
     return 0
+
+
+@contextmanager
+def _kept(state_dir: Path | None, stack: Stack) -> Iterator[None]:
+    """The state kept in `state_dir` while the block runs (saved at its end too); none without one."""
+    if state_dir is None:
+        yield
+        return
+    from flowport.local import executions_state, state
+
+    with state.kept(state_dir, stack) as restored:
+        print(f"restored {restored.items} items from {state_dir}")
+        if restored.ended:
+            print(
+                f"{restored.ended} executions that ran when the server last stopped ended FAILED "
+                f"({executions_state.LOCAL_RESTART}): local mode does not resume executions"
+            )
+        yield
 
 
 if __name__ == "__main__":
