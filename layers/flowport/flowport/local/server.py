@@ -1,5 +1,5 @@
 """The local HTTP server: API Gateway's routes from template.yaml, served on localhost, each request
-handled by its function's handler in this process, over the embedded moto."""
+handled by its function's handler in that function's own containers, over the embedded moto."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TextIO
 
+from flowport.local.cloud import container_environment
+from flowport.local.containers import DEFAULT_CONCURRENCY, in_containers, moto_endpoint
 from flowport.local.functions import invoke
 from flowport.local.gateway import (
     HttpRequest,
@@ -35,12 +37,29 @@ class _HttpServer(ThreadingHTTPServer):
 
 class LocalServer:
     def __init__(
-        self, stack: Stack, host: str = "127.0.0.1", port: int = 3000, log: TextIO = sys.stdout
+        self,
+        stack: Stack,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        log: TextIO = sys.stdout,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
+        """`concurrency`: containers per function at most; `environment`: variables every function gets
+        on top of its own (a setting changed for a whole local run)."""
         self.stack = stack
         self.gateway = LocalApiGateway(stack)
         self._log = log
         self._log_lock = threading.Lock()
+        self._resources = ExitStack()
+        endpoint = self._resources.enter_context(moto_endpoint())
+        environments = {
+            spec.logical_id: container_environment(stack, spec, endpoint) | dict(environment or {})
+            for spec in stack.functions.values()
+        }
+        self.containers = self._resources.enter_context(
+            in_containers(environments, self.log_function_line, concurrency)
+        )
         self._httpd = _HttpServer((host, port), _handler_class(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -72,9 +91,20 @@ class LocalServer:
             return problem(502, "function_error", "Bad gateway", "The function failed; see the server log")
         return http_response(result)
 
-    def log_line(self, fields: dict[str, object]) -> None:
+    def log_line(self, fields: Mapping[str, object]) -> None:
+        line = json.dumps(fields, default=str)
         with self._log_lock:
-            print(json.dumps(fields, default=str), file=self._log, flush=True)
+            print(line, file=self._log, flush=True)
+
+    def log_function_line(self, function_id: str, line: str, is_error: bool) -> None:
+        """A line a function's container wrote: one JSON object per line, naming the function."""
+        try:
+            fields = json.loads(line)
+        except ValueError:
+            fields = None
+        if not isinstance(fields, dict):
+            fields = {"level": "ERROR" if is_error else "INFO", "message": line}
+        self.log_line({"function": function_id, **fields})
 
     def serve_forever(self) -> None:
         self._httpd.serve_forever(poll_interval=0.2)
@@ -85,6 +115,7 @@ class LocalServer:
 
     def close(self) -> None:
         self._httpd.server_close()
+        self._resources.close()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -193,10 +224,14 @@ def _resumed(request: HttpRequest, last_event_id: str | None) -> HttpRequest:
 
 @contextmanager
 def serving(
-    stack: Stack, host: str = "127.0.0.1", port: int = 0, log: TextIO = sys.stdout
+    stack: Stack,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    log: TextIO = sys.stdout,
+    environment: Mapping[str, str] | None = None,
 ) -> Iterator[LocalServer]:
     """A started server (port 0: any free port) for as long as the block runs."""
-    server = LocalServer(stack, host, port, log)
+    server = LocalServer(stack, host, port, log, environment=environment)
     server.start()
     try:
         yield server
