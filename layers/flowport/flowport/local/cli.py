@@ -30,8 +30,16 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="keep the tables' data here across restarts (default: memory)",
     )
+    dev.add_argument(
+        "--concurrency",
+        type=int,
+        default=10,
+        help="containers each function may run at once, as Lambda's concurrency (default: 10)",
+    )
     arguments = parser.parse_args(argv)
-    return run_dev(arguments.template, arguments.host, arguments.port, arguments.state_dir)
+    return run_dev(
+        arguments.template, arguments.host, arguments.port, arguments.state_dir, arguments.concurrency
+    )
 
 
 DESCRIPTION_CHARACTERS = 60
@@ -71,7 +79,9 @@ def _shortened(text: str, characters: int) -> str:
     return text if len(text) <= characters else text[: characters - 1].rstrip() + "…"
 
 
-def run_dev(template: Path, host: str, port: int, state_dir: Path | None = None) -> int:
+def run_dev(
+    template: Path, host: str, port: int, state_dir: Path | None = None, concurrency: int = 10
+) -> int:
     # Imported here: local mode needs the `local` extra, which deployed functions never import.
     from flowport.core.registry import load_registry
     from flowport.local import state
@@ -84,7 +94,8 @@ def run_dev(template: Path, host: str, port: int, state_dir: Path | None = None)
     with running(stack):
         if state_dir is not None:
             print(f"restored {state.load(state_dir, stack)} items from {state_dir}")
-        server = LocalServer(stack, host, port)
+        server = LocalServer(stack, host, port, concurrency=concurrency)
+        server.containers.warm(stack.functions.values())
         registry = load_registry(get_settings().workflows_path)
         print(f"flowport local API on {server.url}  (embedded moto; Ctrl-C stops)")
         print("\n".join(banner(registry, stack)))
@@ -100,10 +111,11 @@ def run_dev(template: Path, host: str, port: int, state_dir: Path | None = None)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
-            server.serve_forever()
+            server.serve_forever()  # returns once waitress has taken the KeyboardInterrupt
         except KeyboardInterrupt:
-            print("stopping")
+            pass
         finally:
+            print("stopping")
             server.close()
             if state_dir is not None:
                 print(f"saved {state.save(state_dir, stack)} items to {state_dir}")
