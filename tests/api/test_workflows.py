@@ -40,7 +40,9 @@ def call(
     event["resource"] = event["path"] = event["requestContext"]["resourcePath"] = resource
     event["requestContext"]["path"] = f"/{event['requestContext']['stage']}{resource}"
     event = with_request(event, path_parameters=path_parameters)
-    response: dict[str, Any] = app.resolve(event, LocalContext("test", 128, 3))
+    response: dict[str, Any] = app.resolve(
+        event, LocalContext("test", 128, 3, "arn:aws:lambda:us-east-1:123456789012:function:test")
+    )
     headers = {name.lower(): value for name, value in (response.get("headers") or {}).items()}
     for name, values in (response.get("multiValueHeaders") or {}).items():
         headers[name.lower()] = ", ".join(values)

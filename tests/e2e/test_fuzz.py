@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flowport import services
 from flowport.local.cloud import LocalCloud
 from flowport.local.server import LocalServer, serving
+
+from tests.support import QUICK_STREAMS
 
 pytestmark = pytest.mark.e2e
 
@@ -40,14 +41,10 @@ SEED = os.environ.get("FLOWPORT_FUZZ_SEED", "20261123")
 
 
 @pytest.fixture
-def fuzzed_server(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
-    """The local server, with event-stream responses that wait 0.2 s for news instead of 25 s."""
-    monkeypatch.setenv("FLOWPORT_STREAM_MAX_SECONDS", "0.2")
-    monkeypatch.setenv("FLOWPORT_STREAM_POLL_SECONDS", "0.05")
-    services.reset()
-    with serving(cloud.stack, log=io.StringIO()) as server:
+def fuzzed_server(cloud: LocalCloud) -> Iterator[LocalServer]:
+    """The local server, with event-stream responses that wait a moment for news instead of 25 s."""
+    with serving(cloud.stack, log=io.StringIO(), environment=QUICK_STREAMS) as server:
         yield server
-    services.reset()
 
 
 def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(

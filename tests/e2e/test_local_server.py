@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
-from flowport import services
 from flowport.local.cloud import LocalCloud
 from flowport.local.server import LocalServer, serving
 
-from tests.support import TICKET, wait_until
+from tests.support import QUICK_STREAMS, TICKET, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def server(cloud: LocalCloud) -> Iterator[LocalServer]:
-    with serving(cloud.stack, log=io.StringIO()) as running:
+    with serving(cloud.stack, log=io.StringIO(), environment=QUICK_STREAMS) as running:
         yield running
 
 
@@ -91,15 +91,6 @@ def waiting_with_everything_sent(received: Received) -> bool:
     return waiting and {"status", "variables"} <= kinds
 
 
-@pytest.fixture
-def quick_stream(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Function responses that wait at most 0.3 s for news, looking every 50 ms."""
-    monkeypatch.setenv("FLOWPORT_STREAM_POLL_SECONDS", "0.05")
-    monkeypatch.setenv("FLOWPORT_STREAM_MAX_SECONDS", "0.3")
-    services.reset()
-
-
-@pytest.mark.usefixtures("quick_stream")
 def test_watch_a_workflows_event_stream_from_start_to_completed(server: LocalServer):
     started = requests.post(
         f"{server.url}/workflows/ticket-triage/executions", json={**TICKET, "delaySeconds": 1}, timeout=10
@@ -113,8 +104,10 @@ def test_watch_a_workflows_event_stream_from_start_to_completed(server: LocalSer
     assert len({event_id for _, event_id, _ in received}) == len(received)
 
 
-@pytest.mark.usefixtures("quick_stream")
 def test_a_client_reconnecting_mid_run_gets_only_what_it_missed(server: LocalServer):
+    # The stream function's first container starts now, not during the workflow's two-second wait.
+    unknown = requests.get(f"{server.url}/executions/{uuid.uuid4()}/events", timeout=30)
+    assert unknown.status_code == 404
     started = requests.post(
         f"{server.url}/workflows/ticket-triage/executions", json={**TICKET, "delaySeconds": 2}, timeout=10
     ).json()

@@ -32,8 +32,16 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the tables and Step Functions' executions here across restarts, saved every second "
         "(executions running at a restart end FAILED, local_restart; default: memory)",
     )
+    dev.add_argument(
+        "--concurrency",
+        type=int,
+        default=10,
+        help="containers each function may run at once, as Lambda's concurrency (default: 10)",
+    )
     arguments = parser.parse_args(argv)
-    return run_dev(arguments.template, arguments.host, arguments.port, arguments.state_dir)
+    return run_dev(
+        arguments.template, arguments.host, arguments.port, arguments.state_dir, arguments.concurrency
+    )
 
 
 DESCRIPTION_CHARACTERS = 60
@@ -73,7 +81,9 @@ def _shortened(text: str, characters: int) -> str:
     return text if len(text) <= characters else text[: characters - 1].rstrip() + "…"
 
 
-def run_dev(template: Path, host: str, port: int, state_dir: Path | None = None) -> int:
+def run_dev(
+    template: Path, host: str, port: int, state_dir: Path | None = None, concurrency: int = 10
+) -> int:
     # Imported here: local mode needs the `local` extra, which deployed functions never import.
     from flowport.core.registry import load_registry
     from flowport.local.cloud import local_gaps, running
@@ -83,7 +93,8 @@ def run_dev(template: Path, host: str, port: int, state_dir: Path | None = None)
 
     stack = build_stack(template.resolve())
     with running(stack), _kept(state_dir, stack):
-        server = LocalServer(stack, host, port)
+        server = LocalServer(stack, host, port, concurrency=concurrency)
+        server.containers.warm(stack.functions.values())
         registry = load_registry(get_settings().workflows_path)
         print(f"flowport local API on {server.url}  (embedded moto; Ctrl-C stops)")
         print("\n".join(banner(registry, stack)))
@@ -99,10 +110,11 @@ def run_dev(template: Path, host: str, port: int, state_dir: Path | None = None)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
-            server.serve_forever()
+            server.serve_forever()  # returns once waitress has taken the KeyboardInterrupt
         except KeyboardInterrupt:
-            print("stopping")
+            pass
         finally:
+            print("stopping")
             server.close()
     return 0
 

@@ -21,7 +21,7 @@ from moto.core.config import DefaultConfig
 
 from flowport import services
 from flowport.local import eventbridge, lambda_seam, moto_fixes
-from flowport.local.template import LOCAL_REGION, Stack, TableSpec
+from flowport.local.template import LOCAL_REGION, FunctionSpec, Stack, TableSpec
 
 # Executing state machines is off by default in moto; local mode is pointless without it.
 MOTO_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
@@ -79,13 +79,33 @@ def workflows_layer(stack: Stack) -> Path:
 
 
 def environment(stack: Stack) -> dict[str, str]:
-    """The functions' environment variables, as one process environment (it is shared by all of them)."""
+    """The functions' environment variables as one, for handlers that run in this process."""
     variables: dict[str, str] = {}
     for spec in stack.functions.values():
         variables.update(spec.environment)
-    if stack.state_machines:
-        variables[WORKFLOWS_PATH_VARIABLE] = str(workflows_layer(stack))
-    return variables
+    return variables | _layer_variables(stack)
+
+
+def container_environment(stack: Stack, spec: FunctionSpec, aws_endpoint: str) -> dict[str, str]:
+    """What Lambda gives one function's containers: its own variables from the template and Lambda's, with
+    the local credentials and AWS endpoint; nothing else of this process's environment but PATH."""
+    return {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",  # each log line reaches the server as it is written
+        **FAKE_CREDENTIALS,
+        "AWS_ENDPOINT_URL": aws_endpoint,
+        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "LAMBDA_TASK_ROOT": str(spec.code_uri),
+        **spec.environment,
+        **_layer_variables(stack),
+    }
+
+
+def _layer_variables(stack: Stack) -> dict[str, str]:
+    return {WORKFLOWS_PATH_VARIABLE: str(workflows_layer(stack))} if stack.state_machines else {}
 
 
 class LocalCloud:

@@ -28,6 +28,8 @@ from flowport.local.functions import invoke
 from flowport.local.template import FunctionSpec, Stack
 
 STATUS_CHANGE = "Step Functions Execution Status Change"
+# Lambda's asynchronous invocations: the first attempt and its default two retries.
+ASYNC_ATTEMPTS = 3
 
 
 def _millis(moment: datetime | None) -> int | None:
@@ -109,11 +111,15 @@ class LocalEventBus:
 
     @staticmethod
     def _deliver(spec: FunctionSpec, event: dict[str, Any]) -> None:
-        try:
-            invoke(spec, event)
-        except Exception as error:
-            report = {"level": "ERROR", "message": "event delivery failed", "function": spec.logical_id}
-            print(json.dumps({**report, "error": f"{type(error).__name__}: {error}"}), file=sys.stderr)
+        """An asynchronous invocation, as Lambda makes one: tried again twice after a failure."""
+        for attempt in range(1, ASYNC_ATTEMPTS + 1):
+            try:
+                invoke(spec, event)
+                return
+            except Exception as error:
+                report = {"level": "ERROR", "message": "event delivery failed", "function": spec.logical_id}
+                report |= {"attempt": attempt, "error": f"{type(error).__name__}: {error}"}
+                print(json.dumps(report), file=sys.stderr)
 
 
 _bus: LocalEventBus | None = None

@@ -11,13 +11,12 @@ We replace `_invoke_lambda` once per process; functions not registered here keep
 from __future__ import annotations
 
 import json
-import traceback
 from collections.abc import Mapping
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
-from flowport.local.functions import invoke
+from flowport.local.functions import error_payload, invoke
 from flowport.local.template import FunctionSpec
 
 _functions: dict[str, FunctionSpec] = {}
@@ -32,12 +31,7 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
     try:
         result = invoke(spec, payload)
     except Exception as error:
-        failure = {
-            "errorMessage": str(error),
-            "errorType": type(error).__name__,
-            "stackTrace": traceback.format_tb(error.__traceback__),
-        }
-        return json.dumps(failure), True, ""
+        return json.dumps(error_payload(error)), True, ""
     return json.dumps(result), False, ""
 
 

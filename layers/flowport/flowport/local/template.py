@@ -57,6 +57,10 @@ class FunctionSpec:
     routes: tuple[ApiRoute, ...]
     rules: tuple[EventRule, ...] = ()
 
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{self.name}"
+
 
 @dataclass(frozen=True)
 class StateMachineSpec:
