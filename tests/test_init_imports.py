@@ -91,6 +91,10 @@ def test_a_function_does_not_import_the_use_cases_of_the_others(stack: Stack):
     # A start reads no history: the history reader is for the functions that read executions.
     assert "flowport.core.history" not in at_init["StartFunction"]
     assert "flowport.core.history" in at_init["StatusFunction"]
+    # The search's query planning is the status function's: the others only write its index keys.
+    assert {function for function, modules in at_init.items() if "flowport.core.search" in modules} == {
+        "StatusFunction"
+    }
 
 
 # The bodies of the status function's rarely taken routes (history, search, workflows): no function's
