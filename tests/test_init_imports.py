@@ -38,11 +38,17 @@ used = sorted({
     and node.attr not in ("load_use_cases", "reset")
 })
 at_init = {name for name in sys.modules if name.startswith("flowport")}
+from flowport.core import models
+built_at_init = sorted(
+    name for name, value in vars(models).items()
+    if getattr(value, "__pydantic_complete__", False) and value.__module__ == models.__name__
+)
 for name in used:
     getattr(services, name)()
 print(json.dumps({
     "used": used,
     "at_init": sorted(at_init),
+    "models_built_at_init": built_at_init,
     "first_request": sorted({name for name in sys.modules if name.startswith("flowport")} - at_init),
 }))
 """
@@ -85,6 +91,30 @@ def test_a_function_does_not_import_the_use_cases_of_the_others(stack: Stack):
     # A start reads no history: the history reader is for the functions that read executions.
     assert "flowport.core.history" not in at_init["StartFunction"]
     assert "flowport.core.history" in at_init["StatusFunction"]
+    # The search's query planning is the status function's: the others only write its index keys.
+    assert {function for function, modules in at_init.items() if "flowport.core.search" in modules} == {
+        "StatusFunction"
+    }
+
+
+# The bodies of the status function's rarely taken routes (history, search, workflows): no function's
+# common request builds them, so no init does (flowport.core.models).
+ON_FIRST_USE = {
+    "ExecutionHistory",
+    "NodeEntry",
+    "ExecutionPage",
+    "WorkflowLinks",
+    "WorkflowView",
+    "WorkflowList",
+}
+
+
+@pytest.mark.parametrize("function", SERVED)
+def test_no_function_builds_the_models_of_rarely_taken_routes_at_init(stack: Stack, function: str):
+    built = set(_first_request(stack.functions[function])["models_built_at_init"])
+
+    assert "ExecutionRecord" in built
+    assert built.isdisjoint(ON_FIRST_USE)
 
 
 def test_services_imports_no_use_case_at_the_top():

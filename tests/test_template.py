@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flowport.api.methods import methods_by_path
 from flowport.aws.live_views import VIEW_PREFIX
-from flowport.core import search
+from flowport.core.index import LISTED_ATTRIBUTES, SORT_KEY, Index
 from flowport.core.registry import Registry
 from flowport.local.functions import load_module
 from flowport.local.template import LOCAL_STACK, Stack, load_template
@@ -151,19 +151,19 @@ def test_a_stream_response_ends_before_its_function_and_api_gateway_time_out():
 
 def test_the_search_indexes_are_the_ones_the_code_queries_and_project_a_summary():
     table = load_template(ROOT / "template.yaml")["Resources"]["ExecutionsTable"]["Properties"]
-    indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {index.value for index in search.Index}
+    declared_indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
+    assert set(declared_indexes) == {index.value for index in Index}
     defined = {attribute["AttributeName"] for attribute in table["AttributeDefinitions"]}
-    for index in search.Index:
-        declared = indexes[index.value]
+    for index in Index:
+        declared = declared_indexes[index.value]
         keys = [key["AttributeName"] for key in declared["KeySchema"]]
-        assert keys == [index.partition_key, search.SORT_KEY]
-        assert {index.partition_key, search.SORT_KEY} <= defined
-        if index is search.Index.BY_INPUT_FIELD:
+        assert keys == [index.partition_key, SORT_KEY]
+        assert {index.partition_key, SORT_KEY} <= defined
+        if index is Index.BY_INPUT_FIELD:
             assert declared["Projection"] == {"ProjectionType": "KEYS_ONLY"}  # its records are read after
         else:
             projected = {index.partition_key, *declared["Projection"]["NonKeyAttributes"]}
-            assert projected == set(search.LISTED_ATTRIBUTES) | {index.partition_key}, index
+            assert projected == set(LISTED_ATTRIBUTES) | {index.partition_key}, index
 
 
 def test_the_status_function_queries_only_the_indexes():

@@ -12,9 +12,10 @@ from flowport.aws.search_store import SearchStore
 from flowport.aws.store import ExecutionStore
 from flowport.core import search
 from flowport.core.errors import ServiceUnavailable
+from flowport.core.index import LISTED_ATTRIBUTES, SORT_KEY, Index, created_key, search_keys
 from flowport.core.models import ExecutionStatus
 from flowport.core.registry import Registry, Workflow
-from flowport.core.search import Cursor, Filters, Index
+from flowport.core.search import Cursor, Filters
 from flowport.local.cloud import LocalCloud
 from flowport.usecases.search import SearchExecutions, SearchRequest
 
@@ -57,7 +58,7 @@ def indexes(client: Any, table: str) -> SearchStore:
 
 def create(store: ExecutionStore, execution_id: str, created_at: datetime = NOW, **changes: Any) -> None:
     new = record(execution_id, created_at=created_at, idempotency_key_hash=None, **changes)
-    store.create(new, None, now=created_at.timestamp(), search_keys=search.search_keys(WORKFLOW, new.input))
+    store.create(new, None, now=created_at.timestamp(), search_keys=search_keys(WORKFLOW, new.input))
 
 
 def listed(indexes: SearchStore, filters: Filters, now: datetime = NOW) -> list[str]:
@@ -82,7 +83,7 @@ def test_local_mode_creates_the_template_indexes(client: Any, table: str):
     for index in described:
         assert [key["AttributeName"] for key in index["KeySchema"]] == [
             Index(index["IndexName"]).partition_key,
-            search.SORT_KEY,
+            SORT_KEY,
         ]
 
 
@@ -90,7 +91,7 @@ def test_record_indexes_project_a_summary_only_and_hold_records_only(
     store: ExecutionStore, client: Any, table: str
 ):
     keyed = record("e1", input={"customerId": "c-1"}, correlation_id="corr")
-    store.create(keyed, key("e1"), now=NOW.timestamp(), search_keys=search.search_keys(WORKFLOW, keyed.input))
+    store.create(keyed, key("e1"), now=NOW.timestamp(), search_keys=search_keys(WORKFLOW, keyed.input))
     for index, partition in [
         (Index.BY_WORKFLOW, "ticket-triage"),
         (Index.BY_STATUS, "QUEUED"),
@@ -98,14 +99,14 @@ def test_record_indexes_project_a_summary_only_and_hold_records_only(
         (Index.BY_DAY, "2026-11-23"),
     ]:
         (item,) = raw_index(client, table, index, partition)  # not the key's item, not the pointer
-        assert set(item) == {"pk", "sk", search.SORT_KEY, index.partition_key, *search.LISTED_ATTRIBUTES}
+        assert set(item) == {"pk", "sk", SORT_KEY, index.partition_key, *LISTED_ATTRIBUTES}
         assert item["sk"] == {"S": "EXEC"}
     (pointer,) = raw_index(client, table, Index.BY_INPUT_FIELD, "ticket-triage#customerId=c-1")
     assert pointer == {
         "pk": {"S": "EXEC#e1"},
         "sk": {"S": "FIELD#customerId"},
         "searchKey": {"S": "ticket-triage#customerId=c-1"},
-        "createdKey": {"S": search.created_key(NOW, "e1")},
+        "createdKey": {"S": created_key(NOW, "e1")},
     }
 
 

@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from flowport.core import search, tokens
+from flowport.core import index, search, tokens
 from flowport.core.errors import FieldNotSearchable, InvalidNextToken, InvalidParameter
+from flowport.core.index import Index
 from flowport.core.models import ExecutionLinks, ExecutionStatus, ExecutionSummary
 from flowport.core.registry import Workflow
-from flowport.core.search import Cursor, Filters, Index, InputMatch
+from flowport.core.search import Cursor, Filters, InputMatch
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 WORKFLOW = Workflow.model_validate(
@@ -28,14 +29,14 @@ def test_created_text_is_fixed_width_utc_so_text_order_is_time_order():
         datetime(2026, 11, 23, 13, 30, tzinfo=timezone(timedelta(hours=1))),  # 12:30 UTC
         datetime(2026, 11, 23, 12, 45, tzinfo=UTC),
     ]
-    texts = [search.created_text(moment) for moment in moments]
+    texts = [index.created_text(moment) for moment in moments]
     assert texts[1] == "2026-11-23T12:00:00.000005Z"
     assert texts[2] == "2026-11-23T12:30:00.000000Z"
     assert {len(text) for text in texts} == {27}
     assert sorted(texts) == texts
-    assert search.created_key(NOW, "e1") == "2026-11-23T12:00:00.000000Z#e1"
+    assert index.created_key(NOW, "e1") == "2026-11-23T12:00:00.000000Z#e1"
     assert (
-        search.created_day(datetime(2026, 11, 24, 0, 30, tzinfo=timezone(timedelta(hours=2)))) == "2026-11-23"
+        index.created_day(datetime(2026, 11, 24, 0, 30, tzinfo=timezone(timedelta(hours=2)))) == "2026-11-23"
     )
 
 
@@ -57,21 +58,21 @@ def test_created_text_is_fixed_width_utc_so_text_order_is_time_order():
         ([1], None),
         ({"a": 1}, None),
         (float("inf"), None),
-        ("x" * search.MAX_SEARCH_VALUE_BYTES, "x" * search.MAX_SEARCH_VALUE_BYTES),
-        ("é" * (search.MAX_SEARCH_VALUE_BYTES // 2 + 1), None),
+        ("x" * index.MAX_SEARCH_VALUE_BYTES, "x" * index.MAX_SEARCH_VALUE_BYTES),
+        ("é" * (index.MAX_SEARCH_VALUE_BYTES // 2 + 1), None),
     ],
 )
 def test_an_input_value_is_found_by_its_text_whatever_its_json_type(value: Any, text: str | None):
-    assert search.search_text(value) == text
+    assert index.search_text(value) == text
 
 
 def test_only_declared_fields_with_searchable_values_get_search_keys():
     workflow = Workflow.model_validate(
         {"name": "w", "versions": [1], "searchableInputFields": ["a", "b", "c"]}
     )
-    keys = search.search_keys(workflow, {"a": 42, "b": {"nested": 1}, "other": "x"})
+    keys = index.search_keys(workflow, {"a": 42, "b": {"nested": 1}, "other": "x"})
     assert keys == {"a": "w#a=42"}
-    assert search.search_keys(WORKFLOW, {}) == {}
+    assert index.search_keys(WORKFLOW, {}) == {}
 
 
 def test_input_parameters_are_picked_out():
@@ -100,7 +101,7 @@ def test_an_input_field_search_needs_the_workflow_and_a_declared_field_and_one_a
     with pytest.raises(InvalidParameter, match="one input field"):
         search.filters(workflow=WORKFLOW, inputs={"customerId": "42", "other": "1"})
     with pytest.raises(InvalidParameter, match="never indexed"):
-        search.filters(workflow=WORKFLOW, inputs={"customerId": "x" * (search.MAX_SEARCH_VALUE_BYTES + 1)})
+        search.filters(workflow=WORKFLOW, inputs={"customerId": "x" * (index.MAX_SEARCH_VALUE_BYTES + 1)})
 
 
 RUNNING, COMPLETED = ExecutionStatus.RUNNING, ExecutionStatus.COMPLETED
@@ -153,10 +154,10 @@ def test_since_and_until_bound_the_sort_key(since, until, condition, bounds):
 
 
 def test_an_instant_bound_includes_every_execution_created_at_that_instant():
-    instant = search.created_text(NOW)
+    instant = index.created_text(NOW)
     at, after = (
-        search.created_key(NOW, "zz-last-id"),
-        search.created_key(NOW + timedelta(microseconds=1), "0"),
+        index.created_key(NOW, "zz-last-id"),
+        index.created_key(NOW + timedelta(microseconds=1), "0"),
     )
     upper = search.query_spec(
         search.plan(Filters(until=instant)), Filters(until=instant), NOW, Cursor(day="2026-11-23")
@@ -219,7 +220,7 @@ def test_days_run_from_until_or_today_back_to_since_or_the_oldest_possible_recor
     assert search.previous_day("2026-03-01") == "2026-02-28"
 
 
-AFTER = search.created_key(NOW, "e1")
+AFTER = index.created_key(NOW, "e1")
 
 
 KEY = b"k" * 32

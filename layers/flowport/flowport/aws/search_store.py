@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 from flowport.aws.batch import batch_get
 from flowport.aws.errors import transient_failures_as_unavailable
 from flowport.aws.store import execution_pk
-from flowport.core import search, status
+from flowport.core import index, search, status
 from flowport.core.models import ExecutionSummary
 from flowport.core.ports import PointerPage, SummaryPage
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-_LISTED_NAMES = {f"#a{number}": name for number, name in enumerate(search.LISTED_ATTRIBUTES)}
+_LISTED_NAMES = {f"#a{number}": name for number, name in enumerate(index.LISTED_ATTRIBUTES)}
 
 
 def _summary(item: Mapping[str, Any]) -> ExecutionSummary:
@@ -67,7 +67,7 @@ class SearchStore:
         with transient_failures_as_unavailable("DynamoDB"):
             response = self._client.query(**arguments)
         last_key = response.get("LastEvaluatedKey")
-        after = str(last_key[search.SORT_KEY]["S"]) if last_key else None
+        after = str(last_key[index.SORT_KEY]["S"]) if last_key else None
         return [dict(item) for item in response.get("Items", [])], after
 
     def executions(self, execution_ids: Sequence[str], now: datetime) -> list[ExecutionSummary]:

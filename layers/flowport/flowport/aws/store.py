@@ -4,7 +4,7 @@ ExecutionStore port.
 Items: `EXEC#<executionId>` / `EXEC` is an execution; `EXEC#<executionId>` / `FIELD#<name>` points at it
 from a searchable input field's value; `KEY#<sha256 of key>` / `KEY` is an idempotency key;
 `LIVE#<executionId>` / `LIVE` is its live view (flowport.aws.live_views). Search indexes and their
-attributes: flowport.core.search.
+attributes: flowport.core.index.
 Inputs and outputs are kept as JSON text: DynamoDB maps cannot hold floats, empty keys or >32 levels.
 Expired items (TTL passed, not yet deleted by DynamoDB) count as absent, in reads and in conditions.
 """
@@ -21,7 +21,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from flowport.aws.errors import error_code, transient_failures_as_unavailable
-from flowport.core import search
+from flowport.core import index
 from flowport.core.errors import IdempotencyKeyInFlight
 from flowport.core.models import ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord
 from flowport.core.ports import CancelClaim, KeyTaken
@@ -52,17 +52,17 @@ def _record_item(record: ExecutionRecord) -> dict[str, Any]:
     # stay out of every index.
     return {
         **_to_item(record, execution_pk(record.execution_id)),
-        search.SORT_KEY: {"S": search.created_key(record.created_at, record.execution_id)},
-        search.DAY_KEY: {"S": search.created_day(record.created_at)},
+        index.SORT_KEY: {"S": index.created_key(record.created_at, record.execution_id)},
+        index.DAY_KEY: {"S": index.created_day(record.created_at)},
     }
 
 
 def _pointer_item(record: ExecutionRecord, field: str, search_key: str) -> dict[str, Any]:
     return {
         "pk": {"S": f"EXEC#{record.execution_id}"},
-        "sk": {"S": search.pointer_sort_key(field)},
-        search.Index.BY_INPUT_FIELD.partition_key: {"S": search_key},
-        search.SORT_KEY: {"S": search.created_key(record.created_at, record.execution_id)},
+        "sk": {"S": index.pointer_sort_key(field)},
+        index.Index.BY_INPUT_FIELD.partition_key: {"S": search_key},
+        index.SORT_KEY: {"S": index.created_key(record.created_at, record.execution_id)},
         # The record's first expiry, its latest: a pointer may outlive its record, never the reverse.
         "expiresAt": {"N": str(record.expires_at)},
     }

@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flowport.core.models import ExecutionRecord, ExecutionSummary, IdempotencyKeyRecord, LiveView
-from flowport.core.search import QuerySpec
 from flowport.core.status import Observation
+
+if TYPE_CHECKING:
+    # The search's query planning is the status function's alone: the other functions do not load it.
+    from flowport.core.search import QuerySpec
 
 
 class KeyTaken(Exception):

@@ -1,11 +1,9 @@
 """Searching executions (GET /executions): the filters, which index serves them, that index's Query as
-data, the opaque page token, and how input values become search keys. Plain rules, no AWS:
-flowport.aws.search_store runs the queries described here; template.yaml declares the indexes
-(tests/test_template.py checks that both agree).
+data, and the opaque page token. Plain rules, no AWS: flowport.aws.search_store runs the queries described
+here, over the indexes and keys of flowport.core.index.
 
-Every index is sorted by `createdKey` (`<createdAt in UTC, fixed width>#<executionId>`, so text order is
-time order and no two executions tie). Only execution records and their input-field pointer items carry
-it, which keeps idempotency keys out of every index although they hold `workflow` and `status` too.
+Apart from the keys because only the status function searches: the others write keys, and need none of
+this at their init.
 """
 
 from __future__ import annotations
@@ -17,118 +15,30 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from flowport.core import tokens
 from flowport.core.errors import FieldNotSearchable, InvalidNextToken, InvalidParameter
+from flowport.core.index import (
+    MAX_SEARCH_VALUE_BYTES,
+    RECORD_SORT_KEY,
+    SORT_KEY,
+    Index,
+    created_text,
+    pointer_sort_key,
+    search_key,
+)
 from flowport.core.models import ExecutionStatus, ExecutionSummary, FieldProblem
 from flowport.core.registry import Workflow
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 INPUT_PREFIX = "input."
-# A search value shares a partition key (2048 bytes at most) with its workflow's and field's names.
-MAX_SEARCH_VALUE_BYTES = 1024
 # A search without filters reads one day per Query; a page stops after this many even if not full.
 MAX_DAYS_PER_PAGE = 31
-SORT_KEY = "createdKey"
-DAY_KEY = "createdDay"
-RECORD_SORT_KEY = "EXEC"
-POINTER_SORT_KEY_PREFIX = "FIELD#"
 # '$' follows '#' in ASCII: `<instant>$` sorts after every `<instant>#<executionId>`, before later instants.
 _AFTER_EVERY_ID = "$"
-# What the record indexes project: an execution summary, and the TTL that says whether it still counts.
-LISTED_ATTRIBUTES = (
-    "executionId",
-    "workflow",
-    "version",
-    "status",
-    "correlationId",
-    "priority",
-    "createdAt",
-    "expiresAt",
-)
-
 StartKey = dict[str, dict[str, str]]
-
-
-class Index(StrEnum):
-    """The table's global secondary indexes, the most selective first."""
-
-    BY_INPUT_FIELD = "ByInputField"
-    BY_CORRELATION_ID = "ByCorrelationId"
-    BY_WORKFLOW = "ByWorkflow"
-    BY_STATUS = "ByStatus"
-    BY_DAY = "ByDay"
-
-    @property
-    def partition_key(self) -> str:
-        return _PARTITION_KEYS[self]
-
-
-_PARTITION_KEYS = {
-    Index.BY_INPUT_FIELD: "searchKey",
-    Index.BY_CORRELATION_ID: "correlationId",
-    Index.BY_WORKFLOW: "workflow",
-    Index.BY_STATUS: "status",
-    Index.BY_DAY: DAY_KEY,
-}
-
-
-# -- what the records carry ---------------------------------------------------------------------------
-
-
-def created_text(moment: datetime) -> str:
-    """An instant in UTC as fixed-width ISO 8601 (`2026-11-23T14:38:26.494000Z`): text order is time order."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
-def created_key(created_at: datetime, execution_id: str) -> str:
-    return f"{created_text(created_at)}#{execution_id}"
-
-
-def created_day(created_at: datetime) -> str:
-    return created_text(created_at)[:10]
-
-
-def search_text(value: Any) -> str | None:
-    """The text an input value is found by, whatever its JSON type: what a URL would carry.
-
-    A string as it is; an integer, or a whole number, in digits (42.0 is `42`); another number in its
-    shortest form (`0.5`); `true` or `false`. So `input.customerId=42` finds both `"42"` and `42`.
-    Objects, arrays, null and texts over MAX_SEARCH_VALUE_BYTES cannot be searched for.
-    """
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, float) and math.isfinite(value):
-        text = str(int(value)) if value.is_integer() else repr(value)
-    elif isinstance(value, str):
-        text = value
-    else:
-        return None
-    return text if len(text.encode()) <= MAX_SEARCH_VALUE_BYTES else None
-
-
-def search_key(workflow: str, field: str, text: str) -> str:
-    # No workflow name or field name holds '#' or '=' (flowport.core.registry): this is unambiguous.
-    return f"{workflow}#{field}={text}"
-
-
-def pointer_sort_key(field: str) -> str:
-    return f"{POINTER_SORT_KEY_PREFIX}{field}"
-
-
-def search_keys(workflow: Workflow, workflow_input: Mapping[str, Any]) -> dict[str, str]:
-    """Field name -> search key, for each searchable field the input holds a searchable value in."""
-    keys = {}
-    for name in workflow.searchable_input_fields:
-        text = search_text(workflow_input.get(name))
-        if text is not None:
-            keys[name] = search_key(workflow.name, name, text)
-    return keys
 
 
 # -- the request ---------------------------------------------------------------------------------------

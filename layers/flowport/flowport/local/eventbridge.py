@@ -117,8 +117,9 @@ class LocalEventBus:
                 invoke(spec, event)
                 return
             except Exception as error:
-                report = {"level": "ERROR", "message": "event delivery failed", "function": spec.logical_id}
-                report |= {"attempt": attempt, "error": f"{type(error).__name__}: {error}"}
+                report: dict[str, object] = {"level": "ERROR", "message": "event delivery failed"}
+                report |= {"function": spec.logical_id, "attempt": attempt}
+                report["error"] = f"{type(error).__name__}: {error}"
                 print(json.dumps(report), file=sys.stderr)
 
 

@@ -8,10 +8,11 @@ from datetime import datetime
 
 from flowport.core import search
 from flowport.core.clock import Clock, utcnow
+from flowport.core.index import Index
 from flowport.core.models import ExecutionPage, ExecutionStatus, ExecutionSummary
 from flowport.core.ports import SearchIndex
 from flowport.core.registry import Registry
-from flowport.core.search import Cursor, Filters, Index, Plan
+from flowport.core.search import Cursor, Filters, Plan
 from flowport.settings import Settings
 
 

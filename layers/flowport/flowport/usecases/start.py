@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flowport.core import idempotency, inputs, search, status
+from flowport.core import idempotency, index, inputs, status
 from flowport.core.clock import Clock, utcnow
 from flowport.core.errors import IdempotencyConflict, IdempotencyKeyInFlight, ServiceUnavailable
 from flowport.core.idempotency import ConflictAction, PendingStart
@@ -86,7 +86,7 @@ class StartExecution:
                 record,
                 None,
                 now=record.created_at.timestamp(),
-                search_keys=search.search_keys(workflow, command.input),
+                search_keys=index.search_keys(workflow, command.input),
             )
             self._launch(record, key=None)
             return Started(
@@ -99,7 +99,7 @@ class StartExecution:
         assert command.on_conflict is not None
         key_hash = idempotency.hash_key(command.idempotency_key)
         request_fingerprint = idempotency.fingerprint(workflow.name, version, command.input)
-        search_keys = search.search_keys(workflow, command.input)
+        search_keys = index.search_keys(workflow, command.input)
         replaces_generation: int | None = None
         for _ in range(MAX_KEY_ATTEMPTS):
             record = self._new_record(workflow, version, command, key_hash)
