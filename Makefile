@@ -54,7 +54,7 @@ unit: install
 # (tests/conftest.py): a test that compares against a date written in a fixture fails here, today.
 CLOCK_AHEAD_DAYS ?= 3653
 CLOCK_AHEAD_TESTS := tests/unit tests/aws tests/api tests/sync tests/workflows tests/test_call_counts.py \
-	tests/test_faults.py tests/e2e/test_local_server.py tests/local/test_eventbridge.py
+	tests/test_faults.py tests/local/test_eventbridge.py tests/local/test_state.py
 clock-ahead: install  ## Run the tests of dated things with the clock CLOCK_AHEAD_DAYS ahead
 	FLOWPORT_TEST_CLOCK_SHIFT_DAYS=$(CLOCK_AHEAD_DAYS) $(BIN)/pytest -n $(PYTEST_WORKERS) $(CLOCK_AHEAD_TESTS)
 

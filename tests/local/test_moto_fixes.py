@@ -83,7 +83,7 @@ def test_reads_never_see_an_item_halfway_through_a_write(cloud: LocalCloud):
     writer.put_item(TableName=table.name, Item={**key, **{f"a{n}": {"S": "v"} for n in range(300)}})
 
     def write() -> None:
-        for n in range(200):
+        for n in range(60):
             writer.update_item(
                 TableName=table.name,
                 Key=key,
