@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 from flowport import services
+from flowport.local.cloud import LocalCloud
 
-from tests.support import TICKET, Api, load_event, with_request
+from tests.support import TICKET, Api, load_event, wait_until, with_request
 
 
 def test_the_status_of_a_running_then_completed_execution(api: Api):
@@ -59,9 +60,12 @@ def test_cancel_a_running_execution(api: Api):
     assert api.get(started["executionId"]).json()["status"] == "CANCELLED"
 
 
-def test_a_finished_execution_cannot_be_cancelled(api: Api):
+def test_a_finished_execution_cannot_be_cancelled(cloud: LocalCloud, api: Api):
     started = api.start().json()
     api.wait_for_status(started["executionId"], "COMPLETED")
+    # Recorded too: the status reads Step Functions a moment before the sync function records the end.
+    assert cloud.events is not None
+    wait_until(cloud.events.idle)
     response = api.cancel(started["executionId"])
     assert (response.status, response.problem_code) == (409, "execution_not_cancellable")
     assert response.json()["cancelled"] is False

@@ -64,24 +64,20 @@ def _json_start(server: LocalServer, number: int) -> tuple[Sent, dict[str, Any]]
     return Sent("json", lambda: requests.post(url, json=body, headers=headers, timeout=TIMEOUT), check), body
 
 
-def _form_start(server: LocalServer, number: int) -> tuple[Sent, dict[str, Any]]:
-    fields = {"subject": f"form start {number}", "customerTier": "pro"}
-    url = f"{server.url}/workflows/ticket-triage/executions"
+def _fields_start(server: LocalServer, number: int, kind: str) -> tuple[Sent, dict[str, Any]]:
+    """A start whose input is fields: a form body ("form") or GET start's query ("get")."""
+    fields = {"subject": f"{kind} start {number}", "customerTier": "pro" if kind == "form" else "free"}
+    workflow = f"{server.url}/workflows/ticket-triage"
+
+    def send() -> requests.Response:
+        if kind == "form":
+            return requests.post(f"{workflow}/executions", data=fields, timeout=TIMEOUT)
+        return requests.get(f"{workflow}/start", params=fields, timeout=TIMEOUT)
 
     def check(response: requests.Response) -> None:
         assert response.status_code == 202, response.text
 
-    return Sent("form", lambda: requests.post(url, data=fields, timeout=TIMEOUT), check), fields
-
-
-def _get_start(server: LocalServer, number: int) -> tuple[Sent, dict[str, Any]]:
-    query = {"subject": f"get start {number}", "customerTier": "free"}
-    url = f"{server.url}/workflows/ticket-triage/start"
-
-    def check(response: requests.Response) -> None:
-        assert response.status_code == 202, response.text
-
-    return Sent("get", lambda: requests.get(url, params=query, timeout=TIMEOUT), check), query
+    return Sent(kind, send, check), fields
 
 
 def _document_start(server: LocalServer, number: int) -> tuple[Sent, str]:
@@ -152,8 +148,8 @@ def test_a_hundred_concurrent_requests_of_every_kind_each_get_their_own_answer(s
     ]
     ids = [response.json()["executionId"] for response in existing]
     json_starts = [_json_start(server, n) for n in range(30)]
-    form_starts = [_form_start(server, n) for n in range(10)]
-    get_starts = [_get_start(server, n) for n in range(10)]
+    form_starts = [_fields_start(server, n, "form") for n in range(10)]
+    get_starts = [_fields_start(server, n, "get") for n in range(10)]
     document_starts = [_document_start(server, n) for n in range(10)]
     mix: list[Sent] = [sent for sent, _ in json_starts + form_starts + get_starts + document_starts]
     mix += [_read(server, execution_id, "", "status") for execution_id in ids[:10]]
