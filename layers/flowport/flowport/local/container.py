@@ -19,11 +19,11 @@ import os
 import signal
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from flowport.local.functions import Handler, LocalContext, error_payload, load_handler
+from flowport.local.functions import Function, Handler, LocalContext, error_payload, load_handler
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,21 @@ class ContainerFunction:
     handler: str
     timeout: int
     memory: int
+
+    @classmethod
+    def of(cls, function: Function) -> ContainerFunction:
+        return cls(
+            function.logical_id,
+            function.name,
+            function.arn,
+            function.code_uri,
+            function.handler,
+            function.timeout,
+            function.memory,
+        )
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "code_uri": str(self.code_uri)})
 
     @classmethod
     def from_json(cls, text: str) -> ContainerFunction:

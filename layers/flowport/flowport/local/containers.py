@@ -30,6 +30,7 @@ from typing import IO, Any
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+from flowport.local.container import ContainerFunction
 from flowport.local.functions import Function, FunctionError, run_in
 
 DEFAULT_CONCURRENCY = 10
@@ -54,8 +55,7 @@ class Zygote:
         self._lock = threading.Lock()
 
     def fork(self, function: Function, environment: Mapping[str, str], fds: list[int]) -> int:
-        described = {name: str(getattr(function, name)) for name in _DESCRIBED}
-        request = {"function": json.dumps(described | _numbers(function)), "environment": dict(environment)}
+        request = {"function": ContainerFunction.of(function).to_json(), "environment": dict(environment)}
         with self._lock:
             socket.send_fds(self._requests, [json.dumps(request).encode()], fds)
             reply = self._answers.readline()
@@ -71,13 +71,6 @@ class Zygote:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
-
-
-_DESCRIBED = ("logical_id", "name", "arn", "code_uri", "handler")
-
-
-def _numbers(function: Function) -> dict[str, int]:
-    return {"timeout": function.timeout, "memory": function.memory}
 
 
 def _error(error_type: str, message: str) -> dict[str, Any]:
