@@ -22,7 +22,10 @@ from flowport.settings import get_settings
 # imports those (load_use_cases).
 if TYPE_CHECKING:
     from flowport.aws.live_views import DynamoLiveViews
+    from flowport.aws.principals import PrincipalStore
     from flowport.aws.search_store import SearchStore
+    from flowport.usecases.admin import ManagePrincipals
+    from flowport.usecases.authorize import Authorize
     from flowport.usecases.cancel import CancelExecution
     from flowport.usecases.live import LiveExecutions
     from flowport.usecases.read import ReadExecution
@@ -38,6 +41,8 @@ _USE_CASE_MODULES = {
     "cancel": ("flowport.usecases.cancel", "flowport.usecases.live", "flowport.aws.live_views"),
     "sync": ("flowport.usecases.sync", "flowport.usecases.live", "flowport.aws.live_views"),
     "search": ("flowport.usecases.search", "flowport.aws.search_store"),
+    "authorize": ("flowport.usecases.authorize", "flowport.aws.principals"),
+    "admin": ("flowport.usecases.admin", "flowport.aws.principals", "flowport.core.principals"),
 }
 
 
@@ -64,6 +69,7 @@ def execution_store() -> ExecutionStore:
 @cache
 def live_views() -> DynamoLiveViews:
     from flowport.aws.live_views import DynamoLiveViews
+    from flowport.aws.principals import PrincipalStore
 
     return DynamoLiveViews(clients.dynamodb(), get_settings().table_name)
 
@@ -78,6 +84,13 @@ def search_index() -> SearchStore:
     from flowport.aws.search_store import SearchStore
 
     return SearchStore(clients.dynamodb(), get_settings().table_name)
+
+
+@cache
+def principal_store() -> PrincipalStore:
+    from flowport.aws.principals import PrincipalStore
+
+    return PrincipalStore(clients.dynamodb(), get_settings().table_name)
 
 
 # Use cases
@@ -106,6 +119,8 @@ def read_execution() -> ReadExecution:
 
 @cache
 def cancel_execution() -> CancelExecution:
+    from flowport.usecases.admin import ManagePrincipals
+    from flowport.usecases.authorize import Authorize
     from flowport.usecases.cancel import CancelExecution
 
     return CancelExecution(execution_store(), workflow_engine(), live_executions())
@@ -125,6 +140,20 @@ def search_executions() -> SearchExecutions:
     return SearchExecutions(registry(), search_index(), get_settings())
 
 
+@cache
+def authorize() -> Authorize:
+    from flowport.usecases.authorize import Authorize
+
+    return Authorize(principal_store(), registry(), get_settings().auth_cache_seconds)
+
+
+@cache
+def manage_principals() -> ManagePrincipals:
+    from flowport.usecases.admin import ManagePrincipals
+
+    return ManagePrincipals(principal_store(), registry())
+
+
 _CACHED = (
     execution_store,
     live_views,
@@ -136,6 +165,9 @@ _CACHED = (
     cancel_execution,
     apply_status_change,
     search_executions,
+    principal_store,
+    authorize,
+    manage_principals,
     load_registry,
     get_settings,
     clients.dynamodb,

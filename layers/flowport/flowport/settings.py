@@ -70,6 +70,13 @@ class Settings(BaseModel):
         default=1000, ge=0, description="The `retry:` an event stream asks clients to reconnect after"
     )
 
+    auth_cache_seconds: float = Field(
+        default=300,
+        ge=0,
+        le=3600,
+        description="How long the authorizer trusts a credential it checked: a revoked key works this long",
+    )
+
     token_key: str | None = Field(
         default=None,
         min_length=32,

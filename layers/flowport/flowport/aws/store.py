@@ -93,8 +93,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def plain_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An item's attributes as plain JSON values (whole-number Decimals as ints)."""
+    return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
+
+
 def _from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    data = {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
+    data = plain_item(item)
     for field, attribute in _JSON_FIELDS.items():
         if attribute in data:
             data[field] = json.loads(data.pop(attribute))

@@ -50,6 +50,21 @@ class FieldNotSearchable(BadRequest):
     code, title = "field_not_searchable", "Input field is not searchable"
 
 
+class Unauthorized(FlowportError):
+    """No credentials, or credentials that are wrong, expired or revoked (which of these is not said)."""
+
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str, challenge: str = "", **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        # RFC 9110 §11.6.1: a 401 names the schemes that would be accepted.
+        self.headers["WWW-Authenticate"] = challenge or DEFAULT_CHALLENGE
+
+
+# Every scheme a flowport route other than a workflow's start accepts (flowport.core.credentials).
+DEFAULT_CHALLENGE = 'Bearer realm="flowport", Basic realm="flowport", charset="UTF-8"'
+
+
 class Forbidden(FlowportError):
     status, code, title = 403, "forbidden", "Forbidden"
 
@@ -76,6 +91,14 @@ class VersionNotFound(NotFound):
 
 class ExecutionNotFound(NotFound):
     code, title = "execution_not_found", "Unknown execution"
+
+
+class PrincipalNotFound(NotFound):
+    code, title = "principal_not_found", "Unknown principal"
+
+
+class KeyNotFound(NotFound):
+    code, title = "key_not_found", "Unknown API key"
 
 
 class MethodNotAllowed(FlowportError):
@@ -111,6 +134,14 @@ class CancellationInProgress(Conflict):
     """Another cancel claimed the execution, and it may still read RUNNING until that cancel records it."""
 
     code, title = "cancellation_in_progress", "Execution is already being cancelled"
+
+
+class KeyLimitReached(Conflict):
+    code, title = "key_limit_reached", "The principal holds as many keys as it may"
+
+
+class UsernameTaken(Conflict):
+    code, title = "username_taken", "Another principal has this user name"
 
 
 class PayloadTooLarge(FlowportError):

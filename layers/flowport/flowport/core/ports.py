@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from flowport.core.identity import StoredCredential
 from flowport.core.models import ExecutionRecord, ExecutionSummary, IdempotencyKeyRecord, LiveView
 from flowport.core.status import Observation
 
 if TYPE_CHECKING:
+    from flowport.core.principals import KeyInfo, Principal
     # The search's query planning is the status function's alone: the other functions do not load it.
     from flowport.core.search import QuerySpec
 
@@ -132,3 +134,36 @@ class SearchIndex(Protocol):
 
     def executions(self, execution_ids: Sequence[str], now: datetime) -> list[ExecutionSummary]:
         """These executions' summaries, in this order, leaving out those gone or expired."""
+
+
+class CredentialLookup(Protocol):
+    """What the authorizer reads: one item per credential."""
+
+    def api_key(self, key_hash: str) -> StoredCredential | None:
+        """The credential of the API key with this SHA-256; None if there is none (or it was revoked)."""
+
+    def user(self, username: str) -> StoredCredential | None:
+        """The password credential of this user name; None if there is none."""
+
+
+class PrincipalDirectory(CredentialLookup, Protocol):
+    """Principals and their credentials, as the admin routes manage them."""
+
+    def create(self, principal: Principal) -> None: ...
+
+    def principals(self) -> list[Principal]:
+        """Every principal, by id."""
+
+    def principal(self, principal_id: str) -> Principal | None: ...
+
+    def add_key(self, principal_id: str, key: KeyInfo, key_hash: str, credential: StoredCredential) -> None:
+        """Give the principal this key; PrincipalNotFound, or KeyLimitReached when it holds the most."""
+
+    def revoke_key(self, key_id: str) -> bool:
+        """Delete the key and its credential; False if there is no such key."""
+
+    def set_password(self, principal_id: str, username: str, credential: StoredCredential) -> None:
+        """Set (or replace) the principal's user name and password; UsernameTaken if another has it."""
+
+    def delete(self, principal_id: str) -> bool:
+        """Delete the principal with every credential of it; False if there is no such principal."""

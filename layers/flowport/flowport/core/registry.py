@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from flowport.core.errors import VersionNotFound, WorkflowDisabled, WorkflowNotFound
+from flowport.core.identity import AuthMode
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -42,6 +43,28 @@ class Workflow(BaseModel):
     searchable_input_fields: tuple[VariableName, ...] = Field(
         default=(), max_length=MAX_SEARCHABLE_INPUT_FIELDS, alias="searchableInputFields"
     )
+    auth: tuple[AuthMode, ...] = Field(
+        default=(AuthMode.API_KEY,),
+        min_length=1,
+        description='How a start must authenticate: "apiKey", "basic", both, or "none" (a public start)',
+    )
+
+    @field_validator("auth", mode="before")
+    @classmethod
+    def _modes(cls, auth: object) -> object:
+        # "none" alone is the one mode given as a string; the others are a list.
+        return (auth,) if isinstance(auth, str) else auth
+
+    @field_validator("auth")
+    @classmethod
+    def _none_alone(cls, auth: tuple[AuthMode, ...]) -> tuple[AuthMode, ...]:
+        if AuthMode.NONE in auth and len(auth) > 1:
+            raise ValueError('auth "none" needs no other mode: a public start takes any caller')
+        return tuple(sorted(set(auth)))
+
+    @property
+    def public(self) -> bool:
+        return AuthMode.NONE in self.auth
 
     @field_validator("versions")
     @classmethod

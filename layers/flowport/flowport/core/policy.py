@@ -1,0 +1,65 @@
+"""The API Gateway policy of a caller: every route its scopes allow, across the whole API.
+
+The authorizer returns this whole policy, not just an answer for the route asked about, so that a
+policy cached for one request (by API Gateway, if its authorizer cache is turned on) stays right for
+every other. Rules of the routes, no AWS: flowport.usecases.authorize puts them into the response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from flowport.core.identity import Action, AuthMode, Caller
+from flowport.core.registry import Registry, Workflow
+
+START_ROUTES = (("POST", "/workflows/{name}/executions"), ("GET", "/workflows/{name}/start"))
+READ_ROUTES = (("GET", "/executions"), ("GET", "/executions/*"), ("GET", "/workflows"))
+CANCEL_ROUTES = (("DELETE", "/executions/*"),)
+ADMIN_ROUTES = (("*", "/admin"), ("*", "/admin/*"))
+
+
+@dataclass(frozen=True)
+class Policy:
+    allow: tuple[tuple[str, str], ...]  # (method or *, resource path with * wildcards)
+    deny: tuple[tuple[str, str], ...] = ()
+
+
+def accepts(workflow: Workflow, mode: AuthMode) -> bool:
+    """Whether a start of `workflow` accepts a caller who authenticated this way (or not at all)."""
+    return AuthMode.NONE in workflow.auth or mode in workflow.auth
+
+
+def policy_for(caller: Caller, registry: Registry) -> Policy:
+    allow: list[tuple[str, str]] = []
+    deny: list[tuple[str, str]] = []
+    public = [name for name, workflow in registry.items() if AuthMode.NONE in workflow.auth]
+    if caller.anonymous:
+        return Policy(tuple(_start_routes(public)))
+    scopes = caller.scopes
+    if Action.START in scopes.actions and scopes.all_workflows:
+        # A wildcard, so that an unknown workflow reaches the function's 404 rather than a 403; the
+        # workflows that do not take this kind of credential are denied by name (a Deny wins).
+        allow += _start_routes(["*"])
+        deny += _start_routes(name for name, w in registry.items() if not accepts(w, caller.mode))
+    else:
+        startable = [
+            name
+            for name, workflow in registry.items()
+            if accepts(workflow, caller.mode)
+            and (name in public or scopes.allows(Action.START, name))
+        ]
+        allow += _start_routes(startable)
+    if Action.READ in scopes.actions:
+        allow += READ_ROUTES
+        readable = ["*"] if scopes.all_workflows else caller.readable_workflows(scopes.workflows)
+        allow += [("GET", f"/workflows/{name}") for name in readable]
+    if Action.CANCEL in scopes.actions:
+        allow += CANCEL_ROUTES
+    if Action.ADMIN in scopes.actions:
+        allow += ADMIN_ROUTES
+    return Policy(tuple(allow), tuple(deny))
+
+
+def _start_routes(names: Iterable[str]) -> list[tuple[str, str]]:
+    return [(method, path.replace("{name}", name)) for name in names for method, path in START_ROUTES]
