@@ -20,7 +20,7 @@ from flowport.aws import clients
 from flowport.core import stream
 from flowport.settings import get_settings
 
-from tests.support import TICKET, Api, wait_until
+from tests.support import ADMIN, TICKET, Api, wait_until
 
 POLLERS = 100
 STREAMS = 10
@@ -71,7 +71,7 @@ def measure(api: Api) -> dict[str, Any]:
         pause = random.Random(execution_id)
         while time.monotonic() < deadline:
             try:
-                reader.status(execution_id)
+                reader.status(execution_id, ADMIN)
                 reads.add()
             except Exception as error:
                 failures.append(f"poll: {type(error).__name__}: {error}")
@@ -83,7 +83,7 @@ def measure(api: Api) -> dict[str, Any]:
 
         def look(at: stream.Cursor) -> Any:
             looks.add()
-            return reader.events(execution_id, at)
+            return reader.events(execution_id, ADMIN, at)
 
         while time.monotonic() < deadline:
             try:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flowport.core.errors import ServiceUnavailable
+from flowport.core.identity import Reach
 from flowport.core.models import ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord, LiveView
 from flowport.core.ports import CancelClaim, KeyTaken
 from flowport.core.status import Observation
@@ -80,12 +81,15 @@ class InMemoryStore:
         self.keys[key_hash] = current.model_copy(update={"lease_until": 0})
         return True
 
-    def claim_cancel(self, execution_id: str, now: datetime) -> CancelClaim:
+    def claim_cancel(self, execution_id: str, now: datetime, reach: Reach) -> CancelClaim:
         self.calls.append("claim_cancel")
         record = self._live(execution_id, now.timestamp())
         if record is None:
             return CancelClaim(False, None)
-        if record.status.is_terminal or record.cancel_requested_at is not None:
+        out_of_reach = (reach.workflows is not None and record.workflow not in reach.workflows) or (
+            reach.started_by is not None and record.started_by != reach.started_by
+        )
+        if out_of_reach or record.status.is_terminal or record.cancel_requested_at is not None:
             return CancelClaim(False, record)
         claimed = record.model_copy(update={"cancel_requested_at": now})
         self.records[execution_id] = claimed

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 from flowport.aws import clients
+from flowport.core.identity import ALL_WORKFLOWS, Action, AuthMode, Caller, Scopes
 from flowport.local.functions import invoke
 from flowport.local.template import LOCAL_ACCOUNT, LOCAL_REGION, LOCAL_STACK, ApiRoute, Stack
 from flowport.settings import Settings
@@ -26,6 +27,30 @@ EVENTS = Path(__file__).resolve().parents[1] / "events"
 # instead of 25 s.
 QUICK_STREAMS = {"FLOWPORT_STREAM_MAX_SECONDS": "0.3", "FLOWPORT_STREAM_POLL_SECONDS": "0.05"}
 T = TypeVar("T")
+
+
+def caller(
+    principal_id: str = "p_testadmin0000000000",
+    *,
+    workflows: tuple[str, ...] = (ALL_WORKFLOWS,),
+    actions: tuple[Action, ...] = tuple(Action),
+    own_executions_only: bool = False,
+    mode: AuthMode = AuthMode.API_KEY,
+) -> Caller:
+    """A caller as the authorizer would vouch for it: by default one that may do anything."""
+    scopes = Scopes(workflows=workflows, actions=actions, own_executions_only=own_executions_only)
+    return Caller(principal_id, principal_id.removeprefix("p_"), scopes, mode)
+
+
+ADMIN = caller()
+ANYONE = ADMIN.reach()  # the reach of a caller that may touch every execution
+
+
+def as_caller(event: dict[str, Any], who: Caller) -> dict[str, Any]:
+    """A copy of `event` as API Gateway passes it on after its authorizer vouched for `who`."""
+    event = copy.deepcopy(event)
+    event["requestContext"]["authorizer"] = {"principalId": who.principal_id, **who.to_context()}
+    return event
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -130,8 +155,10 @@ class Api:
         headers: dict[str, str | None] | None = None,
         query: dict[str, str] | None = None,
         raw_body: str | None = None,
+        who: Caller | None = None,
     ) -> HttpResult:
-        """POST /workflows/{workflow}/executions, from events/start-execution.json without its key."""
+        """POST /workflows/{workflow}/executions, from events/start-execution.json without its key; by
+        the sample event's admin unless `who` says which caller."""
         base_headers: dict[str, str | None] = {"Idempotency-Key": None, "X-On-Conflict": None}
         event = with_request(
             load_event("start-execution"),
@@ -140,21 +167,20 @@ class Api:
             headers={**base_headers, **(headers or {})},
             body=raw_body if raw_body is not None else json.dumps(body if body is not None else TICKET),
         )
-        return self.call(event)
+        return self.call(as_caller(event, who) if who else event)
 
-    def get(self, execution_id: str) -> HttpResult:
-        return self.call(
-            with_request(load_event("get-execution"), path_parameters={"executionId": execution_id})
-        )
+    def get(self, execution_id: str, who: Caller | None = None) -> HttpResult:
+        event = with_request(load_event("get-execution"), path_parameters={"executionId": execution_id})
+        return self.call(as_caller(event, who) if who else event)
 
-    def search(self, **query: str) -> HttpResult:
+    def search(self, who: Caller | None = None, **query: str) -> HttpResult:
         """GET /executions?<query>, from events/list-executions.json with its query replaced."""
-        return self.call(with_request(load_event("list-executions"), query=query))
+        event = with_request(load_event("list-executions"), query=query)
+        return self.call(as_caller(event, who) if who else event)
 
-    def cancel(self, execution_id: str) -> HttpResult:
-        return self.call(
-            with_request(load_event("cancel-execution"), path_parameters={"executionId": execution_id})
-        )
+    def cancel(self, execution_id: str, who: Caller | None = None) -> HttpResult:
+        event = with_request(load_event("cancel-execution"), path_parameters={"executionId": execution_id})
+        return self.call(as_caller(event, who) if who else event)
 
     def wait_for_status(self, execution_id: str, *statuses: str, timeout: float = 15.0) -> dict[str, Any]:
         def reached() -> dict[str, Any] | None:

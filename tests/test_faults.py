@@ -21,7 +21,7 @@ from flowport.usecases.cancel import CancelExecution
 from flowport.usecases.live import LiveExecutions
 from flowport.usecases.start import StartCommand, StartExecution
 
-from tests.support import TICKET, Api, aws_failing, wait_until
+from tests.support import ADMIN, TICKET, Api, aws_failing, wait_until
 
 KEY = "fault-key"
 
@@ -89,6 +89,7 @@ def command(
         version=None,
         input={**TICKET, "delaySeconds": 30},
         source=ExecutionSource.HTTP_POST,
+        caller=ADMIN,
         idempotency_key=key,
         on_conflict=strategy if key else None,
     )
@@ -107,7 +108,7 @@ def cancelled_while_queued(clock: Clock) -> EngineWhoseStarts:
     """A cancel arrives after the record was written and before the start request reaches Step Functions."""
 
     def cancel_then_start(state_machine_arn: str, name: str, input_json: str) -> None:
-        assert canceller(clock).cancel(name).cancelled
+        assert canceller(clock).cancel(name, ADMIN).cancelled
         services.workflow_engine().start(state_machine_arn, name, input_json)
 
     return EngineWhoseStarts(cancel_then_start)
@@ -176,7 +177,7 @@ def test_an_execution_never_started_before_the_deadline_is_failed_and_its_key_ca
     clock.advance(get_settings().start_deadline_seconds)
     abandoned_id = starter(clock).start(command(ConflictStrategy.RETURN_EXISTING))
     assert abandoned_id.execution.status is ExecutionStatus.FAILED
-    detail = live(clock).look(abandoned_id.execution.execution_id).record
+    detail = live(clock).look(abandoned_id.execution.execution_id, None).record
     assert detail.status is ExecutionStatus.FAILED
     assert detail.error is not None
     assert detail.error.code == "start_abandoned"
@@ -216,7 +217,7 @@ def test_a_start_step_functions_refuses_is_503_and_leaves_nothing_stuck(cloud: L
     assert executions_started(cloud) == []
     if key is None:
         [item] = boto3.client("dynamodb").scan(TableName=get_settings().table_name)["Items"]
-        record = live(clock).look(item["executionId"]["S"]).record
+        record = live(clock).look(item["executionId"]["S"], None).record
         assert (record.status, record.error.code if record.error else None) == (
             ExecutionStatus.FAILED,
             "start_failed",

@@ -204,10 +204,19 @@ def test_the_route_is_documented(api: Api):
     assert operation["operationId"] == "searchExecutions"
     assert {(p["in"], p["name"]) for p in operation["parameters"]} == {
         ("query", name)
-        for name in ("workflow", "status", "correlationId", "since", "until", "limit", "nextToken")
+        for name in (
+            "workflow",
+            "status",
+            "correlationId",
+            "startedBy",
+            "since",
+            "until",
+            "limit",
+            "nextToken",
+        )
     }
     assert "input.<field>" in operation["description"]
-    assert set(operation["responses"]) == {"200", "400", "404", "503"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "503"}
     assert "ExecutionPage" in document["components"]["schemas"]
     assert "searchableInputFields" in document["components"]["schemas"]["WorkflowView"]["properties"]
 

@@ -8,7 +8,7 @@ import pytest
 from flowport import services
 from flowport.local.cloud import LocalCloud
 
-from tests.support import TICKET, Api, load_event, wait_until, with_request
+from tests.support import ANYONE, TICKET, Api, load_event, wait_until, with_request
 
 
 def test_the_status_of_a_running_then_completed_execution(api: Api):
@@ -87,7 +87,7 @@ def test_a_cancel_while_another_is_under_way_says_so_not_finished(api: Api):
     started = api.start(body={**TICKET, "delaySeconds": 30}).json()
     api.wait_for_status(started["executionId"], "RUNNING")
     # Another cancel claimed it and has not recorded CANCELLED yet.
-    assert services.execution_store().claim_cancel(started["executionId"], datetime.now(UTC)).won
+    assert services.execution_store().claim_cancel(started["executionId"], datetime.now(UTC), ANYONE).won
     response = api.cancel(started["executionId"])
     assert (response.status, response.problem_code) == (409, "cancellation_in_progress")
     problem = response.json()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from flowport.api.routes import workflows
 from flowport.core.registry import Workflow
 from flowport.local.functions import LocalContext
 
-from tests.support import HttpResult, load_event, settings_for_tests, with_request
+from tests.support import ADMIN, HttpResult, as_caller, caller, load_event, settings_for_tests, with_request
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,13 +33,17 @@ def app(monkeypatch: pytest.MonkeyPatch) -> Iterator[APIGatewayRestResolver]:
 
 
 def call(
-    app: APIGatewayRestResolver, resource: str, path_parameters: dict[str, str] | None = None
+    app: APIGatewayRestResolver,
+    resource: str,
+    path_parameters: dict[str, str] | None = None,
+    change: Callable[[dict[str, Any]], dict[str, Any]] = lambda event: as_caller(event, ADMIN),
 ) -> HttpResult:
-    """GET `resource` through `app`, from events/get-openapi.json re-pointed at the route."""
+    """GET `resource` through `app`, from events/get-openapi.json re-pointed at the route, by an admin
+    unless `change` makes it another caller's request."""
     event = load_event("get-openapi")
     event["resource"] = event["path"] = event["requestContext"]["resourcePath"] = resource
     event["requestContext"]["path"] = f"/{event['requestContext']['stage']}{resource}"
-    event = with_request(event, path_parameters=path_parameters)
+    event = change(with_request(event, path_parameters=path_parameters))
     response: dict[str, Any] = app.resolve(
         event, LocalContext("test", 128, 3, "arn:aws:lambda:us-east-1:123456789012:function:test")
     )
@@ -70,6 +74,7 @@ def test_the_list_has_every_workflow_sorted_by_name_with_its_settings(app: APIGa
     assert triage["retentionHours"] == 24
     assert triage["inputSchema"]["required"] == ["subject", "customerTier"]
     assert triage["searchableInputFields"] == ["customerId"]
+    assert triage["auth"] == ["apiKey"]  # the default: secure unless the workflow says otherwise
     assert "contentVariable" not in triage
     assert triage["links"] == {
         "self": "/v1/workflows/ticket-triage",
@@ -150,9 +155,36 @@ def test_workflow_view_is_pure_and_prefixes_links_with_the_base():
         "retentionHours": 24,
         "startByGet": False,
         "searchableInputFields": [],
+        "auth": ["apiKey"],
         "links": {
             "self": "/prod/workflows/demo",
             "start": "/prod/workflows/demo/executions",
             "executions": "/prod/executions?workflow=demo",
         },
     }
+
+
+def test_a_caller_sees_only_the_workflows_in_its_scope(app: APIGatewayRestResolver):
+    def as_triager(event: dict[str, Any]) -> dict[str, Any]:
+        return as_caller(event, caller("p_triager000000000000", workflows=("ticket-triage",)))
+
+    listed = call(app, "/workflows", change=as_triager).json()["workflows"]
+    assert [w["name"] for w in listed] == ["ticket-triage"]
+    assert call(app, "/workflows/{name}", {"name": "ticket-triage"}, change=as_triager).status == 200
+    hidden = call(app, "/workflows/{name}", {"name": "document-summary"}, change=as_triager)
+    unknown = call(app, "/workflows/{name}", {"name": "no-such-workflow"}, change=as_triager)
+    assert (
+        (hidden.status, hidden.problem_code)
+        == (unknown.status, unknown.problem_code)
+        == (
+            404,
+            "workflow_not_found",
+        )
+    )
+    assert hidden.json()["detail"] == "No workflow named 'document-summary'"
+
+
+def test_without_a_caller_the_workflows_are_not_listed(app: APIGatewayRestResolver):
+    response = call(app, "/workflows", change=lambda event: {**event, "requestContext": {}})
+    assert (response.status, response.problem_code) == (401, "unauthorized")
+    assert "Bearer" in response.headers["www-authenticate"]

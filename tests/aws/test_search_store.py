@@ -20,7 +20,7 @@ from flowport.local.cloud import LocalCloud
 from flowport.usecases.search import SearchExecutions, SearchRequest
 
 from tests.aws.test_store import NOW, key, record
-from tests.support import settings_for_tests
+from tests.support import ADMIN, settings_for_tests
 
 WORKFLOW = Workflow.model_validate(
     {"name": "ticket-triage", "versions": [2], "searchableInputFields": ["customerId", "vip"]}
@@ -96,6 +96,7 @@ def test_record_indexes_project_a_summary_only_and_hold_records_only(
         (Index.BY_WORKFLOW, "ticket-triage"),
         (Index.BY_STATUS, "QUEUED"),
         (Index.BY_CORRELATION_ID, "corr"),
+        (Index.BY_STARTED_BY, ADMIN.principal_id),
         (Index.BY_DAY, "2026-11-23"),
     ]:
         (item,) = raw_index(client, table, index, partition)  # not the key's item, not the pointer
@@ -194,7 +195,7 @@ def service(
 def all_pages(search_service: SearchExecutions, **request: Any) -> list[list[str]]:
     pages, token = [], None
     while True:
-        page = search_service.search(SearchRequest(next_token=token, **request))
+        page = search_service.search(SearchRequest(next_token=token, **request), ADMIN)
         pages.append([item.execution_id for item in page.items])
         token = page.next_token
         if token is None:
@@ -246,7 +247,9 @@ def test_an_input_field_finds_strings_numbers_and_booleans_by_their_text(
     searching = service(indexes, NOW + timedelta(minutes=1))
 
     def found(field: str, value: str, **request: Any) -> list[str]:
-        page = searching.search(SearchRequest(workflow="ticket-triage", inputs={field: value}, **request))
+        page = searching.search(
+            SearchRequest(workflow="ticket-triage", inputs={field: value}, **request), ADMIN
+        )
         return [item.execution_id for item in page.items]
 
     assert found("customerId", "42") == ["f", "n", "s"]
@@ -261,6 +264,6 @@ def test_a_pointer_whose_record_is_gone_is_skipped(store: ExecutionStore, client
     create(store, "gone", created_at=NOW + timedelta(seconds=1), input={"customerId": "c"})
     client.delete_item(TableName=table, Key={"pk": {"S": "EXEC#gone"}, "sk": {"S": "EXEC"}})  # as TTL does
     page = service(SearchStore(client, table), NOW).search(
-        SearchRequest(workflow="ticket-triage", inputs={"customerId": "c"})
+        SearchRequest(workflow="ticket-triage", inputs={"customerId": "c"}), ADMIN
     )
     assert [item.execution_id for item in page.items] == ["kept"]

@@ -17,6 +17,8 @@ from flowport.core.models import (
 from flowport.core.ports import CancelClaim, KeyTaken
 from flowport.local.cloud import LocalCloud
 
+from tests.support import ADMIN, ANYONE
+
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:flowport-local-ticket-triage-v2"
 
@@ -37,6 +39,7 @@ def record(execution_id: str = "e1", **changes) -> ExecutionRecord:
         input={"float": 1.5, "nested": [{"": None}], "text": "ü"},
         source=ExecutionSource.HTTP_POST,
         created_at=NOW,
+        started_by=ADMIN.principal_id,
         idempotency_key_hash="h1",
         expires_at=int(NOW.timestamp()) + 3600,
     )
@@ -100,30 +103,30 @@ def test_only_one_request_takes_over_a_start(store: ExecutionStore):
 
 def test_only_one_caller_claims_a_cancellation_and_each_learns_the_record(store: ExecutionStore):
     store.create(record(status=ExecutionStatus.RUNNING), None, now=NOW.timestamp())
-    won = store.claim_cancel("e1", NOW)
+    won = store.claim_cancel("e1", NOW, ANYONE)
     assert won.won
     assert won.record is not None
     assert (won.record.status, won.record.cancel_requested_at) == (ExecutionStatus.RUNNING, NOW)
-    lost = store.claim_cancel("e1", NOW)
+    lost = store.claim_cancel("e1", NOW, ANYONE)
     assert not lost.won
     assert lost.record is not None
     assert lost.record.execution_id == "e1"
     assert store.withdraw_cancel("e1")
-    assert store.claim_cancel("e1", NOW).won
-    assert store.claim_cancel("missing", NOW) == CancelClaim(False, None)
+    assert store.claim_cancel("e1", NOW, ANYONE).won
+    assert store.claim_cancel("missing", NOW, ANYONE) == CancelClaim(False, None)
 
 
 def test_a_finished_or_expired_execution_cannot_be_claimed(store: ExecutionStore):
     store.create(record(status=ExecutionStatus.RUNNING), None, now=NOW.timestamp())
     store.finish(record(status=ExecutionStatus.COMPLETED, completed_at=NOW))
-    finished = store.claim_cancel("e1", NOW)
+    finished = store.claim_cancel("e1", NOW, ANYONE)
     assert not finished.won
     assert finished.record is not None
     assert finished.record.status is ExecutionStatus.COMPLETED
     store.create(
         record("e2", status=ExecutionStatus.RUNNING, expires_at=int(NOW.timestamp()) - 1), None, now=0
     )
-    assert store.claim_cancel("e2", NOW) == CancelClaim(False, None)
+    assert store.claim_cancel("e2", NOW, ANYONE) == CancelClaim(False, None)
 
 
 def test_only_a_cancelled_record_is_finished_again_after_its_cancel(store: ExecutionStore):

@@ -69,7 +69,6 @@ def execution_store() -> ExecutionStore:
 @cache
 def live_views() -> DynamoLiveViews:
     from flowport.aws.live_views import DynamoLiveViews
-    from flowport.aws.principals import PrincipalStore
 
     return DynamoLiveViews(clients.dynamodb(), get_settings().table_name)
 
@@ -119,8 +118,6 @@ def read_execution() -> ReadExecution:
 
 @cache
 def cancel_execution() -> CancelExecution:
-    from flowport.usecases.admin import ManagePrincipals
-    from flowport.usecases.authorize import Authorize
     from flowport.usecases.cancel import CancelExecution
 
     return CancelExecution(execution_store(), workflow_engine(), live_executions())

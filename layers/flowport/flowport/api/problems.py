@@ -79,6 +79,10 @@ def problem_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
             "description": _DESCRIPTIONS[status],
             "content": {PROBLEM_JSON: {"model": Problem}},
         }
+        if status == 401:
+            responses[status]["headers"] = {
+                "WWW-Authenticate": {"description": "The accepted schemes", "schema": {"type": "string"}}
+            }
         if status == 405:
             responses[status]["headers"] = {
                 "Allow": {"description": "The methods the path has (RFC 9110)", "schema": {"type": "string"}}
@@ -88,8 +92,9 @@ def problem_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
 
 _DESCRIPTIONS = {
     400: "Malformed JSON or form, non-object input, or a bad, unknown or repeated query or header value",
-    403: "The workflow is disabled",
-    404: "Unknown workflow, version or execution",
+    401: "No credentials, or ones that are wrong, expired or revoked; `WWW-Authenticate` names the schemes",
+    403: "The credentials' scopes do not allow this action (on this workflow), or the workflow is disabled",
+    404: "Unknown workflow, version or execution, or one out of the caller's scope",
     405: "The workflow is not started by GET (it did not opt in with startByGet): an empty `Allow`",
     406: "No acceptable representation",
     409: "Conflicts with an existing execution or with a request still in flight",

@@ -99,7 +99,11 @@ class PrincipalStore:
         with transient_failures_as_unavailable("DynamoDB"):
             self._client.put_item(
                 TableName=self._table,
-                Item={**_item(data, principal_key(principal.principal_id)), "keys": {"M": {}}, "revision": {"N": "0"}},
+                Item={
+                    **_item(data, principal_key(principal.principal_id)),
+                    "keys": {"M": {}},
+                    "revision": {"N": "0"},
+                },
                 ConditionExpression="attribute_not_exists(pk)",
             )
 
@@ -158,7 +162,9 @@ class PrincipalStore:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": _item({"principalId": principal_id, "keyHash": key_hash}, key_id_item_key(key.key_id)),
+                    "Item": _item(
+                        {"principalId": principal_id, "keyHash": key_hash}, key_id_item_key(key.key_id)
+                    ),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -281,7 +287,9 @@ class PrincipalStore:
                     if reason.get("Code") == "ConditionalCheckFailed":
                         raise _Refused(index, reasons[0].get("Item")) from error
                 if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
-                    raise ServiceUnavailable("Another change to this principal is under way; retry") from error
+                    raise ServiceUnavailable(
+                        "Another change to this principal is under way; retry"
+                    ) from error
                 raise
 
 

@@ -31,6 +31,7 @@ def _summary(item: Mapping[str, Any]) -> ExecutionSummary:
         correlation_id=item.get("correlationId", {}).get("S"),
         priority=int(item["priority"]["N"]),
         created_at=item["createdAt"]["S"],
+        started_by=item.get("startedBy", {}).get("S"),
         links=status.links(execution_id),
     )
 

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from flowport.aws.errors import error_code, transient_failures_as_unavailable
 from flowport.core import index
 from flowport.core.errors import IdempotencyKeyInFlight
+from flowport.core.identity import Reach
 from flowport.core.models import ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord
 from flowport.core.ports import CancelClaim, KeyTaken
 
@@ -216,21 +217,37 @@ class ExecutionStore:
             {":zero": {"N": "0"}, ":execution": {"S": execution_id}},
         )
 
-    def claim_cancel(self, execution_id: str, now: datetime) -> CancelClaim:
+    def claim_cancel(self, execution_id: str, now: datetime, reach: Reach) -> CancelClaim:
         """Claim the execution's cancellation, in one conditional write that returns the record whether it
-        wins (as it is now) or not (as it stopped the claim). Exactly one of any number of callers wins."""
+        wins (as it is now) or not (as it stopped the claim). Exactly one of any number of callers wins,
+        and only one whose `reach` takes the execution in."""
+        conditions = [
+            "attribute_exists(pk)",
+            "attribute_not_exists(cancelRequestedAt)",
+            _ACTIVE,
+            "expiresAt >= :epoch",
+        ]
+        names = {"#status": "status"}
+        values: dict[str, Any] = {
+            ":now": {"S": now.isoformat()},
+            ":epoch": {"N": str(int(now.timestamp()))},
+            **_status_values(),
+        }
+        if reach.workflows is not None:
+            placeholders = [f":workflow{number}" for number in range(len(reach.workflows))]
+            conditions.append(f"#workflow IN ({', '.join(placeholders)})")
+            names["#workflow"] = "workflow"
+            values.update({p: {"S": name} for p, name in zip(placeholders, reach.workflows, strict=True)})
+        if reach.started_by is not None:
+            conditions.append("startedBy = :startedBy")
+            values[":startedBy"] = {"S": reach.started_by}
         arguments: dict[str, Any] = {
             "TableName": self._table,
             "Key": execution_pk(execution_id),
             "UpdateExpression": "SET cancelRequestedAt = :now",
-            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(cancelRequestedAt) "
-            f"AND {_ACTIVE} AND expiresAt >= :epoch",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": {
-                ":now": {"S": now.isoformat()},
-                ":epoch": {"N": str(int(now.timestamp()))},
-                **_status_values(),
-            },
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
             "ReturnValues": "ALL_NEW",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }

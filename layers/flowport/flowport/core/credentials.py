@@ -124,7 +124,10 @@ def _basic(encoded: str) -> Password:
 
 def challenge(modes: Iterable[AuthMode]) -> str:
     """The WWW-Authenticate value naming the schemes these modes take (RFC 9110 §11.6.1)."""
-    schemes = {AuthMode.API_KEY: 'Bearer realm="flowport"', AuthMode.BASIC: 'Basic realm="flowport", charset="UTF-8"'}
+    schemes = {
+        AuthMode.API_KEY: 'Bearer realm="flowport"',
+        AuthMode.BASIC: 'Basic realm="flowport", charset="UTF-8"',
+    }
     return ", ".join(schemes[mode] for mode in (AuthMode.API_KEY, AuthMode.BASIC) if mode in set(modes))
 
 
@@ -151,9 +154,7 @@ def looks_like_a_key(secret: str) -> bool:
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(SCRYPT_SALT_BYTES)
     digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-    return "$".join(
-        ("scrypt", str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P), _b64(salt), _b64(digest))
-    )
+    return "$".join(("scrypt", str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P), _b64(salt), _b64(digest)))
 
 
 def verify_password(password: str, encoded: str | None) -> bool:

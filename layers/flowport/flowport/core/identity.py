@@ -74,6 +74,15 @@ NO_SCOPES = Scopes(workflows=(ALL_WORKFLOWS,), actions=(Action.START,))  # place
 
 
 @dataclass(frozen=True)
+class Reach:
+    """Which executions a caller may touch: of these workflows (None: any), started by this principal
+    (None: by anyone)."""
+
+    workflows: tuple[str, ...] | None
+    started_by: str | None
+
+
+@dataclass(frozen=True)
 class Caller:
     """The principal a request comes from, as the authorizer vouched for it."""
 
@@ -104,6 +113,13 @@ class Caller:
             return False
         return not self.scopes.own_executions_only or started_by == self.principal_id
 
+    def reach(self) -> Reach:
+        """The executions `may_see` lets this caller touch, as a store can put them into a condition."""
+        return Reach(
+            workflows=None if self.scopes.all_workflows else self.scopes.workflows,
+            started_by=self.principal_id if self.scopes.own_executions_only else None,
+        )
+
     def readable_workflows(self, names: Iterable[str]) -> list[str]:
         return [name for name in names if self.scopes.allows(Action.READ, name)]
 
@@ -130,7 +146,7 @@ class Caller:
                 return anonymous_caller()
             scopes = Scopes(
                 workflows=tuple(filter(None, str(authorizer["workflows"]).split(","))),
-                actions=tuple(filter(None, str(authorizer["actions"]).split(","))),  # type: ignore[arg-type]
+                actions=tuple(filter(None, str(authorizer["actions"]).split(","))),
                 own_executions_only=str(authorizer.get("ownExecutionsOnly", "")).lower() == "true",
             )
         except (KeyError, ValueError) as error:

@@ -32,6 +32,7 @@ LISTED_ATTRIBUTES = (
     "correlationId",
     "priority",
     "createdAt",
+    "startedBy",
     "expiresAt",
 )
 
@@ -41,6 +42,7 @@ class Index(StrEnum):
 
     BY_INPUT_FIELD = "ByInputField"
     BY_CORRELATION_ID = "ByCorrelationId"
+    BY_STARTED_BY = "ByStartedBy"
     BY_WORKFLOW = "ByWorkflow"
     BY_STATUS = "ByStatus"
     BY_DAY = "ByDay"
@@ -53,6 +55,7 @@ class Index(StrEnum):
 _PARTITION_KEYS = {
     Index.BY_INPUT_FIELD: "searchKey",
     Index.BY_CORRELATION_ID: "correlationId",
+    Index.BY_STARTED_BY: "startedBy",
     Index.BY_WORKFLOW: "workflow",
     Index.BY_STATUS: "status",
     Index.BY_DAY: DAY_KEY,

@@ -108,6 +108,9 @@ class ExecutionSummary(ApiModel):
     correlation_id: str | None = None
     priority: int
     created_at: datetime
+    started_by: str | None = Field(
+        default=None, description="Id of the principal that started it (`anonymous` for a public start)"
+    )
     links: ExecutionLinks
 
 
@@ -233,6 +236,7 @@ class ExecutionRecord(StoredModel):
     input: dict[str, Any]
     source: ExecutionSource
     created_at: datetime
+    started_by: str | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
     output: Any | None = None
@@ -264,6 +268,7 @@ class IdempotencyKeyRecord(StoredModel):
     correlation_id: str | None = None
     priority: int = 0
     created_at: datetime
+    started_by: str | None = None
     status: ExecutionStatus = Field(description="Last status known to DynamoDB; QUEUED until confirmed")
     lease_until: float = Field(description="Epoch seconds until which the request that wrote it may start it")
     expires_at: int
@@ -344,6 +349,7 @@ class WorkflowView(ApiModel):
     searchable_input_fields: list[str] = Field(
         description="Input fields that GET /executions?workflow=<name>&input.<field>=<value> searches"
     )
+    auth: list[str] = Field(description='How its start authenticates: "apiKey", "basic", or "none" (public)')
     links: WorkflowLinks
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from flowport.core.credentials import challenge
+from flowport.core.errors import Unauthorized
 from flowport.core.identity import Action, AuthMode, Caller
 from flowport.core.registry import Registry, Workflow
 
@@ -30,6 +32,19 @@ def accepts(workflow: Workflow, mode: AuthMode) -> bool:
     return AuthMode.NONE in workflow.auth or mode in workflow.auth
 
 
+def require_start(caller: Caller, workflow: Workflow) -> None:
+    """A start of `workflow` by `caller`: any caller for a public workflow; otherwise a credential of a
+    kind the workflow takes (401, naming those kinds) and the start scope for it (403)."""
+    if workflow.public:
+        return
+    if caller.anonymous or caller.mode not in workflow.auth:
+        raise Unauthorized(
+            f"Workflow '{workflow.name}' is started with {' or '.join(workflow.auth)} credentials",
+            challenge=challenge(workflow.auth),
+        )
+    caller.require(Action.START, workflow.name)
+
+
 def policy_for(caller: Caller, registry: Registry) -> Policy:
     allow: list[tuple[str, str]] = []
     deny: list[tuple[str, str]] = []
@@ -46,8 +61,7 @@ def policy_for(caller: Caller, registry: Registry) -> Policy:
         startable = [
             name
             for name, workflow in registry.items()
-            if accepts(workflow, caller.mode)
-            and (name in public or scopes.allows(Action.START, name))
+            if accepts(workflow, caller.mode) and (name in public or scopes.allows(Action.START, name))
         ]
         allow += _start_routes(startable)
     if Action.READ in scopes.actions:

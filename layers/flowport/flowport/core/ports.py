@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from flowport.core.identity import StoredCredential
+from flowport.core.identity import Reach, StoredCredential
 from flowport.core.models import ExecutionRecord, ExecutionSummary, IdempotencyKeyRecord, LiveView
 from flowport.core.status import Observation
 
 if TYPE_CHECKING:
     from flowport.core.principals import KeyInfo, Principal
+
     # The search's query planning is the status function's alone: the other functions do not load it.
     from flowport.core.search import QuerySpec
 
@@ -61,8 +62,9 @@ class ExecutionStore(Protocol):
     def release_start(self, key_hash: str, execution_id: str) -> bool:
         """Let the next request with this key start its execution at once."""
 
-    def claim_cancel(self, execution_id: str, now: datetime) -> CancelClaim:
-        """Claim the cancellation of a queued or running execution; one of any number of callers wins."""
+    def claim_cancel(self, execution_id: str, now: datetime, reach: Reach) -> CancelClaim:
+        """Claim the cancellation of a queued or running execution within `reach`; one of any number of
+        callers wins."""
 
     def withdraw_cancel(self, execution_id: str) -> bool:
         """Give a won claim back (the stop failed), so that a retry can claim it again."""

@@ -1,4 +1,4 @@
-"""Principals as the admin routes show and take them (the rules of who may do what: flowport.core.identity)."""
+"""Principals as the admin routes show and take them (who may do what: flowport.core.identity)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from flowport.core.identity import Scopes
 from flowport.core.models import ApiModel
 
 MAX_KEYS_PER_PRINCIPAL = 2  # two at once, so that a key can be replaced without a moment without one
-PrincipalName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+PrincipalName = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@+-]{1,64}$")]
 
 

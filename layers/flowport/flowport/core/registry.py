@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from flowport.core.errors import VersionNotFound, WorkflowDisabled, WorkflowNotFound
-from flowport.core.identity import AuthMode
+from flowport.core.identity import Action, AuthMode, Caller
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -166,11 +166,13 @@ class Registry(Mapping[str, Workflow]):
         """The state machine definition (ASL) of a version, as shipped beside its settings."""
         return _read_definition(self._root / workflow.name / workflow.definition_file(version))
 
-    def find(self, name: str) -> Workflow:
-        try:
-            return self._workflows[name]
-        except KeyError:
-            raise WorkflowNotFound(f"No workflow named '{name}'") from None
+    def find(self, name: str, reader: Caller | None = None) -> Workflow:
+        """The workflow; WorkflowNotFound if there is none, or if `reader` may not read it (a workflow
+        out of a caller's scope does not exist for it)."""
+        workflow = self._workflows.get(name)
+        if workflow is None or (reader is not None and not reader.scopes.allows(Action.READ, name)):
+            raise WorkflowNotFound(f"No workflow named '{name}'")
+        return workflow
 
     @classmethod
     def load(cls, root: Path) -> Registry:

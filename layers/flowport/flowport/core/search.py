@@ -19,6 +19,7 @@ from typing import Any
 
 from flowport.core import tokens
 from flowport.core.errors import FieldNotSearchable, InvalidNextToken, InvalidParameter
+from flowport.core.identity import Caller
 from flowport.core.index import (
     MAX_SEARCH_VALUE_BYTES,
     RECORD_SORT_KEY,
@@ -60,6 +61,8 @@ class Filters:
     since: str | None = None
     until: str | None = None
     input_match: InputMatch | None = None
+    started_by: str | None = None
+    workflows: tuple[str, ...] | None = None  # only these workflows' (a caller's scope); None: any
 
     def fingerprint(self) -> str:
         """Ties a page token to its filters; not a secret, so a short hash will do."""
@@ -121,6 +124,8 @@ def filters(
     since: datetime | None = None,
     until: datetime | None = None,
     inputs: Mapping[str, str] | None = None,
+    started_by: str | None = None,
+    workflows: tuple[str, ...] | None = None,
 ) -> Filters:
     since_text, until_text = _bound("since", since), _bound("until", until)
     if since_text and until_text and since_text > until_text:
@@ -132,6 +137,8 @@ def filters(
         since=since_text,
         until=until_text,
         input_match=_input_match(workflow, inputs or {}),
+        started_by=started_by,
+        workflows=None if workflow else workflows,
     )
 
 
@@ -180,7 +187,12 @@ class Plan:
 
 def plan(filters: Filters) -> Plan:
     """The most selective index for the filters; the other filters are applied to what it holds."""
-    wanted = {"workflow": filters.workflow, "status": filters.status, "correlationId": filters.correlation_id}
+    wanted = {
+        "workflow": filters.workflow,
+        "status": filters.status,
+        "correlationId": filters.correlation_id,
+        "startedBy": filters.started_by,
+    }
     partition: str | None
     if filters.input_match is not None:
         assert filters.workflow is not None
@@ -189,6 +201,8 @@ def plan(filters: Filters) -> Plan:
         wanted["workflow"] = None  # part of the search key
     elif filters.correlation_id is not None:
         index, partition = Index.BY_CORRELATION_ID, filters.correlation_id
+    elif filters.started_by is not None:
+        index, partition = Index.BY_STARTED_BY, filters.started_by
     elif filters.workflow is not None and filters.status is not None:
         # COMPLETED is the bulk of a workflow's history: its workflow's partition is the smaller one to
         # read. Any other status is a thin slice of all executions, smaller than the workflow's history.
@@ -252,6 +266,11 @@ def query_spec(plan: Plan, filters: Filters, now: datetime, cursor: Cursor) -> Q
         names[f"#f{number}"] = attribute
         values[f":f{number}"] = {"S": value}
         conditions.append(f"#f{number} = :f{number}")
+    if filters.workflows is not None:
+        names["#workflow"] = "workflow"
+        placeholders = [f":w{number}" for number in range(len(filters.workflows))]
+        values.update({p: {"S": name} for p, name in zip(placeholders, filters.workflows, strict=True)})
+        conditions.append(f"#workflow IN ({', '.join(placeholders)})")
     return QuerySpec(plan.index, key_condition, " AND ".join(conditions), names, values, start_key)
 
 
@@ -269,6 +288,20 @@ def _start_key(plan: Plan, filters: Filters, partition: str, after: str) -> Star
 def matches(summary: ExecutionSummary, residual: Mapping[str, str]) -> bool:
     attributes = summary.model_dump(mode="json", by_alias=True)
     return all(attributes.get(name) == value for name, value in residual.items())
+
+
+def scoped(
+    caller: Caller, workflow: str | None, started_by: str | None
+) -> tuple[str | None, tuple[str, ...] | None] | None:
+    """A search's startedBy and workflows filters narrowed to what `caller` may read; None when nothing
+    can match (a caller that reads only its own executions, asking for another principal's)."""
+    if caller.scopes.own_executions_only:
+        if started_by not in (None, caller.principal_id):
+            return None
+        started_by = caller.principal_id
+    if workflow is not None or caller.scopes.all_workflows:
+        return started_by, None
+    return started_by, caller.scopes.workflows
 
 
 # -- walking days, for a search without filters ---------------------------------------------------------

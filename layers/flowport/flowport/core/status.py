@@ -121,6 +121,7 @@ def summary_of_key(key: IdempotencyKeyRecord, status: ExecutionStatus) -> Execut
         correlation_id=key.correlation_id,
         priority=key.priority,
         created_at=key.created_at,
+        started_by=key.started_by,
         links=links(key.execution_id),
     )
 
@@ -134,6 +135,7 @@ def summary_of(record: ExecutionRecord) -> ExecutionSummary:
         correlation_id=record.correlation_id,
         priority=record.priority,
         created_at=record.created_at,
+        started_by=record.started_by,
         links=links(record.execution_id),
     )
 

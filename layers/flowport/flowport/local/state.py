@@ -182,7 +182,7 @@ def _settle(execution_id: str) -> None:
     """Bring a record up to date with Step Functions, keeping the outcome once it has finished (on AWS
     the sync function does this from Step Functions' own events: a restored execution sends none)."""
     executions = services.live_executions()
-    look = executions.look(execution_id)
+    look = executions.look(execution_id, None)
     if look.record.status.is_terminal and not look.recorded:
         services.execution_store().finish(executions.with_retention(look.record))
 

@@ -12,7 +12,15 @@ from flowport.core.errors import InvalidParameter, KeyNotFound, PrincipalNotFoun
 from flowport.core.identity import ALL_WORKFLOWS, Action, AuthMode, Scopes, StoredCredential
 from flowport.core.models import FieldProblem
 from flowport.core.ports import PrincipalDirectory
-from flowport.core.principals import IssuedKey, KeyInfo, NewKey, NewPassword, NewPrincipal, Principal, PrincipalList
+from flowport.core.principals import (
+    IssuedKey,
+    KeyInfo,
+    NewKey,
+    NewPassword,
+    NewPrincipal,
+    Principal,
+    PrincipalList,
+)
 from flowport.core.registry import Registry
 
 ADMIN_SCOPES = Scopes(workflows=(ALL_WORKFLOWS,), actions=tuple(Action))
@@ -36,11 +44,15 @@ class ManagePrincipals:
         self._new_id = new_id
 
     def create(self, request: NewPrincipal) -> Principal:
-        unknown = [name for name in request.scopes.workflows if name != ALL_WORKFLOWS and name not in self._registry]
+        unknown = [
+            name for name in request.scopes.workflows if name != ALL_WORKFLOWS and name not in self._registry
+        ]
         if unknown:
             raise InvalidParameter(
                 f"No workflow named {', '.join(map(repr, unknown))}: scopes name deployed workflows, or '*'",
-                errors=[FieldProblem(field="/body/scopes/workflows", message=f"unknown workflows: {unknown}")],
+                errors=[
+                    FieldProblem(field="/body/scopes/workflows", message=f"unknown workflows: {unknown}")
+                ],
             )
         principal = Principal(
             principal_id=self._new_id(), name=request.name, scopes=request.scopes, created_at=self._clock()
@@ -73,7 +85,11 @@ class ManagePrincipals:
         info = KeyInfo(key_id=key_id, created_at=now, expires_at=expires)
         self._directory.add_key(principal.principal_id, info, credentials.key_hash(secret), credential)
         return IssuedKey(
-            key_id=key_id, principal_id=principal.principal_id, secret=secret, created_at=now, expires_at=expires
+            key_id=key_id,
+            principal_id=principal.principal_id,
+            secret=secret,
+            created_at=now,
+            expires_at=expires,
         )
 
     def revoke_key(self, key_id: str) -> None:

@@ -9,6 +9,7 @@ from flowport.core.errors import (
     ExecutionNotCancellable,
     ServiceUnavailable,
 )
+from flowport.core.identity import Action, Caller
 from flowport.core.models import CancelResult, ExecutionStatus
 from flowport.core.ports import ExecutionStore, WorkflowEngine
 from flowport.usecases.live import LiveExecutions, not_found
@@ -29,15 +30,16 @@ class CancelExecution:
         self._executions = executions
         self._clock = clock
 
-    def cancel(self, execution_id: str) -> CancelResult:
+    def cancel(self, execution_id: str, caller: Caller) -> CancelResult:
         """The claim decides: of any number of concurrent cancels one wins, and a finished execution (as
         recorded) refuses. Step Functions is then asked to stop it, whatever the record last heard: a
         QUEUED record may already run (its start got there before the sync function said so), and a
         start still on its way is stopped by the sync function when it reports it running."""
+        caller.require(Action.CANCEL)
         now = self._clock()
-        claim = self._store.claim_cancel(execution_id, now)
+        claim = self._store.claim_cancel(execution_id, now, caller.reach())
         record = claim.record
-        if record is None:
+        if record is None or not caller.may_see(Action.CANCEL, record.workflow, record.started_by):
             raise not_found(execution_id)
         if not claim.won:
             # Lost to a finished execution, or to another cancel that claimed it first (until it records

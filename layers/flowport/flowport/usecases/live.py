@@ -14,6 +14,7 @@ from typing import Any
 from flowport.core import live, status
 from flowport.core.clock import Clock, utcnow
 from flowport.core.errors import ExecutionNotFound
+from flowport.core.identity import Action, Caller
 from flowport.core.models import ExecutionDetail, ExecutionRecord, ExecutionStatus, LiveView
 from flowport.core.ports import ExecutionStore, LiveViewStore, WorkflowEngine
 from flowport.core.registry import Registry
@@ -53,20 +54,19 @@ class LiveExecutions:
         self._settings = settings
         self._clock = clock
 
-    def find(self, execution_id: str) -> ExecutionRecord:
-        """The stored record; ExecutionNotFound if there is none (or it expired)."""
+    def find(self, execution_id: str, caller: Caller | None) -> ExecutionRecord:
+        """The stored record; ExecutionNotFound if there is none (or it expired), or if `caller` may not
+        read it (None: flowport itself, as its own sync)."""
         record = self._store.get(execution_id, self._clock().timestamp())
-        if record is None:
-            raise not_found(execution_id)
-        return record
+        return self._visible(execution_id, record, caller)
 
-    def look(self, execution_id: str, *, need_final_view: bool = False) -> Look:
+    def look(self, execution_id: str, caller: Caller | None, *, need_final_view: bool = False) -> Look:
         """The execution now. A finished one as stored (with its final view when asked for, for the
-        node events a stream still has to send); a running one brought up to date by a live view."""
+        node events a stream still has to send); a running one brought up to date by a live view.
+        ExecutionNotFound as for `find`, before any read of Step Functions."""
         now = self._clock()
-        record, view = self._views.read(execution_id, now.timestamp(), finished_view=need_final_view)
-        if record is None:
-            raise not_found(execution_id)
+        found, view = self._views.read(execution_id, now.timestamp(), finished_view=need_final_view)
+        record = self._visible(execution_id, found, caller)
         if record.status.is_terminal:
             if not need_final_view or (view is not None and view.final):
                 return Look(record, view)
@@ -77,6 +77,15 @@ class LiveExecutions:
             view = self._refreshed(record, view, now, now.timestamp() - self._settings.live_view_seconds)
         current = status.current_record(record, view, now, self._settings.start_deadline_seconds)
         return Look(current, view, recorded=False)
+
+    @staticmethod
+    def _visible(execution_id: str, record: ExecutionRecord | None, caller: Caller | None) -> ExecutionRecord:
+        # One the caller may not read is not found, exactly as an unknown id: no existence oracle.
+        if record is None or (
+            caller is not None and not caller.may_see(Action.READ, record.workflow, record.started_by)
+        ):
+            raise not_found(execution_id)
+        return record
 
     def _refreshed(
         self, record: ExecutionRecord, stale: LiveView | None, now: datetime, stale_before: float

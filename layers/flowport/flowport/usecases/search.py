@@ -8,6 +8,7 @@ from datetime import datetime
 
 from flowport.core import search
 from flowport.core.clock import Clock, utcnow
+from flowport.core.identity import Action, Caller
 from flowport.core.index import Index
 from flowport.core.models import ExecutionPage, ExecutionStatus, ExecutionSummary
 from flowport.core.ports import SearchIndex
@@ -26,6 +27,7 @@ class SearchRequest:
     inputs: Mapping[str, str] = field(default_factory=dict)  # input field -> value
     limit: int = search.DEFAULT_LIMIT
     next_token: str | None = None
+    started_by: str | None = None
 
 
 class SearchExecutions:
@@ -37,16 +39,24 @@ class SearchExecutions:
         self._settings = settings
         self._clock = clock
 
-    def search(self, request: SearchRequest) -> ExecutionPage:
-        """Newest first. A page may hold fewer than `limit` executions while more follow (filters apply
-        after the index is read): a `nextToken` says whether to go on."""
+    def search(self, request: SearchRequest, caller: Caller) -> ExecutionPage:
+        """Newest first, only what `caller` may read. A page may hold fewer than `limit` executions while
+        more follow (filters apply after the index is read): a `nextToken` says whether to go on."""
+        caller.require(Action.READ)
+        workflow = self._registry.find(request.workflow, caller) if request.workflow else None
+        scope = search.scoped(caller, request.workflow, request.started_by)
+        if scope is None:
+            return ExecutionPage(items=[])
+        started_by, workflows = scope
         filters = search.filters(
-            workflow=self._registry.find(request.workflow) if request.workflow else None,
+            workflow=workflow,
             status=request.status,
             correlation_id=request.correlation_id,
             since=request.since,
             until=request.until,
             inputs=request.inputs,
+            started_by=started_by,
+            workflows=workflows,
         )
         plan = search.plan(filters)
         key = self._settings.token_secret

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flowport.core import idempotency, index, inputs, status
+from flowport.core import idempotency, index, inputs, policy, status
 from flowport.core.clock import Clock, utcnow
 from flowport.core.errors import IdempotencyConflict, IdempotencyKeyInFlight, ServiceUnavailable
 from flowport.core.idempotency import ConflictAction, PendingStart
+from flowport.core.identity import Caller
 from flowport.core.models import (
     ConflictStrategy,
     ExecutionError,
@@ -35,6 +36,7 @@ class StartCommand:
     version: int | None
     input: dict[str, Any]
     source: ExecutionSource
+    caller: Caller
     correlation_id: str | None = None
     priority: int = 0
     idempotency_key: str | None = None
@@ -71,13 +73,16 @@ class StartExecution:
         self._clock = clock
         self._new_id = new_id
 
-    def workflow_to_start(self, name: str) -> Workflow:
+    def workflow_to_start(self, name: str, caller: Caller) -> Workflow:
+        """The workflow, if this caller may start it now: authentication and scope come first, so that a
+        caller who may not start it learns nothing of its input rules."""
         workflow = self._registry.find(name)
+        policy.require_start(caller, workflow)
         workflow.require_enabled()
         return workflow
 
     def start(self, command: StartCommand) -> Started:
-        workflow = self.workflow_to_start(command.workflow)
+        workflow = self.workflow_to_start(command.workflow, command.caller)
         version = workflow.resolve_version(command.version)
         inputs.validate_input(workflow, command.input)
         if command.idempotency_key is None:
@@ -97,7 +102,8 @@ class StartExecution:
     def _start_keyed(self, workflow: Workflow, version: int, command: StartCommand) -> Started:
         assert command.idempotency_key is not None
         assert command.on_conflict is not None
-        key_hash = idempotency.hash_key(command.idempotency_key)
+        # Keys are the caller's own, as Stripe's are the account's: another principal's same key is another.
+        key_hash = idempotency.hash_key(command.idempotency_key, scope=command.caller.idempotency_scope)
         request_fingerprint = idempotency.fingerprint(workflow.name, version, command.input)
         search_keys = index.search_keys(workflow, command.input)
         replaces_generation: int | None = None
@@ -207,6 +213,7 @@ class StartExecution:
             input=command.input,
             source=command.source,
             created_at=now,
+            started_by=command.caller.principal_id,
             idempotency_key_hash=key_hash,
             expires_at=status.expiry_for_new(now, workflow, self._settings.max_run_seconds),
         )
@@ -226,6 +233,7 @@ class StartExecution:
             correlation_id=record.correlation_id,
             priority=record.priority,
             created_at=record.created_at,
+            started_by=record.started_by,
             status=ExecutionStatus.QUEUED,
             lease_until=record.created_at.timestamp() + self._settings.start_lease_seconds,
             expires_at=record.expires_at,

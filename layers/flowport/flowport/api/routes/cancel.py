@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from flowport import services
+from flowport.api.caller import CallerOf
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.responses import json_response
@@ -22,12 +23,12 @@ router = Router()
     "cancel is stopping (409 `cancellation_in_progress`): both with `cancelled: false` and its status.",
     responses={
         200: {"description": "Cancelled", "content": {"application/json": {"model": CancelResult}}},
-        **problem_responses(400, 404, 409, 503),
+        **problem_responses(400, 401, 403, 404, 409, 503),
     },
     tags=["executions"],
     operation_id="cancelExecution",
 )
 @takes_query()
-def cancel_execution(execution_id: ExecutionIdPath) -> Response[str]:
-    result = services.cancel_execution().cancel(execution_id)
+def cancel_execution(execution_id: ExecutionIdPath, caller: CallerOf) -> Response[str]:
+    result = services.cancel_execution().cancel(execution_id, caller)
     return json_response(result)

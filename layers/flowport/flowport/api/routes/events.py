@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
 from flowport import services
+from flowport.api.caller import CallerOf
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.routes.params import ExecutionIdPath
@@ -80,7 +81,7 @@ _EVENT_SCHEMA = {
             "content": {EVENT_STREAM: {"schema": _EVENT_SCHEMA}},
         },
         204: {"description": "The final event was already sent: stop reconnecting"},
-        **problem_responses(400, 404, 503),
+        **problem_responses(400, 401, 403, 404, 503),
     },
     tags=["executions"],
     operation_id="streamExecutionEvents",
@@ -88,6 +89,7 @@ _EVENT_SCHEMA = {
 @takes_query()
 def stream_execution_events(
     execution_id: ExecutionIdPath,
+    caller: CallerOf,
     last_event_id: LastEventIdHeader = None,
     last_event_id_query: LastEventIdQuery = None,
 ) -> Response[str]:
@@ -99,7 +101,7 @@ def stream_execution_events(
     reader = services.read_execution()
     try:
         events = stream.wait_for_events(
-            lambda at: reader.events(execution_id, at),
+            lambda at: reader.events(execution_id, caller, at),
             cursor,
             ids,
             max_seconds=min(settings.stream_max_seconds, _seconds_left() - LAST_LOOK_SECONDS),

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from flowport import services
+from flowport.api.caller import CallerOf
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.responses import json_response
@@ -36,7 +37,7 @@ Limit = Annotated[
             "description": "A page of state runs",
             "content": {"application/json": {"model": ExecutionHistory}},
         },
-        **problem_responses(400, 404, 503),
+        **problem_responses(400, 401, 403, 404, 503),
     },
     tags=["executions"],
     operation_id="getExecutionHistory",
@@ -44,11 +45,12 @@ Limit = Annotated[
 @takes_query()
 def get_execution_history(
     execution_id: ExecutionIdPath,
+    caller: CallerOf,
     include: Include = None,
     limit: Limit = history.DEFAULT_PAGE_SIZE,
     next_token: NextToken = None,
 ) -> Response[str]:
     page = services.read_execution().history(
-        execution_id, include_io=include == "io", next_token=next_token, limit=limit
+        execution_id, caller, include_io=include == "io", next_token=next_token, limit=limit
     )
     return json_response(page)

@@ -14,6 +14,7 @@ from pydantic import PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from flowport import services
+from flowport.api.caller import CallerOf
 from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
@@ -30,6 +31,10 @@ Status = Annotated[ExecutionStatus | None, Query(description="Only executions wi
 CorrelationId = Annotated[
     str | None,
     Query(alias="correlationId", min_length=1, max_length=128, description="Only those started with this id"),
+]
+StartedBy = Annotated[
+    str | None,
+    Query(alias="startedBy", min_length=1, max_length=64, description="Only those this principal id started"),
 ]
 
 
@@ -65,7 +70,8 @@ Limit = Annotated[
 @router.get(
     "/executions",
     summary="Search executions",
-    description="Newest first. Filters combine: `workflow`, `status`, `correlationId`, `since`/`until` "
+    description="Newest first, only the executions the caller may read. Filters combine: `workflow`, "
+    "`status`, `correlationId`, `startedBy` (a principal id), `since`/`until` "
     "(inclusive), and one `input.<field>=<value>` among the fields the workflow declares in "
     "`searchableInputFields` (needs `workflow`; the value matches a string as is, a number or boolean by "
     'its JSON text: `input.customerId=42` finds `42` and `"42"`). A page may hold fewer than `limit` '
@@ -76,7 +82,7 @@ Limit = Annotated[
             "description": "A page of executions",
             "content": {"application/json": {"model": ExecutionPage}},
         },
-        **problem_responses(400, 404, 503),
+        **problem_responses(400, 401, 403, 404, 503),
     },
     tags=["executions"],
     operation_id="searchExecutions",
@@ -84,9 +90,11 @@ Limit = Annotated[
 @takes_query(more=search.INPUT_PREFIX)
 def search_executions(
     request: Request,
+    caller: CallerOf,
     workflow: Workflow = None,
     status: Status = None,
     correlation_id: CorrelationId = None,
+    started_by: StartedBy = None,
     since: Since = None,
     until: Until = None,
     limit: Limit = search.DEFAULT_LIMIT,
@@ -102,7 +110,9 @@ def search_executions(
             inputs=search.input_values(request.query_parameters or {}),
             limit=limit,
             next_token=next_token,
-        )
+            started_by=started_by,
+        ),
+        caller,
     )
     page = page.model_copy(update={"items": [with_links(item, request) for item in page.items]})
     return json_response(page)

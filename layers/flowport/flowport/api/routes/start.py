@@ -14,12 +14,14 @@ from pydantic import BeforeValidator, StringConstraints
 
 from flowport import services
 from flowport.api import negotiation
+from flowport.api.caller import CallerOf
 from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.responses import json_body
 from flowport.core import idempotency, inputs
 from flowport.core.errors import BadRequest, MethodNotAllowed
+from flowport.core.identity import Caller
 from flowport.core.models import ConflictStrategy, ExecutionSource, ExecutionSummary
 from flowport.core.query import ANY_NAME
 from flowport.usecases.start import StartCommand, Started
@@ -78,7 +80,7 @@ _RESPONSES = {
             "text/plain": {"schema": {"type": "string"}},
         },
     },
-    **problem_responses(400, 403, 404, 406, 409, 413, 415, 422, 503),
+    **problem_responses(400, 401, 403, 404, 406, 409, 413, 415, 422, 503),
 }
 # Only a workflow that opted in with startByGet may be started by GET; the others answer 405.
 _GET_RESPONSES = {**_RESPONSES, **problem_responses(405)}
@@ -141,11 +143,12 @@ def _start(
     name: str,
     source: ExecutionSource,
     options: StartOptions,
+    caller: Caller,
 ) -> Response[str]:
+    starter = services.start_execution()
+    workflow = starter.workflow_to_start(name, caller)
     negotiation.choose_start_representation(options.accept)  # refuse before starting anything
     key, strategy = _idempotency(options.idempotency_key, options.legacy_idempotency_key, options.on_conflict)
-    starter = services.start_execution()
-    workflow = starter.workflow_to_start(name)
     if source is ExecutionSource.HTTP_GET:
         if not workflow.start_by_get:
             # This workflow's /start has no method at all (RFC 9110's empty Allow): its POST is elsewhere.
@@ -161,6 +164,7 @@ def _start(
         version=options.version,
         input=workflow_input,
         source=source,
+        caller=caller,
         correlation_id=options.correlation_id,
         priority=options.priority,
         idempotency_key=key,
@@ -182,6 +186,7 @@ def _start(
 def start_execution(
     name: WorkflowName,
     request: Request,
+    caller: CallerOf,
     version: Version = None,
     correlation_id: CorrelationId = None,
     priority: Priority = 0,
@@ -193,7 +198,7 @@ def start_execution(
     options = StartOptions(
         version, correlation_id, priority, idempotency_key, legacy_idempotency_key, on_conflict, accept
     )
-    return _start(request, name, ExecutionSource.HTTP_POST, options)
+    return _start(request, name, ExecutionSource.HTTP_POST, options, caller)
 
 
 @router.get(
@@ -209,6 +214,7 @@ def start_execution(
 def start_execution_by_get(
     name: WorkflowName,
     request: Request,
+    caller: CallerOf,
     version: Version = None,
     correlation_id: CorrelationId = None,
     priority: Priority = 0,
@@ -220,4 +226,4 @@ def start_execution_by_get(
     options = StartOptions(
         version, correlation_id, priority, idempotency_key, legacy_idempotency_key, on_conflict, accept
     )
-    return _start(request, name, ExecutionSource.HTTP_GET, options)
+    return _start(request, name, ExecutionSource.HTTP_GET, options, caller)

@@ -7,6 +7,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.request import Request
 
 from flowport import services
+from flowport.api.caller import CallerOf
 from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
@@ -22,12 +23,12 @@ router = Router()
     summary="Get an execution's status",
     responses={
         200: {"description": "The execution", "content": {"application/json": {"model": ExecutionDetail}}},
-        **problem_responses(400, 404, 503),
+        **problem_responses(400, 401, 403, 404, 503),
     },
     tags=["executions"],
     operation_id="getExecution",
 )
 @takes_query()
-def get_execution(execution_id: ExecutionIdPath, request: Request) -> Response[str]:
-    detail = with_links(services.read_execution().status(execution_id), request)
+def get_execution(execution_id: ExecutionIdPath, request: Request, caller: CallerOf) -> Response[str]:
+    detail = with_links(services.read_execution().status(execution_id, caller), request)
     return json_response(detail)

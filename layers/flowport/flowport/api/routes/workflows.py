@@ -12,10 +12,12 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.request import Request
 
+from flowport.api.caller import CallerOf
 from flowport.api.paths import api_base
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.responses import json_response
+from flowport.core.identity import Caller
 from flowport.core.models import WorkflowLinks, WorkflowList, WorkflowView
 from flowport.core.registry import Registry, Workflow, load_registry
 from flowport.settings import get_settings
@@ -39,6 +41,7 @@ def workflow_view(workflow: Workflow, base: str = "") -> WorkflowView:
         retention_hours=workflow.retention_hours,
         start_by_get=workflow.start_by_get,
         searchable_input_fields=list(workflow.searchable_input_fields),
+        auth=list(workflow.auth),
         links=WorkflowLinks(
             self_=f"{base}/workflows/{workflow.name}",
             start=f"{base}/workflows/{workflow.name}/executions",
@@ -48,9 +51,10 @@ def workflow_view(workflow: Workflow, base: str = "") -> WorkflowView:
     )
 
 
-def workflow_list(registry: Registry, base: str = "") -> WorkflowList:
-    """Every workflow in the registry, sorted by name."""
-    return WorkflowList(workflows=[workflow_view(registry[name], base) for name in sorted(registry)])
+def workflow_list(registry: Registry, caller: Caller, base: str = "") -> WorkflowList:
+    """Every workflow in the registry that `caller` may read, sorted by name."""
+    readable = caller.readable_workflows(sorted(registry))
+    return WorkflowList(workflows=[workflow_view(registry[name], base) for name in readable])
 
 
 def _registry() -> Registry:
@@ -60,16 +64,18 @@ def _registry() -> Registry:
 @router.get(
     "/workflows",
     summary="List the workflows",
-    description="Every workflow, sorted by name; disabled ones are included with `enabled: false`.",
+    description="Every workflow the caller may read, sorted by name; disabled ones are included with "
+    "`enabled: false`.",
     responses={
         200: {"description": "The workflows", "content": {"application/json": {"model": WorkflowList}}},
+        **problem_responses(401, 403),
     },
     tags=["workflows"],
     operation_id="listWorkflows",
 )
 @takes_query()
-def list_workflows(request: Request) -> Response[str]:
-    return json_response(workflow_list(_registry(), api_base(request)))
+def list_workflows(request: Request, caller: CallerOf) -> Response[str]:
+    return json_response(workflow_list(_registry(), caller, api_base(request)))
 
 
 @router.get(
@@ -78,11 +84,11 @@ def list_workflows(request: Request) -> Response[str]:
     description="A disabled workflow is returned with `enabled: false`; starting it answers 403.",
     responses={
         200: {"description": "The workflow", "content": {"application/json": {"model": WorkflowView}}},
-        **problem_responses(400, 404),
+        **problem_responses(400, 401, 403, 404),
     },
     tags=["workflows"],
     operation_id="getWorkflow",
 )
 @takes_query()
-def get_workflow(name: WorkflowName, request: Request) -> Response[str]:
-    return json_response(workflow_view(_registry().find(name), api_base(request)))
+def get_workflow(name: WorkflowName, request: Request, caller: CallerOf) -> Response[str]:
+    return json_response(workflow_view(_registry().find(name, caller), api_base(request)))
