@@ -3,12 +3,16 @@ handlers' shared clients, in one embedded moto. The scenarios are those of tests
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 from typing import Any
 
 from flowport import services
+from flowport.core.identity import Action, Scopes
+from flowport.core.principals import NewKey, NewPassword, NewPrincipal
 from flowport.settings import get_settings
+from flowport.usecases.authorize import Authorize, AuthRequest
 
 from tests.support import TICKET, Api, calls_recorded, wait_until
 
@@ -19,6 +23,9 @@ TARGETS = {
     "status_finished": 1,
     "status_running_fresh": 1,
     "cancel": 3,
+    # The authorizer on a miss of its cache (issue 13): one GetItem for a key, one for a user name.
+    "authorize_key": 1,
+    "authorize_basic": 1,
 }
 SLOW = {**TICKET, "delaySeconds": 600}
 # A page of the unfiltered search (GET /executions?limit=10), filled by today's records.
@@ -52,6 +59,25 @@ def _aged_then(read: Callable[[], Any]) -> Any:
     return read()
 
 
+def _authorizer_misses() -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """Two decisions of an authorizer whose cache is empty: by an API key, by a user name and password."""
+    admin = services.manage_principals()
+    scopes = Scopes(workflows=("ticket-triage",), actions=(Action.START, Action.READ))
+    principal = admin.create(NewPrincipal(name="bench", scopes=scopes))
+    secret = admin.issue_key(principal.principal_id, NewKey()).secret
+    admin.set_password(principal.principal_id, NewPassword(username="bench", password=BENCH_PASSWORD))
+    basic = base64.b64encode(f"bench:{BENCH_PASSWORD}".encode()).decode()
+
+    def decide(headers: dict[str, str]) -> Any:
+        fresh = Authorize(services.principal_store(), services.registry(), cache_seconds=300)
+        return fresh.decide(AuthRequest(headers, "/executions/{executionId}", {"executionId": "e"}))
+
+    return (lambda: decide({"X-API-Key": secret}), lambda: decide({"Authorization": f"Basic {basic}"}))
+
+
+BENCH_PASSWORD = "bench-password-of-the-run"
+
+
 def measure(api: Api) -> dict[str, Any]:
     keyed = running_execution(api, headers=_keyed("bench-replay", "RETURN_EXISTING"))
     finished = finished_execution(api)
@@ -60,6 +86,7 @@ def measure(api: Api) -> dict[str, Any]:
     for _ in range(LIST_LIMIT):
         api.start()
     api.search(limit=str(LIST_LIMIT))
+    by_key, by_password = _authorizer_misses()
     with calls_recorded() as log:
         operations = {
             "start_new": log.during(lambda: api.start()),
@@ -75,6 +102,8 @@ def measure(api: Api) -> dict[str, Any]:
             "status_running_fresh": log.during(lambda: api.get(running)),
             "cancel": log.during(lambda: api.cancel(to_cancel)),
             "list_page": log.during(lambda: api.search(limit=str(LIST_LIMIT))),
+            "authorize_key": log.during(by_key),
+            "authorize_basic": log.during(by_password),
         }
     for execution_id in (keyed, running):
         api.cancel(execution_id)
