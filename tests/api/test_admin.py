@@ -12,22 +12,12 @@ from flowport.aws import clients
 from flowport.core import credentials
 from flowport.local.cloud import LocalCloud
 
-from tests.support import Api, HandlerStreams, HttpResult, load_event, with_request
+from tests.support import Api, HandlerStreams, HttpResult, admin_event, load_event, with_request
 
 CREATE, ISSUE = "admin-create-principal", "admin-issue-key"
 UNKNOWN_PRINCIPAL = "p_" + "0" * 20
 UNKNOWN_KEY = "key_" + "0" * 16
 READER = {"workflows": ["ticket-triage"], "actions": ["read", "start"]}
-
-
-def _admin_event(
-    method: str, resource: str, path_parameters: dict[str, str] | None = None, body: str | None = None
-) -> dict[str, Any]:
-    """Any admin route's event: the create sample (its admin authorizer context) with its route changed."""
-    event = load_event(CREATE)
-    event.update(httpMethod=method, resource=resource, path=resource, pathParameters=None)
-    event["requestContext"].update(httpMethod=method, resourcePath=resource, path=f"/v1{resource}")
-    return with_request(event, path_parameters=path_parameters, body=body, keep_body=body is not None)
 
 
 class Admin:
@@ -51,24 +41,22 @@ class Admin:
         return self.call(event)
 
     def list(self) -> HttpResult:
-        return self.call(_admin_event("GET", "/admin/principals"))
+        return self.call(admin_event("GET", "/admin/principals"))
 
     def get(self, principal_id: str) -> HttpResult:
-        return self.call(
-            _admin_event("GET", "/admin/principals/{principalId}", {"principalId": principal_id})
-        )
+        return self.call(admin_event("GET", "/admin/principals/{principalId}", {"principalId": principal_id}))
 
     def delete(self, principal_id: str) -> HttpResult:
         return self.call(
-            _admin_event("DELETE", "/admin/principals/{principalId}", {"principalId": principal_id})
+            admin_event("DELETE", "/admin/principals/{principalId}", {"principalId": principal_id})
         )
 
     def revoke(self, key_id: str) -> HttpResult:
-        return self.call(_admin_event("DELETE", "/admin/keys/{keyId}", {"keyId": key_id}))
+        return self.call(admin_event("DELETE", "/admin/keys/{keyId}", {"keyId": key_id}))
 
     def set_password(self, principal_id: str, body: str) -> HttpResult:
         resource = "/admin/principals/{principalId}/password"
-        return self.call(_admin_event("PUT", resource, {"principalId": principal_id}, body))
+        return self.call(admin_event("PUT", resource, {"principalId": principal_id}, body))
 
 
 @pytest.fixture
@@ -300,7 +288,7 @@ def test_bad_key_and_password_bodies_and_media_types_are_refused(admin: Admin):
 def test_ids_of_the_wrong_form_are_refused(
     admin: Admin, method: str, resource: str, parameters: dict[str, str]
 ):
-    response = admin.call(_admin_event(method, resource, parameters))
+    response = admin.call(admin_event(method, resource, parameters))
     assert (response.status, response.problem_code) == (400, "invalid_parameter")
 
 
@@ -312,7 +300,7 @@ def test_unknown_ids_are_not_found(admin: Admin):
 
 
 def test_a_method_a_path_lacks_is_405_naming_those_it_has(admin: Admin):
-    response = admin.call(_admin_event("PATCH", "/admin/principals"))
+    response = admin.call(admin_event("PATCH", "/admin/principals"))
     assert (response.status, response.problem_code) == (405, "method_not_allowed")
     assert response.headers["allow"] == "GET, POST"
 
