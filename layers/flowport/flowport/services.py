@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from flowport.aws.live_views import DynamoLiveViews
     from flowport.aws.principals import PrincipalStore
     from flowport.aws.search_store import SearchStore
+    from flowport.usecases.admin import ManagePrincipals
+    from flowport.usecases.authorize import Authorize
     from flowport.usecases.cancel import CancelExecution
     from flowport.usecases.live import LiveExecutions
     from flowport.usecases.read import ReadExecution
