@@ -129,6 +129,16 @@ def with_request(
     return event
 
 
+def admin_event(
+    method: str, resource: str, path_parameters: dict[str, str] | None = None, body: str | None = None
+) -> dict[str, Any]:
+    """Any admin route's event: the create-principal sample (an admin's authorizer context) on that route."""
+    event = load_event("admin-create-principal")
+    event.update(httpMethod=method, resource=resource, path=resource, pathParameters=None)
+    event["requestContext"].update(httpMethod=method, resourcePath=resource, path=f"/v1{resource}")
+    return with_request(event, path_parameters=path_parameters, body=body, keep_body=body is not None)
+
+
 class Api:
     """Calls the function that the template routes each event to, in-process, like API Gateway would."""
 

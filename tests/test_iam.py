@@ -35,12 +35,14 @@ from tests.iam_policies import (
     function_statements,
     glob_matches,
 )
-from tests.support import TICKET, Api, load_event, wait_until, with_request
+from tests.support import TICKET, Api, admin_event, load_event, wait_until, with_request
 from tests.template_checks import EXECUTIONS, STATE_MACHINES, as_list
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = load_template(ROOT / "template.yaml")
 API_FUNCTIONS = ("StartFunction", "StatusFunction", "StreamFunction", "CancelFunction")
+# The functions whose calls the scenario below records: the API's, the admin routes' and the sync function.
+CALLING = (*API_FUNCTIONS, "AdminFunction", "SyncFunction")
 CallsMade = dict[str, set[Call]]
 
 
@@ -105,13 +107,27 @@ def calls_made(stack: Stack) -> CallsMade:
             )
             invoke(cloud.stack.functions["SyncFunction"], event)
             api.get(second["executionId"])
+            _manage_principals(api)
             made = {function: set(calls) for function, calls in recorder.made.items()}
         services.reset()
     return made
 
 
+def _manage_principals(api: Api) -> None:
+    """Every admin route: a principal, its key and password, the key revoked, the principal deleted."""
+    created = api.call(load_event("admin-create-principal")).json()
+    principal = {"principalId": created["principalId"]}
+    key = api.call(with_request(load_event("admin-issue-key"), path_parameters=principal)).json()
+    password = json.dumps({"username": "iam", "password": "a long enough password"})
+    api.call(admin_event("GET", "/admin/principals"))
+    api.call(admin_event("GET", "/admin/principals/{principalId}", principal))
+    api.call(admin_event("PUT", "/admin/principals/{principalId}/password", principal, password))
+    api.call(admin_event("DELETE", "/admin/keys/{keyId}", {"keyId": key["keyId"]}))
+    api.call(admin_event("DELETE", "/admin/principals/{principalId}", principal))
+
+
 def test_the_scenario_exercises_each_function_that_calls_aws(calls_made: CallsMade):
-    assert set(calls_made) == {*API_FUNCTIONS, "SyncFunction"}
+    assert set(calls_made) == set(CALLING)
     started = {
         call.resource for call in calls_made["StartFunction"] if call.action == "states:StartExecution"
     }
@@ -120,13 +136,13 @@ def test_the_scenario_exercises_each_function_that_calls_aws(calls_made: CallsMa
     }
 
 
-@pytest.mark.parametrize("function", [*API_FUNCTIONS, "SyncFunction"])
+@pytest.mark.parametrize("function", CALLING)
 def test_every_call_each_function_makes_is_allowed_by_its_policy(function: str, calls_made: CallsMade):
     refused = not_allowed(calls_made[function], function_statements(TEMPLATE, function))
     assert not refused, f"{function}'s policy does not allow {sorted(refused, key=str)}"
 
 
-@pytest.mark.parametrize("function", [*API_FUNCTIONS, "SyncFunction"])
+@pytest.mark.parametrize("function", CALLING)
 def test_every_action_each_function_is_allowed_is_called(function: str, calls_made: CallsMade):
     called = {call.action for call in calls_made[function]}
     unused = allowed_actions(function) - called - set(NOT_REACHED_HERE.get(function, {}))
@@ -158,6 +174,7 @@ def _state_machines_of_stack(statements: list[Statement], stack_name: str) -> li
         ("StatusFunction", "states:GetExecutionHistory"),
         ("CancelFunction", "states:StopExecution"),
         ("SyncFunction", "dynamodb:UpdateItem"),
+        ("AdminFunction", "dynamodb:DeleteItem"),
     ],
 )
 def test_the_check_refuses_a_policy_that_lacks_an_action(function: str, action: str, calls_made: CallsMade):

@@ -19,7 +19,14 @@ from flowport.local.cloud import FAKE_CREDENTIALS
 from flowport.local.template import FunctionSpec, Stack
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVED = ("StartFunction", "StatusFunction", "StreamFunction", "CancelFunction", "SyncFunction")
+SERVED = (
+    "StartFunction",
+    "StatusFunction",
+    "StreamFunction",
+    "CancelFunction",
+    "AdminFunction",
+    "SyncFunction",
+)
 
 # Imports the function's module as Lambda would, then builds every use case its code asks services for,
 # as its first request would: prints the flowport modules that only the building imported.
@@ -87,6 +94,11 @@ def test_a_function_does_not_import_the_use_cases_of_the_others(stack: Stack):
     assert use_cases["StartFunction"] == {"start"}
     assert use_cases["CancelFunction"] == {"cancel", "live"}
     assert use_cases["StreamFunction"] == {"read", "live"}
+    assert use_cases["AdminFunction"] == {"admin"}
+    # Only the admin function reaches the principals' items (the authorizer reads them too).
+    assert {function for function, modules in at_init.items() if "flowport.aws.principals" in modules} == {
+        "AdminFunction"
+    }
     assert "start" not in use_cases["StatusFunction"]
     # A start reads no history: the history reader is for the functions that read executions.
     assert "flowport.core.history" not in at_init["StartFunction"]

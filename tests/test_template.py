@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flowport.api.methods import methods_by_path
 from flowport.aws.live_views import VIEW_PREFIX
+from flowport.aws.principals import LEADING_KEYS
 from flowport.core.index import LISTED_ATTRIBUTES, SORT_KEY, Index
 from flowport.core.registry import Registry
 from flowport.local.functions import load_module
@@ -87,7 +88,10 @@ def test_every_path_sends_the_methods_it_lacks_to_one_function_that_answers_405(
         else:
             explicit.setdefault(route.path, set()).add(route.method)
     assert set(any_functions) == set(explicit)
-    assert set(any_functions.values()) == {"StatusFunction"}  # read-only: it only answers 405 there
+    # Read-only, it only answers 405 there; but for the admin paths, answered by the function that serves
+    # them (only admins reach them at all: flowport.core.policy).
+    for path, function in any_functions.items():
+        assert function == ("AdminFunction" if path.startswith("/admin/") else "StatusFunction"), path
     assert {path: set(methods) for path, methods in methods_by_path().items()} == explicit
 
 
@@ -137,6 +141,22 @@ def test_the_reading_functions_only_read_but_for_live_views(function: str):
             continue
         assert actions <= {"dynamodb:PutItem", "dynamodb:UpdateItem"}, (function, actions)
         assert statement.get("Condition") == ONLY_LIVE_VIEWS, (function, statement)
+
+
+def test_only_the_admin_function_writes_credentials_and_only_them():
+    """Its role reaches exactly the items flowport.aws.principals writes (their leading keys): no
+    execution record, idempotency key or live view."""
+    template = load_template(ROOT / "template.yaml")
+    (statement,) = template["Resources"]["AdminFunction"]["Properties"]["Policies"][0]["Statement"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["ExecutionsTable", "Arn"]}
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(LEADING_KEYS)}}
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    for name, resource in template["Resources"].items():
+        for policy in resource.get("Properties", {}).get("Policies", []):
+            for other in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                condition = json.dumps(other.get("Condition", {}))
+                if name != "AdminFunction" and set(as_list(other["Action"])) & writes:
+                    assert not any(key.rstrip("*") in condition for key in LEADING_KEYS), (name, other)
 
 
 def test_a_stream_response_ends_before_its_function_and_api_gateway_time_out():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest.mock import ANY
+
 from flowport.local.template import Stack
 
 from tests.support import Api, load_event
@@ -55,3 +57,38 @@ def test_every_answer_a_route_gives_is_documented_as_schemathesis_reads_it(api: 
     event = events["text/event-stream"]["schema"]
     assert event["type"] == "object"
     assert {"node_started", "progress", "completed"} <= set(event["properties"]["event"]["enum"])
+
+
+def test_the_security_schemes_and_each_operations_requirement_are_declared(api: Api):
+    document = api.call(load_event("get-openapi")).json()
+    assert document["components"]["securitySchemes"] == {
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": ANY},
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "fpk_", "description": ANY},
+        "basic": {"type": "http", "scheme": "basic", "description": ANY},
+    }
+    alternatives = [{"apiKey": []}, {"bearer": []}, {"basic": []}]
+    assert "security" not in document  # no requirement for the whole API: /openapi.json is public
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if path == "/openapi.json":
+                assert "security" not in operation
+                assert "401" not in operation["responses"]
+                continue
+            assert operation["security"] == alternatives, (method, path)
+            unauthorized = operation["responses"]["401"]
+            assert "WWW-Authenticate" in unauthorized["headers"], (method, path)
+            if path.startswith("/workflows/{name}/"):  # the starts: the workflow's `auth` narrows them
+                assert "`auth`" in operation["description"], (method, path)
+
+
+def test_the_admin_routes_document_their_bodies_and_answers(api: Api):
+    paths = api.call(load_event("get-openapi")).json()["paths"]
+    created = paths["/admin/principals"]["post"]
+    assert created["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/NewPrincipal"
+    }
+    assert {"201", "400", "401", "403", "415"} <= set(created["responses"])
+    issued = paths["/admin/principals/{principalId}/keys"]["post"]["responses"]["201"]
+    assert issued["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/IssuedKey"}
+    assert {"404", "409"} <= set(paths["/admin/principals/{principalId}/keys"]["post"]["responses"])
+    assert "204" in paths["/admin/keys/{keyId}"]["delete"]["responses"]

@@ -10,19 +10,26 @@ from functools import cache
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from flowport import services
 from flowport.api import problems, query
+from flowport.api.security import SECURITY_SCHEMES
 from flowport.core.errors import FlowportError
 
 
 def build_app(*routers: Router) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
+    # Each resolver's own document must know the schemes its routes' `security` names.
+    app.configure_openapi(security_schemes=SECURITY_SCHEMES)
     app.exception_handler(FlowportError)(problems.problem_response)
     app.exception_handler(RequestValidationError)(
         lambda error: problems.invalid_parameters(error, query.refusals(app))
     )
+    app.exception_handler(RequestUnsupportedContentType)(problems.unsupported_body)
     app.not_found(lambda _: problems.route_not_found(app.current_event))
     app.use([query.checked_query])
     for router in routers:
@@ -62,4 +69,12 @@ def stream_app() -> APIGatewayRestResolver:
     return build_app(events.router)
 
 
-ALL_APPS = (start_app, status_app, cancel_app, stream_app)
+@cache
+def admin_app() -> APIGatewayRestResolver:
+    from flowport.api.routes import admin
+
+    services.load_use_cases("admin")
+    return build_app(admin.router)
+
+
+ALL_APPS = (start_app, status_app, cancel_app, stream_app, admin_app)

@@ -12,7 +12,14 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from flowport.api.methods import allowed_methods
 from flowport.api.responses import json_body
 from flowport.core import query
-from flowport.core.errors import FlowportError, InvalidParameter, MethodNotAllowed, RouteNotFound
+from flowport.core.errors import (
+    FlowportError,
+    InvalidParameter,
+    MalformedJson,
+    MethodNotAllowed,
+    RouteNotFound,
+    UnsupportedMediaType,
+)
 from flowport.core.models import FieldProblem, Problem
 
 PROBLEM_JSON = "application/problem+json"
@@ -33,12 +40,21 @@ def problem_response(error: FlowportError) -> Response[str]:
 def invalid_parameters(error: RequestValidationError, query_refusals: list[FieldProblem]) -> Response[str]:
     """Powertools' validation failed. A query parameter refused as repeated or unknown (flowport.api.query)
     is named for that: a repeated one reaches the validation as a list, "not a valid integer"."""
+    if any(detail.get("type") == "json_invalid" for detail in error.errors()):
+        # A body Powertools parses for a route's model (the admin routes): not JSON is malformed_json, as
+        # for a start; the position is enough, the body itself may hold a password.
+        return problem_response(MalformedJson("The request body is not valid JSON"))
     refused = {problem.field for problem in query_refusals}
     others = [problem for problem in map(_field_problem, error.errors()) if problem.field not in refused]
     if query_refusals:
         return problem_response(query.refused(query_refusals, others))
     names = ", ".join(map(_named, others))
     return problem_response(InvalidParameter(f"Invalid request parameter(s): {names}", errors=others))
+
+
+def unsupported_body(_: Exception) -> Response[str]:
+    """A route whose body Powertools parses takes JSON (and forms); any other media type is 415."""
+    return problem_response(UnsupportedMediaType("The request body must be application/json"))
 
 
 def _field_problem(detail: dict[str, Any]) -> FieldProblem:
@@ -76,7 +92,7 @@ def problem_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
     responses: dict[int, OpenAPIResponse] = {}
     for status in statuses:
         responses[status] = {
-            "description": _DESCRIPTIONS[status],
+            "description": DESCRIPTIONS[status],
             "content": {PROBLEM_JSON: {"model": Problem}},
         }
         if status == 401:
@@ -90,16 +106,16 @@ def problem_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
     return responses
 
 
-_DESCRIPTIONS = {
+DESCRIPTIONS = {
     400: "Malformed JSON or form, non-object input, or a bad, unknown or repeated query or header value",
     401: "No credentials, or ones that are wrong, expired or revoked; `WWW-Authenticate` names the schemes",
     403: "The credentials' scopes do not allow this action (on this workflow), or the workflow is disabled",
-    404: "Unknown workflow, version or execution, or one out of the caller's scope",
+    404: "Unknown workflow, version, execution (or one out of the caller's scope), principal or API key",
     405: "The workflow is not started by GET (it did not opt in with startByGet): an empty `Allow`",
     406: "No acceptable representation",
-    409: "Conflicts with an existing execution or with a request still in flight",
+    409: "Conflicts with an existing execution, a request still in flight, a principal's keys or user names",
     413: "Request body or input over 256 KiB",
-    415: "Body of a media type the workflow does not take",
+    415: "Body of a media type the route (or the workflow) does not take",
     422: "Input fails the workflow's schema, or an idempotency key was reused for another request",
     503: "AWS was briefly unavailable; retry after the Retry-After header's seconds",
 }

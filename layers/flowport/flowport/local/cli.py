@@ -1,8 +1,11 @@
-"""The `flowport` command. `flowport dev` runs the whole API locally over an embedded AWS emulator."""
+"""The `flowport` command. `flowport dev` runs the whole API locally over an embedded AWS emulator;
+`flowport principals|keys|passwords` manage who may call an API, `flowport admin bootstrap` writes a
+deployed stack's first admin."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -17,7 +20,15 @@ if TYPE_CHECKING:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from flowport.local import admin_cli
+
     parser = argparse.ArgumentParser(prog="flowport", description=__doc__)
+    parser.add_argument(
+        "--url",
+        default=os.environ.get(admin_cli.URL_VARIABLE, admin_cli.DEFAULT_URL),
+        help=f"the API the admin commands call (default: ${admin_cli.URL_VARIABLE}, "
+        f"else {admin_cli.DEFAULT_URL})",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     dev = commands.add_parser(
         "dev", help="run the API on localhost over an embedded moto (no AWS, no Docker)"
@@ -38,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         default=10,
         help="containers each function may run at once, as Lambda's concurrency (default: 10)",
     )
+    admin_cli.add_commands(commands)
     arguments = parser.parse_args(argv)
+    if arguments.command != "dev":
+        return admin_cli.run(arguments)
     return run_dev(
         arguments.template, arguments.host, arguments.port, arguments.state_dir, arguments.concurrency
     )

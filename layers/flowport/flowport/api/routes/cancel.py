@@ -11,6 +11,7 @@ from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.responses import json_response
 from flowport.api.routes.params import ExecutionIdPath
+from flowport.api.security import ANY_CREDENTIAL
 from flowport.core.models import CancelResult
 
 router = Router()
@@ -27,6 +28,7 @@ router = Router()
     },
     tags=["executions"],
     operation_id="cancelExecution",
+    security=ANY_CREDENTIAL,
 )
 @takes_query()
 def cancel_execution(execution_id: ExecutionIdPath, caller: CallerOf) -> Response[str]:

@@ -42,7 +42,7 @@ def openapi_document() -> dict[str, Any]:
     from flowport.api.apps import ALL_APPS
 
     merge = OpenAPIMerge(title="flowport", version=__version__, description=DESCRIPTION, on_conflict="error")
-    for app in ALL_APPS:
+    for app in ALL_APPS:  # each one's document declares the security schemes (apps.build_app)
         merge.add_schema(json.loads(app().get_openapi_json_schema()))
     document = merge.get_openapi_schema()
     for (path, method), body in _REQUEST_BODIES.items():

@@ -19,6 +19,7 @@ from flowport.api.caller import CallerOf
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.routes.params import ExecutionIdPath
+from flowport.api.security import ANY_CREDENTIAL
 from flowport.core import stream
 from flowport.core.errors import ServiceUnavailable
 from flowport.settings import get_settings
@@ -85,6 +86,7 @@ _EVENT_SCHEMA = {
     },
     tags=["executions"],
     operation_id="streamExecutionEvents",
+    security=ANY_CREDENTIAL,
 )
 @takes_query()
 def stream_execution_events(

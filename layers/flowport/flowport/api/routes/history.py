@@ -14,6 +14,7 @@ from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.responses import json_response
 from flowport.api.routes.params import ExecutionIdPath, NextToken
+from flowport.api.security import ANY_CREDENTIAL
 from flowport.core import history
 from flowport.core.models import ExecutionHistory
 
@@ -41,6 +42,7 @@ Limit = Annotated[
     },
     tags=["executions"],
     operation_id="getExecutionHistory",
+    security=ANY_CREDENTIAL,
 )
 @takes_query()
 def get_execution_history(

@@ -20,6 +20,7 @@ from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.responses import json_response
 from flowport.api.routes.params import NextToken
+from flowport.api.security import ANY_CREDENTIAL
 from flowport.core import search
 from flowport.core.models import ExecutionPage, ExecutionStatus
 from flowport.usecases.search import SearchRequest
@@ -86,6 +87,7 @@ Limit = Annotated[
     },
     tags=["executions"],
     operation_id="searchExecutions",
+    security=ANY_CREDENTIAL,
 )
 @takes_query(more=search.INPUT_PREFIX)
 def search_executions(

@@ -19,6 +19,7 @@ from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.responses import json_body
+from flowport.api.security import ANY_CREDENTIAL, START_AUTH_NOTE
 from flowport.core import idempotency, inputs
 from flowport.core.errors import BadRequest, MethodNotAllowed
 from flowport.core.identity import Caller
@@ -177,10 +178,11 @@ def _start(
     "/workflows/<name>/executions",
     summary="Start an execution",
     description="The body is the workflow's input (a JSON object), or, for a workflow with a content "
-    "variable, any text placed under that variable.",
+    "variable, any text placed under that variable." + START_AUTH_NOTE,
     responses=_RESPONSES,  # type: ignore[arg-type]
     tags=["executions"],
     operation_id="startExecution",
+    security=ANY_CREDENTIAL,
 )
 @takes_query()
 def start_execution(
@@ -205,10 +207,11 @@ def start_execution(
     "/workflows/<name>/start",
     summary="Start an execution by GET (workflows that opt in with startByGet)",
     description="Query parameters other than version, correlationId and priority become the input, typed "
-    "by the workflow's input schema.",
+    "by the workflow's input schema." + START_AUTH_NOTE,
     responses=_GET_RESPONSES,  # type: ignore[arg-type]
     tags=["executions"],
     operation_id="startExecutionByGet",
+    security=ANY_CREDENTIAL,
 )
 @takes_query(more=ANY_NAME)  # every other name is an input field
 def start_execution_by_get(

@@ -13,6 +13,7 @@ from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.responses import json_response
 from flowport.api.routes.params import ExecutionIdPath
+from flowport.api.security import ANY_CREDENTIAL
 from flowport.core.models import ExecutionDetail
 
 router = Router()
@@ -27,6 +28,7 @@ router = Router()
     },
     tags=["executions"],
     operation_id="getExecution",
+    security=ANY_CREDENTIAL,
 )
 @takes_query()
 def get_execution(execution_id: ExecutionIdPath, request: Request, caller: CallerOf) -> Response[str]:

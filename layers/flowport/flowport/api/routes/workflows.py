@@ -17,6 +17,7 @@ from flowport.api.paths import api_base
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.responses import json_response
+from flowport.api.security import ANY_CREDENTIAL
 from flowport.core.identity import Caller
 from flowport.core.models import WorkflowLinks, WorkflowList, WorkflowView
 from flowport.core.registry import Registry, Workflow, load_registry
@@ -72,6 +73,7 @@ def _registry() -> Registry:
     },
     tags=["workflows"],
     operation_id="listWorkflows",
+    security=ANY_CREDENTIAL,
 )
 @takes_query()
 def list_workflows(request: Request, caller: CallerOf) -> Response[str]:
@@ -88,6 +90,7 @@ def list_workflows(request: Request, caller: CallerOf) -> Response[str]:
     },
     tags=["workflows"],
     operation_id="getWorkflow",
+    security=ANY_CREDENTIAL,
 )
 @takes_query()
 def get_workflow(name: WorkflowName, request: Request, caller: CallerOf) -> Response[str]:
