@@ -130,6 +130,10 @@ def test_a_wrong_key_and_a_near_miss_take_the_same_path(authorize: Authorize, lo
             authorize.decide(request({"X-API-Key": wrong}))
         assert lookup.reads == ["api_key"]
         assert refused.value.detail == "The credentials are not valid (unknown, expired or revoked)"
+    lookup.reads.clear()
+    with pytest.raises(Unauthorized):  # not of our keys' form: refused without a read
+        authorize.decide(request({"X-API-Key": "sk_live_not_ours"}))
+    assert lookup.reads == []
 
 
 def test_a_password_costs_one_read_and_an_unknown_user_one_scrypt_too(
@@ -171,7 +175,7 @@ def test_a_workflow_refuses_a_kind_of_credential_it_does_not_take(authorize: Aut
 
 def test_the_cache_stays_bounded_forgetting_the_least_recently_used(authorize: Authorize, lookup: Lookup):
     credential = lookup.keys[credentials.key_hash(SECRET)]
-    secrets = [f"key-{number}" for number in range(MAX_CACHED_CALLERS + 1)]
+    secrets = [credentials.new_api_key()[1] for _ in range(MAX_CACHED_CALLERS + 1)]
     for secret in secrets:
         lookup.keys[credentials.key_hash(secret)] = credential
         authorize.decide(request({"X-API-Key": secret}))

@@ -103,7 +103,9 @@ class Authorize:
         the same path (the lookup is by the hash of the whole key), and an unknown user name costs the
         same scrypt run as a known one with a wrong password."""
         if isinstance(presented, ApiKey):
-            found = self._lookup.api_key(credentials.key_hash(presented.secret))
+            # Not even of our keys' form: nothing to look up (which says nothing of the keys that exist).
+            ours = credentials.looks_like_a_key(presented.secret)
+            found = self._lookup.api_key(credentials.key_hash(presented.secret)) if ours else None
             valid = found is not None
         else:
             assert isinstance(presented, Password)

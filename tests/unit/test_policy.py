@@ -1,0 +1,74 @@
+"""A caller's whole-API policy (flowport.core.policy): every route its scopes allow, and no other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flowport.core.identity import Action, AuthMode, anonymous_caller
+from flowport.core.policy import ADMIN_ROUTES, CANCEL_ROUTES, READ_ROUTES, policy_for
+from flowport.core.registry import Registry, Workflow
+
+from tests.support import caller
+
+
+def workflow(name: str, auth: object = None) -> Workflow:
+    return Workflow.model_validate({"name": name, "versions": [1], **({"auth": auth} if auth else {})})
+
+
+REGISTRY = Registry(
+    {
+        "keyed": workflow("keyed"),
+        "either": workflow("either", ["apiKey", "basic"]),
+        "open-door": workflow("open-door", "none"),
+    },
+    Path("."),
+)
+
+
+def starts(name: str) -> set[tuple[str, str]]:
+    return {("POST", f"/workflows/{name}/executions"), ("GET", f"/workflows/{name}/start")}
+
+
+def test_an_admin_may_call_everything_and_an_unknown_workflow_reaches_the_function():
+    policy = policy_for(caller(), REGISTRY)
+    assert set(policy.allow) == {
+        *starts("*"),
+        *READ_ROUTES,
+        ("GET", "/workflows/*"),
+        *CANCEL_ROUTES,
+        *ADMIN_ROUTES,
+    }
+    assert policy.deny == ()
+
+
+def test_a_wildcard_starter_with_a_password_is_denied_the_key_only_workflows():
+    policy = policy_for(caller(mode=AuthMode.BASIC, actions=(Action.START,)), REGISTRY)
+    assert set(policy.allow) == starts("*")
+    assert set(policy.deny) == starts("keyed")
+
+
+def test_a_scoped_caller_gets_its_workflows_and_the_public_ones():
+    reader = caller(workflows=("keyed",), actions=(Action.START, Action.READ))
+    policy = policy_for(reader, REGISTRY)
+    assert set(policy.allow) == {
+        *starts("keyed"),
+        *starts("open-door"),
+        *READ_ROUTES,
+        ("GET", "/workflows/keyed"),
+    }
+    basic = policy_for(
+        caller(workflows=("keyed", "either"), actions=(Action.START,), mode=AuthMode.BASIC), REGISTRY
+    )
+    assert set(basic.allow) == {*starts("either"), *starts("open-door")}  # keyed takes keys only
+
+
+def test_no_credentials_start_the_public_workflows_only():
+    policy = policy_for(anonymous_caller(), REGISTRY)
+    assert set(policy.allow) == starts("open-door")
+
+
+def test_a_caller_without_actions_that_have_routes_is_allowed_nothing():
+    policy = policy_for(caller(workflows=("keyed",), actions=(Action.RETRY,)), REGISTRY)
+    assert set(policy.allow) == starts("open-door")  # public starts only
+    nothing = policy_for(caller(workflows=("keyed",), actions=(Action.RETRY,)), Registry({}, Path(".")))
+    assert nothing.allow == nothing.deny == ()
