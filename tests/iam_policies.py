@@ -6,18 +6,17 @@ authorises it on) and ask whether the function's policy, resolved for the local 
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import pytest
 from flowport.aws import clients
 from flowport.local import functions
+from flowport.local.authorizer import iam_matches
 from flowport.local.template import LOCAL_ACCOUNT, LOCAL_REGION, LOCAL_STACK, FunctionSpec, _Resolver
 
 from tests.template_checks import as_list
@@ -51,16 +50,10 @@ class Statement:
     resources: tuple[str, ...]
 
 
-@cache
-def _glob(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
-    # IAM's wildcards: `*` any run of characters (`:` and `/` included), `?` any one; nothing else is special.
-    translated = "".join({"*": ".*", "?": "."}.get(char, re.escape(char)) for char in pattern)
-    return re.compile(translated, re.DOTALL if case_sensitive else re.DOTALL | re.IGNORECASE)
-
-
 def glob_matches(pattern: str, value: str, *, case_sensitive: bool = True) -> bool:
-    """Whether an IAM Action or Resource element matches: actions ignore case, ARNs do not."""
-    return _glob(pattern, case_sensitive).fullmatch(value) is not None
+    """Whether an IAM Action or Resource element matches: actions ignore case, ARNs do not (the local
+    gateway evaluates authorizers' policies with the same matching)."""
+    return iam_matches(pattern, value, case_sensitive=case_sensitive)
 
 
 def allows(statements: list[Statement], call: Call) -> bool:

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import io
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import requests
 from botocore.exceptions import ClientError
+from flowport import services
 from flowport.aws import clients
 from flowport.core.identity import ALL_WORKFLOWS, Action, AuthMode, Caller, Scopes
+from flowport.core.principals import IssuedKey, NewKey, NewPassword, NewPrincipal
 from flowport.local.functions import invoke
 from flowport.local.template import LOCAL_ACCOUNT, LOCAL_REGION, LOCAL_STACK, ApiRoute, Stack
 from flowport.settings import Settings
+from flowport.usecases.admin import ManagePrincipals
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 # For a local server under test: event-stream responses that wait 0.3 s for news, looking every 50 ms,
@@ -201,6 +207,45 @@ class Api:
 
 
 TICKET = {"subject": "Checkout page returns 500", "customerTier": "enterprise", "delaySeconds": 0}
+
+
+# -- principals and their credentials, written straight to the (running) local cloud's table ------------
+
+
+def admin_key(name: str = "test-admin") -> str:
+    """A new principal with every scope and its API key: what a test sends the local server."""
+    return services.manage_principals().bootstrap_admin(name).secret
+
+
+def new_principal(workflows: Sequence[str] = ("*",), actions: Sequence[str] = ("start", "read")) -> str:
+    """A new principal with these scopes; its id."""
+    scopes = Scopes(workflows=tuple(workflows), actions=tuple(Action(action) for action in actions))
+    return services.manage_principals().create(NewPrincipal(name="test", scopes=scopes)).principal_id
+
+
+def issue_key(principal_id: str, expired: bool = False) -> IssuedKey:
+    """A key of the principal; `expired`: issued two days ago to expire after one."""
+    if not expired:
+        return services.manage_principals().issue_key(principal_id, NewKey())
+    issued_before = datetime.now(UTC) - timedelta(days=2)
+    past = ManagePrincipals(services.principal_store(), services.registry(), clock=lambda: issued_before)
+    return past.issue_key(principal_id, NewKey(expires_in_days=1))
+
+
+def set_password(principal_id: str, username: str, password: str) -> None:
+    services.manage_principals().set_password(principal_id, NewPassword(username=username, password=password))
+
+
+def basic(username: str, password: str) -> str:
+    """An Authorization header's value for these credentials."""
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def keyed_session(key: str) -> requests.Session:
+    """HTTP to the local server with this API key on every request."""
+    session = requests.Session()
+    session.headers["X-API-Key"] = key
+    return session
 
 
 class CallLog:

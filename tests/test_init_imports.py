@@ -26,6 +26,7 @@ SERVED = (
     "CancelFunction",
     "AdminFunction",
     "SyncFunction",
+    "AuthorizerFunction",
 )
 
 # Imports the function's module as Lambda would, then builds every use case its code asks services for,

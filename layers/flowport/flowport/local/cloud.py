@@ -40,7 +40,8 @@ WORKFLOWS_PATH_VARIABLE = "FLOWPORT_WORKFLOWS_PATH"
 NOT_NEEDED_LOCALLY = {
     "AWS::Logs::LogGroup": "function logs go to the server's output",
     "AWS::IAM::ManagedPolicy": "IAM is not enforced locally",
-    "AWS::Serverless::Api": "the local gateway serves the functions' Api events and mirrors GatewayResponses",
+    "AWS::Serverless::Api": "the local gateway serves the functions' Api events, runs their Lambda "
+    "authorizers and renders the GatewayResponses",
 }
 # Single resources left out, where others of their type may matter.
 NOT_NEEDED_LOCALLY_BY_ID = {
@@ -59,6 +60,7 @@ def local_gaps(stack: Stack) -> list[str]:
         f"event {name} ({event_type}) is not emulated locally"
         for name, event_type in stack.other_events.items()
     ]
+    gaps += [f"{setting} is not reproduced by the local gateway" for setting in stack.auth_gaps]
     return gaps
 
 

@@ -15,9 +15,11 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from flowport.api.methods import HTTP_METHODS
-from flowport.local.template import LOCAL_ACCOUNT, ApiRoute, FunctionSpec, Stack
+from flowport.local.template import LOCAL_ACCOUNT, ApiRoute, FunctionSpec, GatewayResponse, Stack
 
 LOCAL_STAGE = "local"
+# The status API Gateway gives a response type whose GatewayResponses entry sets none.
+DEFAULT_STATUS = {"UNAUTHORIZED": 401, "ACCESS_DENIED": 403, "AUTHORIZER_FAILURE": 500}
 ANY = "ANY"  # a template route's method that takes every method of HTTP_METHODS the path has no route for
 
 
@@ -59,6 +61,22 @@ class HttpResponse:
 class LocalApiGateway:
     def __init__(self, stack: Stack) -> None:
         self._routes = [CompiledRoute.of(route, function) for route, function in stack.routes.items()]
+        self._responses = {
+            kind: r for api in stack.apis.values() for kind, r in api.gateway_responses.items()
+        }
+
+    def response(self, kind: str, message: str) -> HttpResponse:
+        """API Gateway's own answer of this type, as the template's GatewayResponses shape it: its entry,
+        else DEFAULT_4XX or DEFAULT_5XX with the type's own status, else API Gateway's bare default."""
+        status = DEFAULT_STATUS.get(kind, 500)
+        default = self._responses.get("DEFAULT_4XX" if status < 500 else "DEFAULT_5XX")
+        entry = self._responses.get(kind) or default or GatewayResponse(None, {}, None)
+        document = (
+            entry.template if entry.template is not None else '{"message":$context.error.messageString}'
+        )
+        body = document.replace("$context.error.messageString", json.dumps(message))
+        headers = {"Content-Type": "application/json", **entry.headers}
+        return HttpResponse(entry.status or status, list(headers.items()), body.encode())
 
     def match(self, method: str, path: str) -> tuple[CompiledRoute, dict[str, str]] | None:
         """The route API Gateway would pick: the path's own method first, then its `ANY`, which stands

@@ -24,6 +24,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer, create_server
 from waitress.task import ErrorTask
 
+from flowport.local.authorizer import Allowed, LocalAuthorizers
 from flowport.local.cloud import container_environment
 from flowport.local.containers import DEFAULT_CONCURRENCY, in_containers, moto_endpoint
 from flowport.local.functions import invoke
@@ -63,6 +64,7 @@ class LocalServer:
         on top of its own (a setting changed for a whole local run)."""
         self.stack = stack
         self.gateway = LocalApiGateway(stack)
+        self.authorizers = LocalAuthorizers(stack)
         self._log = log
         self._log_lock = threading.Lock()
         self._resources = ExitStack()
@@ -107,6 +109,21 @@ class LocalServer:
             return problem(404, "route_not_found", "Not found", "No such route; see /openapi.json")
         route, path_parameters = matched
         event = proxy_event(request, route.route, path_parameters)
+        authorizer = self.stack.route_authorizers.get(route.route)
+        if authorizer is not None:
+            outcome = self.authorizers.authorize(authorizer, event)
+            if not isinstance(outcome, Allowed):
+                if outcome.error is not None:
+                    self.log_line(
+                        {
+                            "level": "ERROR",
+                            "message": "authorizer failed",
+                            "authorizer": authorizer.name,
+                            "error": outcome.error,
+                        }
+                    )
+                return self.gateway.response(outcome.response_type, outcome.message)
+            event["requestContext"]["authorizer"] = outcome.authorizer
         try:
             result = invoke(route.function, event)
         except Exception as error:

@@ -20,6 +20,14 @@ LOCAL_STACK = "flowport-local"
 
 
 RULE_EVENT_TYPES = ("EventBridgeRule", "CloudWatchEvent")
+API_TYPE = "AWS::Serverless::Api"
+NO_AUTHORIZER = "NONE"  # an Api event's `Auth: {Authorizer: NONE}`: the route takes no credentials
+# SAM's default for a Lambda authorizer's Identity.ReauthorizeEvery: API Gateway caches its answers 300 s.
+DEFAULT_REAUTHORIZE_SECONDS = 300
+# The parts of SAM's Auth the local gateway reproduces; anything else it names as a gap at start.
+_REPRODUCED_API_AUTH = {"DefaultAuthorizer", "Authorizers", "AddDefaultAuthorizerToCorsPreflight"}
+_REPRODUCED_AUTHORIZER = {"FunctionArn", "FunctionPayloadType", "Identity"}
+_REPRODUCED_IDENTITY = {"Headers", "ReauthorizeEvery"}
 
 
 class TemplateError(Exception):
@@ -43,6 +51,33 @@ class ApiRoute:
 class EventRule:
     name: str  # "<function>.<event>"
     pattern: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AuthorizerSpec:
+    """A Lambda REQUEST authorizer of an API: the function it runs and what its answers are cached by."""
+
+    name: str
+    function_arn: str
+    identity_headers: tuple[str, ...]  # lower case
+    reauthorize_seconds: int
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """One of an API's GatewayResponses: status (None: the type's own), static headers, body template."""
+
+    status: int | None
+    headers: dict[str, str]
+    template: str | None
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    logical_id: str
+    default_authorizer: str | None
+    authorizers: dict[str, AuthorizerSpec]
+    gateway_responses: dict[str, GatewayResponse]
 
 
 @dataclass(frozen=True)
@@ -93,6 +128,10 @@ class Stack:
     layers: dict[str, LayerSpec] = field(default_factory=dict)
     other_resources: dict[str, str] = field(default_factory=dict)  # logical id -> type
     other_events: dict[str, str] = field(default_factory=dict)  # "<function>.<event>" -> event type
+    apis: dict[str, ApiSpec] = field(default_factory=dict)
+    # Each route's authorizer; absent: none (an API without Auth, or `Authorizer: NONE`).
+    route_authorizers: dict[ApiRoute, AuthorizerSpec] = field(default_factory=dict)
+    auth_gaps: list[str] = field(default_factory=list)  # Auth settings the local gateway does not reproduce
 
     @property
     def routes(self) -> dict[ApiRoute, FunctionSpec]:
@@ -207,6 +246,8 @@ def build_stack(template_path: Path, stack_name: str = LOCAL_STACK) -> Stack:
     for logical_id, resource in template["Resources"].items():
         properties = resource.get("Properties", {})
         resource_type = resource["Type"]
+        if resource_type == API_TYPE:
+            stack.apis[logical_id] = _api(logical_id, properties, resolver, stack.auth_gaps)
         if resource_type == "AWS::Serverless::Function":
             stack.functions[logical_id] = _function(logical_id, properties, function_globals, resolver, root)
         elif resource_type == "AWS::Serverless::StateMachine":
@@ -222,7 +263,70 @@ def build_stack(template_path: Path, stack_name: str = LOCAL_STACK) -> Stack:
         for event_name, event in properties.get("Events", {}).items():
             if event.get("Type") not in ("Api", *RULE_EVENT_TYPES):
                 stack.other_events[f"{logical_id}.{event_name}"] = str(event.get("Type"))
+    for logical_id, resource in template["Resources"].items():
+        for event_name, event in resource.get("Properties", {}).get("Events", {}).items():
+            if event.get("Type") == "Api":
+                _route_auth(stack, f"{logical_id}.{event_name}", event["Properties"])
     return stack
+
+
+def _api(logical_id: str, properties: dict[str, Any], resolver: _Resolver, gaps: list[str]) -> ApiSpec:
+    auth = properties.get("Auth", {})
+    gaps += [f"{logical_id} Auth.{name}" for name in auth if name not in _REPRODUCED_API_AUTH]
+    authorizers: dict[str, AuthorizerSpec] = {}
+    for name, settings in auth.get("Authorizers", {}).items():
+        where = f"{logical_id} authorizer {name}"
+        if "FunctionArn" not in settings or settings.get("FunctionPayloadType") != "REQUEST":
+            gaps.append(f"{where} (only Lambda REQUEST authorizers are reproduced)")
+            continue
+        identity = settings.get("Identity", {})
+        gaps += [f"{where} {key}" for key in settings if key not in _REPRODUCED_AUTHORIZER]
+        gaps += [f"{where} Identity.{key}" for key in identity if key not in _REPRODUCED_IDENTITY]
+        authorizers[name] = AuthorizerSpec(
+            name=name,
+            function_arn=str(resolver.resolve(settings["FunctionArn"])),
+            identity_headers=tuple(str(header).lower() for header in identity.get("Headers", [])),
+            reauthorize_seconds=int(identity.get("ReauthorizeEvery", DEFAULT_REAUTHORIZE_SECONDS)),
+        )
+    responses = {
+        kind: GatewayResponse(
+            status=int(entry["StatusCode"]) if "StatusCode" in entry else None,
+            headers={
+                name: str(value)[1:-1]  # static values are quoted: "'application/problem+json'"
+                for name, value in entry.get("ResponseParameters", {}).get("Headers", {}).items()
+                if str(value).startswith("'") and str(value).endswith("'")
+            },
+            template=entry.get("ResponseTemplates", {}).get("application/json"),
+        )
+        for kind, entry in properties.get("GatewayResponses", {}).items()
+    }
+    gaps += [
+        f"{logical_id} GatewayResponses.{kind} header {name} (only static values are reproduced)"
+        for kind, entry in properties.get("GatewayResponses", {}).items()
+        for name, value in entry.get("ResponseParameters", {}).get("Headers", {}).items()
+        if name not in responses[kind].headers
+    ]
+    return ApiSpec(logical_id, auth.get("DefaultAuthorizer"), authorizers, responses)
+
+
+def _route_auth(stack: Stack, event_name: str, properties: dict[str, Any]) -> None:
+    """The authorizer of one Api event's route: its own `Auth.Authorizer`, else its API's default."""
+    api_id = (
+        properties.get("RestApiId", {}).get("Ref") if isinstance(properties.get("RestApiId"), dict) else None
+    )
+    api = stack.apis.get(api_id or "")
+    if api is None:
+        return
+    auth = properties.get("Auth", {})
+    name = auth.get("Authorizer", api.default_authorizer)
+    stack.auth_gaps.extend(f"event {event_name} Auth.{key}" for key in auth if key != "Authorizer")
+    if name not in (None, NO_AUTHORIZER) and name not in api.authorizers:
+        stack.auth_gaps.append(
+            f"event {event_name} Auth.Authorizer {name} (the route is served unauthenticated)"
+        )
+    route = ApiRoute(method=str(properties["Method"]).upper(), path=str(properties["Path"]))
+    if name in api.authorizers:
+        stack.route_authorizers[route] = api.authorizers[name]
 
 
 def _function(
