@@ -24,6 +24,7 @@ from flowport.aws import clients
 from flowport.core.identity import ALL_WORKFLOWS, Action, AuthMode, Caller, Scopes
 from flowport.core.principals import IssuedKey, NewKey, NewPassword, NewPrincipal
 from flowport.local.functions import invoke
+from flowport.local.server import LocalServer
 from flowport.local.template import LOCAL_ACCOUNT, LOCAL_REGION, LOCAL_STACK, ApiRoute, Stack
 from flowport.settings import Settings
 from flowport.usecases.admin import ManagePrincipals
@@ -246,6 +247,25 @@ def keyed_session(key: str) -> requests.Session:
     session = requests.Session()
     session.headers["X-API-Key"] = key
     return session
+
+
+@dataclass
+class KeyedServer:
+    """A running local server as an admin's client sees it: its URL, and HTTP with an admin's key."""
+
+    server: LocalServer
+    key: str
+    http: requests.Session
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+def keyed(server: LocalServer) -> KeyedServer:
+    """The server, with a new admin principal's key for every request made through `.http`."""
+    key = admin_key()
+    return KeyedServer(server, key, keyed_session(key))
 
 
 class CallLog:

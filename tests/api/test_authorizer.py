@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from flowport.core.identity import Caller
 from flowport.local.cloud import LocalCloud
-from flowport.local.functions import invoke
+from flowport.local.functions import invoke, load_module
 
 from tests.support import HandlerStreams, admin_key, basic, issue_key, load_event, new_principal, set_password
 
+UNAUTHORIZED = r"^Unauthorized$"  # exactly: the message API Gateway answers 401 for
 ARN_PREFIX = "arn:aws:execute-api:us-east-1:123456789012:1234567890/v1"
 
 
@@ -72,14 +73,14 @@ def test_a_password_is_checked(cloud: LocalCloud):
     set_password(principal, "ops", "correct horse battery")
     right = authorize(cloud, {"Authorization": basic("ops", "correct horse battery")}, **SEARCH)
     assert right["principalId"] == principal
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=UNAUTHORIZED):
         authorize(cloud, {"Authorization": basic("ops", "wrong horse battery")}, **SEARCH)
 
 
 def test_a_start_refuses_credentials_its_workflow_does_not_take(cloud: LocalCloud):
     """ticket-triage takes API keys only (the default): a right password is still a 401 there."""
     set_password(new_principal(), "ops", "correct horse battery")
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=UNAUTHORIZED):
         authorize(cloud, {"Authorization": basic("ops", "correct horse battery")})
 
 
@@ -97,12 +98,12 @@ def test_a_start_refuses_credentials_its_workflow_does_not_take(cloud: LocalClou
 def test_missing_or_wrong_credentials_are_the_message_api_gateway_answers_401_for(
     cloud: LocalCloud, headers: dict[str, str]
 ):
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=UNAUTHORIZED):
         authorize(cloud, headers)
 
 
 def test_an_expired_key_is_refused(cloud: LocalCloud):
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=UNAUTHORIZED):
         authorize(cloud, {"X-API-Key": issue_key(new_principal(), expired=True).secret})
 
 
@@ -115,7 +116,8 @@ def test_a_principal_without_a_route_gets_a_policy_that_denies_everything(cloud:
 
 def test_the_refusal_is_logged_with_its_reason_and_never_the_credential(cloud: LocalCloud):
     secret = "fpk_" + "y" * 43
-    with HandlerStreams() as streams, pytest.raises(Exception, match="^Unauthorized$"):
+    load_module(cloud.stack.functions["AuthorizerFunction"])  # its logger's handler exists, to be swapped
+    with HandlerStreams() as streams, pytest.raises(Exception, match=UNAUTHORIZED):
         authorize(cloud, {"X-API-Key": secret})
     logged = streams.buffer.getvalue()
     assert '"message":"unauthorized"' in logged.replace(" ", "")

@@ -7,9 +7,10 @@ import io
 from collections.abc import Iterator
 
 import pytest
-import requests
 from flowport.local.cloud import LocalCloud
-from flowport.local.server import LocalServer, serving
+from flowport.local.server import serving
+
+from tests.support import KeyedServer, keyed
 
 pytestmark = pytest.mark.e2e
 
@@ -17,9 +18,9 @@ JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def server(shared_cloud: LocalCloud) -> Iterator[LocalServer]:
+def server(shared_cloud: LocalCloud) -> Iterator[KeyedServer]:
     with serving(shared_cloud.stack, log=io.StringIO()) as running:
-        yield running
+        yield keyed(running)
 
 
 @pytest.mark.parametrize(
@@ -62,9 +63,9 @@ def server(shared_cloud: LocalCloud) -> Iterator[LocalServer]:
     ],
 )
 def test_a_malformed_http_request_is_a_4xx_problem_document(
-    server: LocalServer, method: str, path: str, headers: dict[str, str], body: bytes, status: int, code: str
+    server: KeyedServer, method: str, path: str, headers: dict[str, str], body: bytes, status: int, code: str
 ):
-    response = requests.request(method, server.url + path, headers=headers, data=body, timeout=10)
+    response = server.http.request(method, server.url + path, headers=headers, data=body, timeout=10)
     assert response.headers["Content-Type"] == "application/problem+json", response.text
     assert (response.status_code, response.json()["code"]) == (status, code), response.text
 
@@ -95,9 +96,9 @@ EXECUTION = "/executions/00000000-0000-0000-0000-000000000000"
     ],
 )
 def test_a_method_a_path_does_not_have_is_405_naming_the_methods_it_has(
-    server: LocalServer, method: str, path: str, allow: str
+    server: KeyedServer, method: str, path: str, allow: str
 ):
-    response = requests.request(method, server.url + path, timeout=10)
+    response = server.http.request(method, server.url + path, timeout=10)
     assert response.status_code == 405, response.text
     assert response.headers["Allow"] == allow
     assert response.headers["Content-Type"] == "application/problem+json"
@@ -114,8 +115,8 @@ def test_a_method_a_path_does_not_have_is_405_naming_the_methods_it_has(
         (f"{EXECUTION}/history?limit=5&limit=5", "limit"),
     ],
 )
-def test_a_parameter_given_twice_is_refused_as_repeated(server: LocalServer, path: str, parameter: str):
-    response = requests.get(server.url + path, timeout=10)
+def test_a_parameter_given_twice_is_refused_as_repeated(server: KeyedServer, path: str, parameter: str):
+    response = server.http.get(server.url + path, timeout=10)
     assert (response.status_code, response.json()["code"]) == (400, "invalid_parameter"), response.text
     assert response.json()["detail"] == f"Query parameter(s) refused: {parameter} (repeated)"
     assert response.json()["errors"] == [

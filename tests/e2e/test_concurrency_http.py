@@ -14,18 +14,18 @@ from typing import Any
 import pytest
 import requests
 from flowport.local.cloud import LocalCloud
-from flowport.local.server import LocalServer, serving
+from flowport.local.server import serving
 
-from tests.support import QUICK_STREAMS, TICKET
+from tests.support import QUICK_STREAMS, TICKET, KeyedServer, keyed
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 60
 
 
 @pytest.fixture
-def server(cloud: LocalCloud) -> Iterator[LocalServer]:
+def server(cloud: LocalCloud) -> Iterator[KeyedServer]:
     with serving(cloud.stack, log=io.StringIO(), environment=QUICK_STREAMS) as running:
-        yield running
+        yield keyed(running)
 
 
 @dataclass(eq=False)
@@ -42,15 +42,15 @@ def _all_at_once(calls: list[Callable[[], requests.Response]]) -> list[requests.
         return list(pool.map(lambda call: call(), calls))
 
 
-def _status(server: LocalServer, execution_id: str) -> Any:
-    return requests.get(f"{server.url}/executions/{execution_id}", timeout=TIMEOUT).json()
+def _status(server: KeyedServer, execution_id: str) -> Any:
+    return server.http.get(f"{server.url}/executions/{execution_id}", timeout=TIMEOUT).json()
 
 
-def _stored_input(server: LocalServer, execution_id: str) -> Any:
+def _stored_input(server: KeyedServer, execution_id: str) -> Any:
     return _status(server, execution_id)["input"]
 
 
-def _json_start(server: LocalServer, number: int) -> tuple[Sent, dict[str, Any]]:
+def _json_start(server: KeyedServer, number: int) -> tuple[Sent, dict[str, Any]]:
     body = {**TICKET, "subject": f"json start {number}", "delaySeconds": 30 + number}
     strategies = ("RETURN_EXISTING", "FAIL", "FAIL_ON_RUNNING")
     headers = {"Idempotency-Key": f"mixed-{number}", "X-On-Conflict": strategies[number % 3]}
@@ -61,18 +61,20 @@ def _json_start(server: LocalServer, number: int) -> tuple[Sent, dict[str, Any]]
         assert response.status_code == 202, response.text
         assert "idempotent-replayed" not in response.headers
 
-    return Sent("json", lambda: requests.post(url, json=body, headers=headers, timeout=TIMEOUT), check), body
+    return Sent(
+        "json", lambda: server.http.post(url, json=body, headers=headers, timeout=TIMEOUT), check
+    ), body
 
 
-def _fields_start(server: LocalServer, number: int, kind: str) -> tuple[Sent, dict[str, Any]]:
+def _fields_start(server: KeyedServer, number: int, kind: str) -> tuple[Sent, dict[str, Any]]:
     """A start whose input is fields: a form body ("form") or GET start's query ("get")."""
     fields = {"subject": f"{kind} start {number}", "customerTier": "pro" if kind == "form" else "free"}
     workflow = f"{server.url}/workflows/ticket-triage"
 
     def send() -> requests.Response:
         if kind == "form":
-            return requests.post(f"{workflow}/executions", data=fields, timeout=TIMEOUT)
-        return requests.get(f"{workflow}/start", params=fields, timeout=TIMEOUT)
+            return server.http.post(f"{workflow}/executions", data=fields, timeout=TIMEOUT)
+        return server.http.get(f"{workflow}/start", params=fields, timeout=TIMEOUT)
 
     def check(response: requests.Response) -> None:
         assert response.status_code == 202, response.text
@@ -80,7 +82,7 @@ def _fields_start(server: LocalServer, number: int, kind: str) -> tuple[Sent, di
     return Sent(kind, send, check), fields
 
 
-def _document_start(server: LocalServer, number: int) -> tuple[Sent, str]:
+def _document_start(server: KeyedServer, number: int) -> tuple[Sent, str]:
     marker = f"marker{number}x{uuid.uuid4().hex[:8]}"
     document = f"# Report {number}\n\n## Part\n\nThe {marker} grew. Costs fell after it.\n"
     url = f"{server.url}/workflows/document-summary/executions"
@@ -89,26 +91,26 @@ def _document_start(server: LocalServer, number: int) -> tuple[Sent, str]:
     def check(response: requests.Response) -> None:
         assert response.status_code == 202, response.text
 
-    send = lambda: requests.post(url, data=document.encode(), headers=headers, timeout=TIMEOUT)  # noqa: E731
+    send = lambda: server.http.post(url, data=document.encode(), headers=headers, timeout=TIMEOUT)  # noqa: E731
     return Sent("document", send, check), marker
 
 
-def _read(server: LocalServer, execution_id: str, suffix: str, kind: str) -> Sent:
+def _read(server: KeyedServer, execution_id: str, suffix: str, kind: str) -> Sent:
     url = f"{server.url}/executions/{execution_id}{suffix}"
 
     def check(response: requests.Response) -> None:
         assert response.status_code == 200, response.text
         assert response.json().get("executionId", execution_id) == execution_id
 
-    return Sent(kind, lambda: requests.get(url, timeout=TIMEOUT), check)
+    return Sent(kind, lambda: server.http.get(url, timeout=TIMEOUT), check)
 
 
-def _events(server: LocalServer, execution_id: str) -> Sent:
+def _events(server: KeyedServer, execution_id: str) -> Sent:
     """The stream's first response only: the server holds the stream open until the execution ends."""
     url = f"{server.url}/executions/{execution_id}/events"
 
     def send() -> requests.Response:
-        response = requests.get(url, stream=True, timeout=TIMEOUT)
+        response = server.http.get(url, stream=True, timeout=TIMEOUT)
         next(response.iter_lines(), None)
         response.close()
         return response
@@ -120,30 +122,32 @@ def _events(server: LocalServer, execution_id: str) -> Sent:
     return Sent("events", send, check)
 
 
-def _cancel(server: LocalServer, execution_id: str) -> Sent:
+def _cancel(server: KeyedServer, execution_id: str) -> Sent:
     url = f"{server.url}/executions/{execution_id}"
 
     def check(response: requests.Response) -> None:
         assert response.status_code == 200, response.text
         assert response.json()["executionId"] == execution_id
 
-    return Sent("cancel", lambda: requests.delete(url, timeout=TIMEOUT), check)
+    return Sent("cancel", lambda: server.http.delete(url, timeout=TIMEOUT), check)
 
 
-def _search(server: LocalServer, workflow: str) -> Sent:
+def _search(server: KeyedServer, workflow: str) -> Sent:
     url = f"{server.url}/executions"
 
     def check(response: requests.Response) -> None:
         assert response.status_code == 200, response.text
         assert {item["workflow"] for item in response.json()["items"]} <= {workflow}
 
-    return Sent("search", lambda: requests.get(url, params={"workflow": workflow}, timeout=TIMEOUT), check)
+    return Sent("search", lambda: server.http.get(url, params={"workflow": workflow}, timeout=TIMEOUT), check)
 
 
-def test_a_hundred_concurrent_requests_of_every_kind_each_get_their_own_answer(server: LocalServer):
+def test_a_hundred_concurrent_requests_of_every_kind_each_get_their_own_answer(server: KeyedServer):
     url = f"{server.url}/workflows/ticket-triage/executions"
     existing = [
-        requests.post(url, json={**TICKET, "subject": f"existing {n}", "delaySeconds": 60}, timeout=TIMEOUT)
+        server.http.post(
+            url, json={**TICKET, "subject": f"existing {n}", "delaySeconds": 60}, timeout=TIMEOUT
+        )
         for n in range(20)
     ]
     ids = [response.json()["executionId"] for response in existing]
@@ -176,12 +180,15 @@ def test_a_hundred_concurrent_requests_of_every_kind_each_get_their_own_answer(s
     assert len(set(new_ids)) == len(new_ids) == 60
 
 
-def test_fifty_different_bodies_with_one_key_start_one_execution_and_replay_nothing_else(server: LocalServer):
+def test_fifty_different_bodies_with_one_key_start_one_execution_and_replay_nothing_else(server: KeyedServer):
     url = f"{server.url}/workflows/ticket-triage/executions"
     headers = {"Idempotency-Key": "one-key", "X-On-Conflict": "RETURN_EXISTING"}
     bodies = [{**TICKET, "subject": f"body {n}", "delaySeconds": 60} for n in range(50)]
     answers = _all_at_once(
-        [lambda body=body: requests.post(url, json=body, headers=headers, timeout=TIMEOUT) for body in bodies]
+        [
+            lambda body=body: server.http.post(url, json=body, headers=headers, timeout=TIMEOUT)
+            for body in bodies
+        ]
     )
 
     pairs = list(zip(bodies, answers, strict=True))
@@ -196,4 +203,4 @@ def test_fifty_different_bodies_with_one_key_start_one_execution_and_replay_noth
         assert answer.status_code in (409, 422), (answer.status_code, answer.text)
         expected = "idempotency_key_reused" if answer.status_code == 422 else "idempotency_key_in_flight"
         assert answer.json()["code"] == expected, answer.text
-    assert requests.delete(f"{server.url}/executions/{execution_id}", timeout=TIMEOUT).status_code == 200
+    assert server.http.delete(f"{server.url}/executions/{execution_id}", timeout=TIMEOUT).status_code == 200

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 from flowport.local.cloud import LocalCloud
-from flowport.local.server import LocalServer, serving
+from flowport.local.server import serving
 
-from tests.support import QUICK_STREAMS
+from tests.support import QUICK_STREAMS, KeyedServer, keyed
 
 pytestmark = pytest.mark.e2e
 
@@ -41,14 +41,14 @@ SEED = os.environ.get("FLOWPORT_FUZZ_SEED", "20261123")
 
 
 @pytest.fixture
-def fuzzed_server(cloud: LocalCloud) -> Iterator[LocalServer]:
+def fuzzed_server(cloud: LocalCloud) -> Iterator[KeyedServer]:
     """The local server, with event-stream responses that wait a moment for news instead of 25 s."""
     with serving(cloud.stack, log=io.StringIO(), environment=QUICK_STREAMS) as server:
-        yield server
+        yield keyed(server)
 
 
 def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
-    fuzzed_server: LocalServer, tmp_path: Path
+    fuzzed_server: KeyedServer, tmp_path: Path
 ):
     command = [
         str(Path(sys.executable).with_name("st")),
@@ -59,6 +59,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
         f"--max-examples={EXAMPLES}",
         f"--seed={SEED}",
         "--workers=1",
+        f"--header=X-API-Key: {fuzzed_server.key}",  # an admin's: every route is in scope
         "--request-timeout=30",
         # A generated `Accept`, `Idempotency-Key` or query value may be kilobytes long: shown whole, one
         # failure fills the screen.

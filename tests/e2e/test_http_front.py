@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 from flowport.local.cloud import LocalCloud
-from flowport.local.server import LocalServer, serving
+from flowport.local.server import serving
 
-from tests.support import TICKET, wait_until
+from tests.support import TICKET, KeyedServer, keyed, wait_until
 
 pytestmark = pytest.mark.e2e
 START = b"POST /workflows/ticket-triage/executions HTTP/1.1\r\nHost: local\r\n"
@@ -22,12 +21,12 @@ BODY = json.dumps(TICKET).encode()
 
 
 @pytest.fixture
-def server(cloud: LocalCloud) -> Iterator[LocalServer]:
+def server(cloud: LocalCloud) -> Iterator[KeyedServer]:
     with serving(cloud.stack, log=io.StringIO()) as running:
-        yield running
+        yield keyed(running)
 
 
-def _exchange(server: LocalServer, request: bytes) -> tuple[int, dict[str, str], bytes]:
+def _exchange(server: KeyedServer, request: bytes) -> tuple[int, dict[str, str], bytes]:
     """Send raw bytes, read the answer until the server closes (a hang fails on the socket's timeout)."""
     address = urlsplit(server.url)
     with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
@@ -58,22 +57,23 @@ def _exchange(server: LocalServer, request: bytes) -> tuple[int, dict[str, str],
     ids=["not a number", "negative", "two lengths", "exponent", "headers", "long url", "garbage", "trace"],
 )
 def test_a_malformed_request_gets_a_problem_document_and_the_server_stays_up(
-    server: LocalServer, request_bytes: bytes, status: int, code: str
+    server: KeyedServer, request_bytes: bytes, status: int, code: str
 ):
     answered, headers, body = _exchange(server, request_bytes)
     assert (answered, headers["content-type"]) == (status, "application/problem+json"), body
     assert json.loads(body)["code"] == code
-    assert requests.get(f"{server.url}/workflows", timeout=10).status_code == 200
+    assert server.http.get(f"{server.url}/workflows", timeout=10).status_code == 200
 
 
 def test_every_log_line_is_one_json_object_naming_its_function(cloud: LocalCloud):
     log = io.StringIO()
-    with serving(cloud.stack, log=log) as server:
-        started = requests.post(
+    with serving(cloud.stack, log=log) as running:
+        server = keyed(running)
+        started = server.http.post(
             f"{server.url}/workflows/ticket-triage/executions", json={**TICKET, "delaySeconds": 0}, timeout=30
         ).json()
         status_url = f"{server.url}/executions/{started['executionId']}"
-        wait_until(lambda: requests.get(status_url, timeout=30).json()["status"] == "COMPLETED")
+        wait_until(lambda: server.http.get(status_url, timeout=30).json()["status"] == "COMPLETED")
         # The sync function's last line is written after the record it applied: wait for it too.
         wait_until(lambda: log.getvalue().count('"message": "status change"') >= 2)
     lines = [json.loads(line) for line in log.getvalue().splitlines()]

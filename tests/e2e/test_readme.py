@@ -13,17 +13,20 @@ from typing import Any
 import pytest
 import requests
 from flowport.local.cloud import LocalCloud
-from flowport.local.server import LocalServer, serving
+from flowport.local.server import serving
+
+from tests.support import KeyedServer, keyed
 
 pytestmark = pytest.mark.e2e
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+DEV_KEY = "$(cat .flowport/dev-admin-key)"  # what `flowport dev` writes its admin key to
 
 
 @pytest.fixture
-def server(cloud: LocalCloud) -> Iterator[LocalServer]:
+def server(cloud: LocalCloud) -> Iterator[KeyedServer]:
     with serving(cloud.stack, log=io.StringIO()) as running:
-        yield running
+        yield keyed(running)
 
 
 def example(starting_with: str) -> list[list[str]]:
@@ -35,8 +38,9 @@ def example(starting_with: str) -> list[list[str]]:
     return [shlex.split(line, comments=True) for line in block.splitlines() if line.startswith("curl")]
 
 
-def run_curl(words: list[str], base_url: str) -> requests.Response:
-    """The few curl options the README uses: -s, -X, -H, -d, and the URL."""
+def run_curl(words: list[str], server: KeyedServer, key: str | None = None) -> requests.Response:
+    """The few curl options the README uses: -s, -X, -H, -d, and the URL; the dev key file's
+    `$(cat ...)` is the server's admin key (or `key`)."""
     method, headers, data, url = "GET", {}, None, None
     options = iter(words[1:])
     for word in options:
@@ -44,29 +48,40 @@ def run_curl(words: list[str], base_url: str) -> requests.Response:
             method = next(options)
         elif word == "-H":
             name, _, value = next(options).partition(":")
-            headers[name.strip()] = value.strip()
+            headers[name.strip()] = value.strip().replace(DEV_KEY, key if key is not None else server.key)
         elif word == "-d":
             data, method = next(options), "POST" if method == "GET" else method
         elif word.startswith("localhost:3000"):
-            url = base_url + word.removeprefix("localhost:3000")
+            url = server.url + word.removeprefix("localhost:3000")
         else:
             assert word == "-s", f"an option this runner does not know: {word}"
     assert url is not None, words
     return requests.request(method, url, headers=headers, data=data, timeout=10)
 
 
-def test_the_search_by_input_field_example_finds_what_it_says(server: LocalServer):
+def test_the_search_by_input_field_example_finds_what_it_says(server: KeyedServer):
     commands = example("# by an input field the workflow declares searchable")
     *starts, search = commands
     started: list[dict[str, Any]] = []
     for command in starts:
-        response = run_curl(command, server.url)
+        response = run_curl(command, server)
         assert response.status_code == 202, (command, response.text)
         started.append(response.json())
     # One of them as a string, one as a number: the README says the text finds both.
     bodies = [json.loads(command[command.index("-d") + 1]) for command in starts]
     assert sorted(type(body["customerId"]).__name__ for body in bodies) == ["int", "str"]
     assert re.search(r"input\.customerId=42\b", search[-1])
-    found = run_curl(search, server.url)
+    found = run_curl(search, server)
     assert found.status_code == 200, found.text
     assert {item["executionId"] for item in found.json()["items"]} == {s["executionId"] for s in started}
+
+
+def test_every_curl_example_sends_the_dev_key_and_fails_without_a_valid_one(server: KeyedServer):
+    text = README.read_text(encoding="utf-8").replace("\\\n", " ")
+    commands = [shlex.split(line, comments=True) for line in text.splitlines() if line.startswith("curl")]
+    assert commands
+    for command in commands:
+        public = any(word.endswith("/openapi.json") for word in command)
+        assert public or f"X-API-Key: {DEV_KEY}" in command, command
+    refused = run_curl(commands[0], server, key="fpk_" + "0" * 43)
+    assert (refused.status_code, refused.json()["code"]) == (401, "unauthorized")
