@@ -83,5 +83,6 @@ def test_every_curl_example_sends_the_dev_key_and_fails_without_a_valid_one(serv
     for command in commands:
         public = any(word.endswith("/openapi.json") for word in command)
         assert public or f"X-API-Key: {DEV_KEY}" in command, command
-    refused = run_curl(commands[0], server, key="fpk_" + "0" * 43)
+    search = next(command for command in commands if command[1:3] == ["-s", "-H"] and "-d" not in command)
+    refused = run_curl(search, server, key="fpk_" + "0" * 43)
     assert (refused.status_code, refused.json()["code"]) == (401, "unauthorized")
