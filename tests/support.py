@@ -253,19 +253,16 @@ def keyed_session(key: str) -> requests.Session:
 class KeyedServer:
     """A running local server as an admin's client sees it: its URL, and HTTP with an admin's key."""
 
-    server: LocalServer
+    url: str
     key: str
-    http: requests.Session
 
-    @property
-    def url(self) -> str:
-        return self.server.url
+    def __post_init__(self) -> None:
+        self.http = keyed_session(self.key)
 
 
 def keyed(server: LocalServer) -> KeyedServer:
     """The server, with a new admin principal's key for every request made through `.http`."""
-    key = admin_key()
-    return KeyedServer(server, key, keyed_session(key))
+    return KeyedServer(server.url, admin_key())
 
 
 class CallLog:

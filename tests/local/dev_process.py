@@ -62,6 +62,11 @@ def stop(process: subprocess.Popen[str]) -> str:
     return output
 
 
+def dev_key(state_dir: Path) -> str:
+    """The development admin's key `flowport dev --state-dir` wrote."""
+    return (state_dir / "dev-admin-key").read_text(encoding="utf-8").strip()
+
+
 def wait_for_server(url: str) -> None:
     def answers() -> bool:
         try:

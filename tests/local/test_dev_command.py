@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 import requests
-from flowport.local.cloud import local_gaps
+from flowport.local.cloud import LocalCloud, local_gaps
 from flowport.local.template import build_stack, load_template
 
-from tests.local.dev_process import ROOT, free_port, start_dev, stop, wait_for_server
-from tests.support import TICKET, wait_until
+from tests.local.dev_process import ROOT, dev_key, free_port, start_dev, stop, wait_for_server
+from tests.support import TICKET, KeyedServer, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -42,16 +43,22 @@ def test_dev_serves_the_api_and_keeps_finished_executions_across_restarts(tmp_pa
     process = start_dev(port, tmp_path)
     try:
         wait_for_server(url)
-        started = requests.post(f"{url}/workflows/ticket-triage/executions", json=TICKET, timeout=10).json()
+        key_file = tmp_path / "dev-admin-key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        dev = KeyedServer(url, dev_key(tmp_path))
+        refused = requests.post(f"{url}/workflows/ticket-triage/executions", json=TICKET, timeout=10)
+        assert (refused.status_code, refused.json()["code"]) == (401, "unauthorized")
+        started = dev.http.post(f"{url}/workflows/ticket-triage/executions", json=TICKET, timeout=10).json()
         wait_until(
             lambda: (
-                requests.get(f"{url}/executions/{started['executionId']}", timeout=10).json()["status"]
+                dev.http.get(f"{url}/executions/{started['executionId']}", timeout=10).json()["status"]
                 == "COMPLETED"
             )
         )
     finally:
         output = stop(process)
     assert f"flowport local API on {url}" in output
+    assert f"dev admin key (every scope; also in {key_file}): {dev.key}" in output
     assert "ticket-triage" in output
     assert_columns_align(_section(output, "workflows:"), ["versions", "enabled|disabled"])
     routes = _section(output, "routes:")
@@ -62,7 +69,8 @@ def test_dev_serves_the_api_and_keeps_finished_executions_across_restarts(tmp_pa
     process = start_dev(port, tmp_path)
     try:
         wait_for_server(url)
-        again = requests.get(f"{url}/executions/{started['executionId']}", timeout=10).json()
+        assert dev_key(tmp_path) == dev.key  # it still authenticates against the restored table
+        again = dev.http.get(f"{url}/executions/{started['executionId']}", timeout=10).json()
     finally:
         stop(process)
     assert again["status"] == "COMPLETED"
@@ -111,3 +119,21 @@ def test_the_banner_aligns_its_columns_whatever_their_widths():
     assert_columns_align(workflows, ["versions", "enabled|disabled", "short|x"])
     assert workflows[1].endswith("x" * 59 + "…")
     assert_columns_align(lines[lines.index("routes:") + 1 :], ["/|other", "->"])
+
+
+def test_the_dev_key_is_replaced_when_it_no_longer_authenticates(cloud: LocalCloud, tmp_path: Path):
+    """A start without --state-dir has a new table: the key file of the last run is replaced."""
+    from flowport.local.dev_key import dev_admin_key
+
+    stale = tmp_path / "dev-admin-key"
+    stale.write_text("fpk_" + "0" * 43 + "\n")
+    key, path = dev_admin_key(tmp_path)
+    assert path == stale
+    assert path.read_text().strip() == key != "fpk_" + "0" * 43
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert dev_admin_key(tmp_path) == (key, path)  # reused while it authenticates
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        assert not subprocess.run(
+            ["git", "check-ignore", "-q", ".flowport/dev-admin-key"], cwd=ROOT
+        ).returncode

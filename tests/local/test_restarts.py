@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.local.dev_process import free_port, kill, start_dev, stop, wait_for_server
-from tests.support import TICKET, wait_until
+from tests.local.dev_process import dev_key, free_port, kill, start_dev, stop, wait_for_server
+from tests.support import TICKET, KeyedServer, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -24,23 +24,23 @@ WAITING = {**TICKET, "delaySeconds": 600}
 EXECUTIONS = "/workflows/ticket-triage/executions"
 
 
-def _get(url: str, path: str, **params: Any) -> Any:
-    response = requests.get(f"{url}{path}", params=params, timeout=10)
+def _get(dev: KeyedServer, path: str, **params: Any) -> Any:
+    response = dev.http.get(f"{dev.url}{path}", params=params, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 
 
 def _start(
-    url: str, body: dict[str, Any], key: str | None = None, on_conflict: str = ""
+    dev: KeyedServer, body: dict[str, Any], key: str | None = None, on_conflict: str = ""
 ) -> requests.Response:
     headers = {"Idempotency-Key": key, "X-On-Conflict": on_conflict} if key else {}
-    return requests.post(f"{url}{EXECUTIONS}", json=body, headers=headers, timeout=10)
+    return dev.http.post(f"{dev.url}{EXECUTIONS}", json=body, headers=headers, timeout=10)
 
 
-def _stream(url: str, execution_id: str) -> list[tuple[str, Any]]:
+def _stream(dev: KeyedServer, execution_id: str) -> list[tuple[str, Any]]:
     """Every event of the execution's stream, read until the server ends it."""
     events: list[tuple[str, Any]] = []
-    with requests.get(f"{url}/executions/{execution_id}/events", stream=True, timeout=30) as response:
+    with dev.http.get(f"{dev.url}/executions/{execution_id}/events", stream=True, timeout=30) as response:
         assert response.status_code == 200, response.text
         kind = None
         for line in response.iter_lines(decode_unicode=True):
@@ -97,16 +97,17 @@ def test_a_restart_ends_running_executions_and_keeps_finished_ones(tmp_path: Pat
     process = start_dev(port, state_dir, log)
     try:
         wait_for_server(url)
-        finished = _start(url, TICKET).json()["executionId"]
-        running = _start(url, WAITING, key="restart-1", on_conflict="FAIL_ON_RUNNING").json()["executionId"]
-        replayed = _start(url, WAITING, key="restart-2", on_conflict="RETURN_EXISTING").json()["executionId"]
-        wait_until(lambda: _get(url, f"/executions/{finished}")["status"] == "COMPLETED", interval=0.2)
+        dev = KeyedServer(url, dev_key(state_dir))
+        finished = _start(dev, TICKET).json()["executionId"]
+        running = _start(dev, WAITING, key="restart-1", on_conflict="FAIL_ON_RUNNING").json()["executionId"]
+        replayed = _start(dev, WAITING, key="restart-2", on_conflict="RETURN_EXISTING").json()["executionId"]
+        wait_until(lambda: _get(dev, f"/executions/{finished}")["status"] == "COMPLETED", interval=0.2)
         for execution_id in (running, replayed):
             wait_until(
-                lambda e=execution_id: _get(url, f"/executions/{e}").get("currentNode") == "WaitForAgentPool",
+                lambda e=execution_id: _get(dev, f"/executions/{e}").get("currentNode") == "WaitForAgentPool",
                 interval=0.2,
             )
-        finished_history = _get(url, f"/executions/{finished}/history")
+        finished_history = _get(dev, f"/executions/{finished}/history")
         if stopped_by == "sigkill":
             # What the periodic save has written is all a kill leaves: wait for it to hold every execution.
             wait_until(
@@ -128,10 +129,11 @@ def test_a_restart_ends_running_executions_and_keeps_finished_ones(tmp_path: Pat
     process = start_dev(port, state_dir, log)
     try:
         wait_for_server(url)
-        _assert_finished_as_before(url, finished, finished_history)
+        assert dev_key(state_dir) == dev.key  # kept with the table it authenticates against
+        _assert_finished_as_before(dev, finished, finished_history)
         for execution_id in (running, replayed, queued):
-            _assert_ended_by_the_restart(url, execution_id, ran=execution_id != queued)
-        _assert_keys_treat_them_as_finished(url, running, replayed)
+            _assert_ended_by_the_restart(dev, execution_id, ran=execution_id != queued)
+        _assert_keys_treat_them_as_finished(dev, running, replayed)
     finally:
         stop(process)
         log.close()
@@ -141,53 +143,53 @@ def test_a_restart_ends_running_executions_and_keeps_finished_ones(tmp_path: Pat
     )
 
 
-def _assert_finished_as_before(url: str, execution_id: str, history: dict[str, Any]) -> None:
-    status = _get(url, f"/executions/{execution_id}")
+def _assert_finished_as_before(dev: KeyedServer, execution_id: str, history: dict[str, Any]) -> None:
+    status = _get(dev, f"/executions/{execution_id}")
     assert status["status"] == "COMPLETED"
     assert status["output"]["queue"] == "priority"
-    assert _get(url, f"/executions/{execution_id}/history") == history
-    assert _stream(url, execution_id)[-1][0] == "completed"
-    cancel = requests.delete(f"{url}/executions/{execution_id}", timeout=10)
+    assert _get(dev, f"/executions/{execution_id}/history") == history
+    assert _stream(dev, execution_id)[-1][0] == "completed"
+    cancel = dev.http.delete(f"{dev.url}/executions/{execution_id}", timeout=10)
     assert cancel.status_code == 409, cancel.text
     assert cancel.json()["executionStatus"] == "COMPLETED"
 
 
-def _assert_ended_by_the_restart(url: str, execution_id: str, ran: bool) -> None:
-    status = _get(url, f"/executions/{execution_id}")
+def _assert_ended_by_the_restart(dev: KeyedServer, execution_id: str, ran: bool) -> None:
+    status = _get(dev, f"/executions/{execution_id}")
     assert status["status"] == "FAILED", status
     assert status["error"]["code"] == "local_restart"
     assert "does not resume executions" in status["error"]["message"]
     assert status["startedAt"] <= status["completedAt"]
     assert "currentNode" not in status
-    nodes = _get(url, f"/executions/{execution_id}/history")["items"]
+    nodes = _get(dev, f"/executions/{execution_id}/history")["items"]
     if ran:  # the history up to the stop, its open state failed with the execution
         assert nodes[-1]["name"] == "WaitForAgentPool"
         assert nodes[-1]["status"] == "FAILED"
         assert status["error"]["node"] == "WaitForAgentPool"
     else:
         assert nodes == []
-    events = _stream(url, execution_id)
+    events = _stream(dev, execution_id)
     assert events[-1][0] == "failed", events
     assert events[-1][1]["error"]["code"] == "local_restart"
-    found = _get(url, "/executions", workflow="ticket-triage", status="FAILED")["items"]
+    found = _get(dev, "/executions", workflow="ticket-triage", status="FAILED")["items"]
     assert execution_id in [item["executionId"] for item in found]
     assert execution_id not in [
         item["executionId"]
-        for item in _get(url, "/executions", workflow="ticket-triage", status="RUNNING")["items"]
+        for item in _get(dev, "/executions", workflow="ticket-triage", status="RUNNING")["items"]
     ]
-    cancel = requests.delete(f"{url}/executions/{execution_id}", timeout=10)
+    cancel = dev.http.delete(f"{dev.url}/executions/{execution_id}", timeout=10)
     assert cancel.status_code == 409, cancel.text
     assert cancel.headers["Content-Type"].startswith("application/problem+json")
     assert cancel.json()["executionStatus"] == "FAILED"
 
 
-def _assert_keys_treat_them_as_finished(url: str, running: str, replayed: str) -> None:
-    again = _start(url, WAITING, key="restart-1", on_conflict="FAIL_ON_RUNNING")
+def _assert_keys_treat_them_as_finished(dev: KeyedServer, running: str, replayed: str) -> None:
+    again = _start(dev, WAITING, key="restart-1", on_conflict="FAIL_ON_RUNNING")
     assert again.status_code == 202, again.text
     assert again.json()["executionId"] != running  # a new execution: the old one's name is taken for good
-    assert _get(url, f"/executions/{again.json()['executionId']}")["status"] in ("QUEUED", "RUNNING")
-    assert _get(url, f"/executions/{running}")["status"] == "FAILED"
-    existing = _start(url, WAITING, key="restart-2", on_conflict="RETURN_EXISTING")
+    assert _get(dev, f"/executions/{again.json()['executionId']}")["status"] in ("QUEUED", "RUNNING")
+    assert _get(dev, f"/executions/{running}")["status"] == "FAILED"
+    existing = _start(dev, WAITING, key="restart-2", on_conflict="RETURN_EXISTING")
     assert existing.status_code == 200, existing.text
     assert existing.json()["executionId"] == replayed
     assert existing.json()["status"] == "FAILED"

@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         help="keep the tables and Step Functions' executions here across restarts, saved every second "
-        "(executions running at a restart end FAILED, local_restart; default: memory)",
+        "(executions running at a restart end FAILED, local_restart; default: memory), and the "
+        "development admin's key (default: .flowport/dev-admin-key)",
     )
     dev.add_argument(
         "--concurrency",
@@ -101,6 +102,7 @@ def run_dev(
     # Imported here: local mode needs the `local` extra, which deployed functions never import.
     from flowport.core.registry import load_registry
     from flowport.local.cloud import local_gaps, running
+    from flowport.local.dev_key import DEFAULT_DIRECTORY, dev_admin_key
     from flowport.local.server import LocalServer
     from flowport.local.template import build_stack
     from flowport.settings import get_settings
@@ -110,7 +112,9 @@ def run_dev(
         server = LocalServer(stack, host, port, concurrency=concurrency)
         server.containers.warm(stack.functions.values())
         registry = load_registry(get_settings().workflows_path)
+        key, key_file = dev_admin_key(state_dir or DEFAULT_DIRECTORY)
         print(f"flowport local API on {server.url}  (embedded moto; Ctrl-C stops)")
+        print(f"dev admin key (every scope; also in {key_file}): {key}")
         print("\n".join(banner(registry, stack)))
         for gap in local_gaps(stack):
             print(f"warning: {gap}")

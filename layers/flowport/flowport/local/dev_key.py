@@ -1,0 +1,43 @@
+"""`flowport dev`'s development admin: a principal with every scope, and its key in a file of its own, so
+that the README's examples work with `-H "X-API-Key: $(cat .flowport/dev-admin-key)"`.
+
+The key file is reused while its key still authenticates against the (restored) table; otherwise, as on
+a first start or a start without `--state-dir` (whose table is new), a new admin and key replace it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from flowport import services
+from flowport.core import credentials
+
+DEV_ADMIN = "dev-admin"
+KEY_FILE = "dev-admin-key"
+DEFAULT_DIRECTORY = Path(".flowport")  # git-ignored
+
+
+def dev_admin_key(directory: Path) -> tuple[str, Path]:
+    """The development admin's key, and the file that holds it (mode 0600)."""
+    path = directory / KEY_FILE
+    if path.is_file():
+        kept = path.read_text(encoding="utf-8").strip()
+        if _authenticates(kept):
+            return kept, path
+    secret = services.manage_principals().bootstrap_admin(DEV_ADMIN).secret
+    directory.mkdir(parents=True, exist_ok=True)
+    written = path.with_name(f".{KEY_FILE}.new")
+    descriptor = os.open(written, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(secret + "\n")
+    written.replace(path)  # never a half-written key file
+    return secret, path
+
+
+def _authenticates(secret: str) -> bool:
+    if not credentials.looks_like_a_key(secret):
+        return False
+    found = services.principal_store().api_key(credentials.key_hash(secret))
+    return found is not None and not found.expired(time.time())
