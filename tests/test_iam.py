@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from flowport import services
-from flowport.local.cloud import FAKE_CREDENTIALS, running
+from flowport.local.cloud import FAKE_CREDENTIALS, LocalCloud, running
 from flowport.local.functions import invoke
 from flowport.local.template import (
     LOCAL_ACCOUNT,
@@ -35,14 +35,24 @@ from tests.iam_policies import (
     function_statements,
     glob_matches,
 )
-from tests.support import TICKET, Api, admin_event, load_event, wait_until, with_request
+from tests.support import (
+    TICKET,
+    Api,
+    admin_event,
+    issue_key,
+    load_event,
+    new_principal,
+    set_password,
+    wait_until,
+    with_request,
+)
 from tests.template_checks import EXECUTIONS, STATE_MACHINES, as_list
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = load_template(ROOT / "template.yaml")
 API_FUNCTIONS = ("StartFunction", "StatusFunction", "StreamFunction", "CancelFunction")
 # The functions whose calls the scenario below records: the API's, the admin routes' and the sync function.
-CALLING = (*API_FUNCTIONS, "AdminFunction", "SyncFunction")
+CALLING = (*API_FUNCTIONS, "AdminFunction", "SyncFunction", "AuthorizerFunction")
 CallsMade = dict[str, set[Call]]
 
 
@@ -89,6 +99,7 @@ def calls_made(stack: Stack) -> CallsMade:
             api.call(load_event("list-executions"))
             api.search(workflow="ticket-triage", **{"input.customerId": "c-1"})
             api.cancel(first["executionId"])
+            _authorize_with_a_key_and_a_password(cloud)
             # Delivers what the local EventBridge still holds; the sync function is invoked by hand below.
             cloud.close()
             second = api.start(body=slow).json()
@@ -124,6 +135,25 @@ def _manage_principals(api: Api) -> None:
     api.call(admin_event("PUT", "/admin/principals/{principalId}/password", principal, password))
     api.call(admin_event("DELETE", "/admin/keys/{keyId}", {"keyId": key["keyId"]}))
     api.call(admin_event("DELETE", "/admin/principals/{principalId}", principal))
+
+
+def _authorize_with_a_key_and_a_password(cloud: LocalCloud) -> None:
+    """The authorizer, once for an API key and once for a password (its two kinds of read), on a search."""
+    principal = new_principal()
+    set_password(principal, "iam-user", "correct horse battery")
+    sample = load_event("authorize-request")
+    others = {name: value for name, value in sample["headers"].items() if name != "X-API-Key"}
+    for credential in (
+        {"X-API-Key": issue_key(principal).secret},
+        {"user": "iam-user", "password": "correct horse battery"},
+    ):
+        event = {
+            **sample,
+            "headers": {**others, **credential},
+            "resource": "/executions",
+            "pathParameters": None,
+        }
+        invoke(cloud.stack.functions["AuthorizerFunction"], event)
 
 
 def test_the_scenario_exercises_each_function_that_calls_aws(calls_made: CallsMade):

@@ -357,3 +357,34 @@ def test_a_state_machine_named_outside_its_block_is_named(place: str, value: Any
         where = f"Resources.{place}"
     (fault,) = state_machine_reference_faults(template)
     assert fault.startswith(f"{where} names state machines ['TicketTriageV1StateMachine']: refer to")
+
+
+def test_the_authorizer_may_only_read_credential_items():
+    """One GetItem per request, of CRED# (an API key's hash) or USER# (a password's) items: nothing else of
+    the table, and no write, is within its reach."""
+    from flowport.aws.principals import LEADING_KEYS
+
+    template = load_template(ROOT / "template.yaml")
+    (policy,) = template["Resources"]["AuthorizerFunction"]["Properties"]["Policies"]
+    (statement,) = policy["Statement"]
+    assert statement["Action"] == "dynamodb:GetItem"
+    assert statement["Resource"] == {"Fn::GetAtt": ["ExecutionsTable", "Arn"]}
+    credential_keys = ["CRED#*", "USER#*"]
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": credential_keys}}
+    assert set(credential_keys) <= set(LEADING_KEYS)
+
+
+def test_api_gateways_own_auth_answers_are_the_problem_documents_of_the_functions():
+    from flowport.core.errors import DEFAULT_CHALLENGE, Forbidden, Unauthorized
+
+    api = load_template(ROOT / "template.yaml")["Resources"]["FlowportApi"]["Properties"]
+    responses = api["GatewayResponses"]
+    unauthorized = responses["UNAUTHORIZED"]
+    assert unauthorized["ResponseParameters"]["Headers"]["WWW-Authenticate"] == f"'{DEFAULT_CHALLENGE}'"
+    for kind, error in (("UNAUTHORIZED", Unauthorized), ("ACCESS_DENIED", Forbidden)):
+        assert responses[kind]["StatusCode"] == error.status
+        assert f'"code":"{error.code}"' in responses[kind]["ResponseTemplates"]["application/json"]
+    assert {"AUTHORIZER_FAILURE", "AUTHORIZER_CONFIGURATION_ERROR"} <= set(responses)
+    authorizer = api["Auth"]["Authorizers"][api["Auth"]["DefaultAuthorizer"]]
+    assert authorizer["FunctionPayloadType"] == "REQUEST"
+    assert authorizer["Identity"] == {"ReauthorizeEvery": 0}  # the cache is the authorizer's own (why: there)
