@@ -19,42 +19,52 @@ import pytest
 import requests
 from flowport import services
 from flowport.local import cloud as local_cloud
-from flowport.local.server import LocalServer, serving
+from flowport.local.server import serving
 from flowport.local.template import Stack
 
-from tests.support import HandlerStreams, wait_until
+from tests.support import HandlerStreams, KeyedServer, keyed, wait_until
 
 BODY = "zq-body-7Hd3kW"
 TITLE = "zq-title-Pm4vXa"
 CUSTOMER = "zq-customer-R8ne2L"
 IDEMPOTENCY_KEY = "zq-idem-9Tg5Bc"
 BEARER = "zq-bearer-Lc2Wq8"
-API_KEY = "zq-apikey-F6uYs1"
+PASSWORD = "zq-password-Vh3Kp5"
 AWS_SECRET = "zq-awssecret-Qe7Jm0"
-SECRETS = (BODY, TITLE, CUSTOMER, IDEMPOTENCY_KEY, BEARER, API_KEY, AWS_SECRET)
-CLIENT_HEADERS = {"Authorization": f"Bearer {BEARER}", "X-Api-Key": API_KEY}
+SECRETS = (BODY, TITLE, CUSTOMER, IDEMPOTENCY_KEY, BEARER, PASSWORD, AWS_SECRET)
+# Credentials the authorizer refuses (each request's own); every other request sends an admin's real key.
+REFUSED_CREDENTIALS = (
+    {"Authorization": f"Bearer {BEARER}"},
+    {"token": BEARER},
+    {"user": "zq-user", "password": PASSWORD},
+    {"X-API-Key": f"fpk_{BEARER}", "Authorization": f"Bearer {BEARER}"},
+)
 
 
 @pytest.fixture
-def server(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[LocalServer, io.StringIO]]:
+def server(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[KeyedServer, io.StringIO]]:
     """The local server over a stack whose functions sign their AWS calls with AWS_SECRET."""
     monkeypatch.setitem(local_cloud.FAKE_CREDENTIALS, "AWS_SECRET_ACCESS_KEY", AWS_SECRET)
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # credentials resolved again, from the above
     log = io.StringIO()
     with local_cloud.running(stack), serving(stack, log=log) as running:
-        yield running, log
+        yield keyed(running), log
     services.reset()
 
 
-def _drive(url: str) -> list[str]:
-    """Every route, the sync function and the document steps, with the secrets in every request."""
+def _drive(server: KeyedServer) -> list[str]:
+    """Every route, the sync function and the document steps, with the secrets in every request, and
+    requests the authorizer refuses, with theirs."""
     seen: list[str] = []
 
     def call(method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {**CLIENT_HEADERS, **kwargs.pop("headers", {})}
-        response = requests.request(method, url + path, headers=headers, timeout=30, **kwargs)
+        response = server.http.request(method, server.url + path, timeout=30, **kwargs)
         seen.append(f"{method} {path} {response.status_code}")
         return response
+
+    for credentials in REFUSED_CREDENTIALS:
+        refused = requests.get(f"{server.url}/executions", headers=credentials, timeout=30)
+        assert refused.status_code == 401, refused.text
 
     slow = {"subject": BODY, "customerTier": "pro", "customerId": CUSTOMER, "delaySeconds": 60}
     keyed = {"Idempotency-Key": IDEMPOTENCY_KEY, "X-On-Conflict": "RETURN_EXISTING"}
@@ -95,7 +105,7 @@ def _drive(url: str) -> list[str]:
 
 
 def test_no_secret_is_logged_at_the_configured_level(
-    server: tuple[LocalServer, io.StringIO],
+    server: tuple[KeyedServer, io.StringIO],
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ):
@@ -105,7 +115,7 @@ def test_no_secret_is_logged_at_the_configured_level(
     assert credentials is not None
     assert credentials.get_frozen_credentials().secret_key == AWS_SECRET
     with HandlerStreams() as handlers:
-        seen = _drive(running.url)
+        seen = _drive(running)
     assert " 500" not in " ".join(seen), seen
     out, err = capfd.readouterr()
     records = [
@@ -126,7 +136,7 @@ def test_no_secret_is_logged_at_the_configured_level(
     leaks = {
         (where, secret): [line for line in text.splitlines() if secret in line][:3]
         for where, text in logged.items()
-        for secret in SECRETS
+        for secret in (*SECRETS, running.key)
         if secret in text
     }
     assert not leaks
