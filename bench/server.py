@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +21,7 @@ from flowport.local.server import serving
 from flowport.local.template import Stack
 
 from bench.stats import median, ms, percentile, ratio
-from tests.support import TICKET, wait_until
+from tests.support import TICKET, admin_key, wait_until
 
 BODY = json.dumps(TICKET)
 START_PATH = "/workflows/ticket-triage/executions"
@@ -33,13 +34,22 @@ KEYED_TARGETS = {"memory_mb_per_1000_keyed_starts": 100.0, "keyed_start_last_ove
 SERVER_LOG = Path(tempfile.gettempdir()) / "flowport-bench-server.log"
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """The local server, and the admin key every request sends (the local gateway runs the authorizer)."""
+
+    host: str
+    port: int
+    key: str
+
+
 def _request(
-    host: str, port: int, method: str, path: str, body: str | None, headers: dict[str, str] | None = None
+    endpoint: Endpoint, method: str, path: str, body: str | None, headers: dict[str, str] | None = None
 ) -> float:
     started = time.perf_counter()
-    connection = http.client.HTTPConnection(host, port, timeout=30)
+    connection = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=30)
     try:
-        sent = {"Content-Type": "application/json"} if body else {}
+        sent = {"X-API-Key": endpoint.key, **({"Content-Type": "application/json"} if body else {})}
         connection.request(method, path, body=body, headers={**sent, **(headers or {})})
         response = connection.getresponse()
         response.read()
@@ -51,11 +61,11 @@ def _request(
 
 
 def _cell(
-    host: str, port: int, method: str, path: str, body: str | None, concurrency: int, count: int
+    endpoint: Endpoint, method: str, path: str, body: str | None, concurrency: int, count: int
 ) -> dict[str, float]:
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        latencies = list(pool.map(lambda _: _request(host, port, method, path, body), range(count)))
+        latencies = list(pool.map(lambda _: _request(endpoint, method, path, body), range(count)))
     elapsed = time.perf_counter() - started
     return {"rps": round(count / elapsed, 1), "p99_ms": ms(percentile(latencies, 0.99)), "requests": count}
 
@@ -85,7 +95,7 @@ def keyed_figures(latencies: list[float], grown_mb: float) -> dict[str, float]:
     }
 
 
-def keyed_starts(host: str, port: int, count: int) -> dict[str, float]:
+def keyed_starts(endpoint: Endpoint, count: int) -> dict[str, float]:
     """`count` keyed starts one after another; memory is read with their executions ended."""
     threads = threading.active_count()
     gc.collect()
@@ -93,7 +103,7 @@ def keyed_starts(host: str, port: int, count: int) -> dict[str, float]:
     latencies = []
     for _ in range(count):
         key = {"Idempotency-Key": f"bench-{uuid.uuid4()}", "X-On-Conflict": "RETURN_EXISTING"}
-        latencies.append(_request(host, port, "POST", START_PATH, BODY, key))
+        latencies.append(_request(endpoint, "POST", START_PATH, BODY, key))
     # moto runs each execution on a thread of its own: with them all ended, their history is all written.
     wait_until(lambda: threading.active_count() <= threads, timeout=60)
     gc.collect()
@@ -103,22 +113,23 @@ def keyed_starts(host: str, port: int, count: int) -> dict[str, float]:
 def measure(stack: Stack, requests: int = 200, keyed: int = KEYED_STARTS) -> dict[str, Any]:
     with SERVER_LOG.open("w") as log, serving(stack, port=0, log=log) as server:
         address = urlsplit(server.url)
-        host, port = address.hostname or "127.0.0.1", address.port or 80
-        connection = http.client.HTTPConnection(host, port, timeout=30)
-        connection.request("POST", START_PATH, body=BODY, headers={"Content-Type": "application/json"})
+        endpoint = Endpoint(address.hostname or "127.0.0.1", address.port or 80, admin_key("bench"))
+        connection = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=30)
+        headers = {"Content-Type": "application/json", "X-API-Key": endpoint.key}
+        connection.request("POST", START_PATH, body=BODY, headers=headers)
         execution_id = json.loads(connection.getresponse().read())["executionId"]
         connection.close()
         status_path = f"/executions/{execution_id}"
-        _cell(host, port, "GET", status_path, None, 4, 20)  # warm-up: handlers imported, clients made
+        _cell(endpoint, "GET", status_path, None, 4, 20)  # warm-up: handlers imported, clients made
         figures: dict[str, Any] = {"start": {}, "status": {}}
         # First, on a server that has started one workflow: what it grows by is then the keyed starts'.
-        figures.update(keyed_starts(host, port, keyed), _targets=KEYED_TARGETS)
+        figures.update(keyed_starts(endpoint, keyed), _targets=KEYED_TARGETS)
         for concurrency in (1, 32):
             figures["start"][f"c{concurrency}"] = _cell(
-                host, port, "POST", START_PATH, BODY, concurrency, requests
+                endpoint, "POST", START_PATH, BODY, concurrency, requests
             )
             figures["status"][f"c{concurrency}"] = _cell(
-                host, port, "GET", status_path, None, concurrency, requests
+                endpoint, "GET", status_path, None, concurrency, requests
             )
     figures["_method"] = (
         f"{requests} requests per cell, a new loopback connection per request, the local server in this "
