@@ -96,9 +96,11 @@ def test_a_function_does_not_import_the_use_cases_of_the_others(stack: Stack):
     assert use_cases["CancelFunction"] == {"cancel", "live"}
     assert use_cases["StreamFunction"] == {"read", "live"}
     assert use_cases["AdminFunction"] == {"admin"}
-    # Only the admin function reaches the principals' items (the authorizer reads them too).
+    assert use_cases["AuthorizerFunction"] == {"authorize"}
+    # Only the admin function and the authorizer reach the principals' items (it only reads them).
     assert {function for function, modules in at_init.items() if "flowport.aws.principals" in modules} == {
-        "AdminFunction"
+        "AdminFunction",
+        "AuthorizerFunction",
     }
     assert "start" not in use_cases["StatusFunction"]
     # A start reads no history: the history reader is for the functions that read executions.

@@ -206,11 +206,6 @@ def test_an_unreachable_api_is_an_error_not_a_traceback(
     assert err.startswith("error: cannot reach http://127.0.0.1:9")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the local gateway to run the authorizer (issue 13, the authorizer's branch): until then "
-    "`flowport dev` passes no authorizer context and every admin route answers 401. Remove this mark then.",
-)
 def test_the_commands_against_the_local_server(
     cloud: LocalCloud, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ):

@@ -49,7 +49,9 @@ def test_the_proxy_event_has_the_shape_api_gateway_sends():
     event = proxy_event(request, ApiRoute("POST", "/workflows/{name}/executions"), {"name": "ticket-triage"})
     reference = load_event("start-execution")
     assert set(reference) <= set(event)
-    assert set(reference["requestContext"]) - {"identity"} <= set(event["requestContext"]) | {"resourceId"}
+    # The authorizer's part is the local authorizer's to add (tests/local/test_authorizer.py).
+    expected = set(reference["requestContext"]) - {"identity", "authorizer"}
+    assert expected <= set(event["requestContext"]) | {"resourceId"}
     assert event["queryStringParameters"] == {"priority": "5", "tag": "b"}
     assert event["multiValueQueryStringParameters"] == {"priority": ["5"], "tag": ["a", "b"]}
     assert event["multiValueHeaders"]["X-Many"] == ["1", "2"]
