@@ -91,14 +91,22 @@ class LocalAuthorizers:
         started = self._monotonic()
         answer = self._cached(cache_key, started)
         if answer is None:
-            outcome = self._call(authorizer, authorizer_event(proxy_event, arn))
-            if isinstance(outcome, Refused):
-                return outcome
-            answer = outcome.authorizer
+            called = self._call(authorizer, authorizer_event(proxy_event, arn))
+            if isinstance(called, Refused):
+                return called
+            answer = called
             if cache_key is not None:
-                with self._lock:
-                    self._cache[cache_key] = (started + authorizer.reauthorize_seconds, answer)
+                self._keep(cache_key, started + authorizer.reauthorize_seconds, answer, started)
         return _decided(answer, arn, int((self._monotonic() - started) * 1000))
+
+    def _keep(
+        self, key: tuple[str, tuple[str, ...]], until: float, answer: dict[str, Any], now: float
+    ) -> None:
+        with self._lock:
+            # Expired answers go as new ones come, so that many credentials do not grow the cache forever.
+            for stale in [k for k, (expires, _) in self._cache.items() if expires <= now]:
+                del self._cache[stale]
+            self._cache[key] = (until, answer)
 
     def _cached(self, key: tuple[str, tuple[str, ...]] | None, now: float) -> dict[str, Any] | None:
         if key is None:
@@ -110,7 +118,8 @@ class LocalAuthorizers:
                 entry = None
         return entry[1] if entry else None
 
-    def _call(self, authorizer: AuthorizerSpec, event: dict[str, Any]) -> Outcome:
+    def _call(self, authorizer: AuthorizerSpec, event: dict[str, Any]) -> dict[str, Any] | Refused:
+        """The authorizer function's answer as it returned it, or what API Gateway makes of its failure."""
         function = self._functions.get(authorizer.function_arn)
         if function is None:
             return Refused("AUTHORIZER_CONFIGURATION_ERROR", MALFORMED_ANSWER, "no function has this ARN")
@@ -126,7 +135,8 @@ class LocalAuthorizers:
         problem = _malformed(answer)
         if problem:
             return Refused("AUTHORIZER_CONFIGURATION_ERROR", MALFORMED_ANSWER, problem)
-        return Allowed(answer)
+        assert isinstance(answer, dict)  # _malformed says so
+        return answer
 
 
 def _malformed(answer: Any) -> str | None:
