@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from typing import Any
@@ -251,6 +252,14 @@ def test_only_an_admin_reaches_any_admin_route(api: Api, authorizer: dict[str, A
 def test_a_bad_principal_is_refused_with_a_problem(admin: Admin, body: str, status: int, code: str):
     response = admin.call(with_request(load_event(CREATE), body=body))
     assert (response.status, response.problem_code) == (status, code), response.body
+    assert admin.list().json() == {"principals": []}
+
+
+def test_a_body_that_is_not_utf8_is_malformed_json_not_a_failure(admin: Admin):
+    event = with_request(load_event(CREATE), body=base64.b64encode(b"\xff {}").decode())
+    event["isBase64Encoded"] = True
+    response = admin.call(event)
+    assert (response.status, response.problem_code) == (400, "malformed_json")
     assert admin.list().json() == {"principals": []}
 
 

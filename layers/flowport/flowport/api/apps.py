@@ -30,6 +30,8 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
         lambda error: problems.invalid_parameters(error, query.refusals(app))
     )
     app.exception_handler(RequestUnsupportedContentType)(problems.unsupported_body)
+    # Powertools decodes a base64 body as UTF-8 before the JSON parse that would refuse it.
+    app.exception_handler(UnicodeDecodeError)(problems.undecodable_body)
     app.not_found(lambda _: problems.route_not_found(app.current_event))
     app.use([query.checked_query])
     for router in routers:

@@ -52,6 +52,11 @@ def invalid_parameters(error: RequestValidationError, query_refusals: list[Field
     return problem_response(InvalidParameter(f"Invalid request parameter(s): {names}", errors=others))
 
 
+def undecodable_body(_: UnicodeDecodeError) -> Response[str]:
+    """A body Powertools parses as JSON (the admin routes'), that is not UTF-8 (RFC 8259 §8.1)."""
+    return problem_response(MalformedJson("The request body is not UTF-8, so not JSON"))
+
+
 def unsupported_body(_: Exception) -> Response[str]:
     """A route whose body Powertools parses takes JSON (and forms); any other media type is 415."""
     return problem_response(UnsupportedMediaType("The request body must be application/json"))

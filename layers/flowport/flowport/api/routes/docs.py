@@ -48,7 +48,16 @@ def openapi_document() -> dict[str, Any]:
     for (path, method), body in _REQUEST_BODIES.items():
         document["paths"][path][method]["requestBody"] = body
     _drop_powertools_validation_responses(document)
+    _no_content_in_204s(document)
     return document
+
+
+def _no_content_in_204s(document: dict[str, Any]) -> None:
+    """Powertools gives every response the handler's return type as JSON; a 204 has no content (RFC
+    9110 §15.3.5), and its answers carry no Content-Type."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            operation.get("responses", {}).get("204", {}).pop("content", None)
 
 
 def _drop_powertools_validation_responses(document: dict[str, Any]) -> None:
