@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         status_running_ms=overheads["status_running_stale"]["p50_ms"],
         status_finished_ms=overheads["status_finished"]["p50_ms"],
         transitions=transitions,
+        authorize_hit_ms=overheads["_authorize_hit"]["p50_ms"],
+        authorize_miss_ms=overheads["authorize_miss"]["p50_ms"],
     )
     results["cost_per_million_usd"] = cost.cost_per_million(inputs, cost.load_prices())
     results["_run"] = {

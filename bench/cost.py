@@ -33,6 +33,11 @@ WRU_FINAL_VIEW = 2.0
 # The sync function gets two status-change events per execution (RUNNING, then SUCCEEDED); each is a read
 # and an update of the record. Its duration is taken as the finished-status handler's (not measured apart).
 SYNC_EVENTS = 2
+# Every request runs the authorizer (API Gateway's own cache is off: template.yaml says why); a request
+# whose credential its container checked within FLOWPORT_AUTH_CACHE_SECONDS costs no read. An assumption:
+# nine in ten are, as for a client that polls every few seconds and a TTL of 300 s over a few warm
+# containers. A miss reads one credential item (under 4 KB: 0.5 RRU).
+AUTH_CACHE_HIT_RATE = 0.9
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,9 @@ class Inputs:
     status_running_ms: float
     status_finished_ms: float
     transitions: int
+    authorize_hit_ms: float = 0.0
+    authorize_miss_ms: float = 0.0
+    auth_cache_hit_rate: float = AUTH_CACHE_HIT_RATE
     start_dynamodb_writes: int = 1
     polls: int = POLLS
     polls_running: int = POLLS_RUNNING
@@ -66,12 +74,15 @@ def cost_per_million(inputs: Inputs, prices: dict[str, Any]) -> dict[str, Any]:
     requests = 1 + inputs.polls
     polls_finished = inputs.polls - inputs.polls_running
     api_gateway = requests * _price(prices, "api_gateway_rest_per_million_requests")
-    invocations = requests + inputs.sync_events
+    misses = requests * (1 - inputs.auth_cache_hit_rate)
+    invocations = requests + inputs.sync_events + requests  # and the authorizer, for every request
     gb_seconds = (
         _lambda_gb_seconds(inputs.start_ms)
         + inputs.polls_running * _lambda_gb_seconds(inputs.status_running_ms)
         + polls_finished * _lambda_gb_seconds(inputs.status_finished_ms)
         + inputs.sync_events * _lambda_gb_seconds(inputs.status_finished_ms)
+        + misses * _lambda_gb_seconds(inputs.authorize_miss_ms)
+        + (requests - misses) * _lambda_gb_seconds(inputs.authorize_hit_ms)
     )
     lambda_cost = invocations * _price(prices, "lambda_per_million_requests") + gb_seconds * million * _price(
         prices, "lambda_arm64_per_gb_second"
@@ -82,7 +93,7 @@ def cost_per_million(inputs: Inputs, prices: dict[str, Any]) -> dict[str, Any]:
         + inputs.polls_running * WRU_VIEW_REFRESH
         + WRU_FINAL_VIEW
     )
-    rru = inputs.polls * RRU_STATUS_READ + inputs.sync_events * RRU_GET
+    rru = inputs.polls * RRU_STATUS_READ + inputs.sync_events * RRU_GET + misses * RRU_GET
     dynamodb = wru * _price(prices, "dynamodb_on_demand_per_million_write_request_units") + rru * _price(
         prices, "dynamodb_on_demand_per_million_read_request_units"
     )
@@ -104,7 +115,13 @@ def cost_per_million(inputs: Inputs, prices: dict[str, Any]) -> dict[str, Any]:
         "_flowport_parts": {name: round(value, 2) for name, value in flowport.items()},
         "_floor_parts": {name: round(value, 2) for name, value in floor.items()},
         "_inputs": asdict(inputs),
-        "_units_per_execution": {"wru": wru, "rru": rru, "lambda_gb_seconds": round(gb_seconds, 6)},
+        "_units_per_execution": {
+            "wru": wru,
+            "rru": round(rru, 3),
+            "lambda_gb_seconds": round(gb_seconds, 6),
+            "authorizer_invocations": requests,
+            "authorizer_reads": round(misses, 3),
+        },
         "_prices": f"{PRICES.name}, list prices dated {prices['date']} ({prices['region']})",
         "_note": (
             "durations are moto's, which understate real DynamoDB and Step Functions latency, so the Lambda "

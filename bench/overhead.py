@@ -191,6 +191,7 @@ def measure(cloud: LocalCloud, api: Api, rounds: int = 100) -> dict[str, Any]:
             times.append(_timed(action, at_rest))
     results["cancel"] = _figures(product_times, bare_times, captured)
     api.cancel(running)
+    results.update(_authorizer(cloud, log, AtRest(cloud.events), rounds))
     results["_method"] = (
         f"{rounds} interleaved pairs per route ({cancel_rounds} for cancel, each on a fresh running "
         "execution), in one process on moto, each call timed from rest (earlier calls' executions ended, "
@@ -198,6 +199,24 @@ def measure(cloud: LocalCloud, api: Api, rounds: int = 100) -> dict[str, Any]:
         f"clients and nothing else; ratio of p50s; target <= {TARGET_RATIO}"
     )
     return results
+
+
+def _authorizer(cloud: LocalCloud, log: ParameterLog, at_rest: AtRest, rounds: int) -> dict[str, Any]:
+    """The authorizer on a miss of its cache (one GetItem) against its bare GetItem, and its p50 on a hit
+    (no AWS call, so no baseline: what every request costs while its credential is cached)."""
+    spec = cloud.stack.functions["AuthorizerFunction"]
+    secret = services.manage_principals().bootstrap_admin("bench-authorizer").secret
+    event = with_request(load_event("authorize-request"), headers={"X-API-Key": secret})
+
+    def miss() -> Any:
+        services.authorize.cache_clear()  # a container that has not seen this key yet
+        return invoke(spec, event)
+
+    figures = {"authorize_miss": _paired(miss, log, at_rest, rounds)}
+    invoke(spec, event)
+    hits = [_timed(lambda: invoke(spec, event), at_rest) for _ in range(rounds)]
+    figures["_authorize_hit"] = {"p50_ms": ms(percentile(hits, 0.5)), "samples": len(hits)}
+    return figures
 
 
 def _paired(

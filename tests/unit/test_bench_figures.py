@@ -68,17 +68,34 @@ def test_cost_per_million_adds_up_from_the_prices():
         "step_functions_standard_per_thousand_transitions": {"usd": 0.025},
         "eventbridge_aws_service_events_per_million": {"usd": 0.0},
     }
-    inputs = cost.Inputs(start_ms=9.2, status_running_ms=4.0, status_finished_ms=2.0, transitions=6)
+    inputs = cost.Inputs(
+        start_ms=9.2,
+        status_running_ms=4.0,
+        status_finished_ms=2.0,
+        transitions=6,
+        authorize_hit_ms=0.4,
+        authorize_miss_ms=3.1,
+        auth_cache_hit_rate=0.9,
+    )
     result = cost.cost_per_million(inputs, prices)
-    # 11 API requests; 13 invocations; GB-s: (10 + 5*4 + 5*2 + 2*2) ms * 0.5 GB.
+    # 11 API requests, each through the authorizer: 24 invocations (11 + 2 sync + 11 authorizer).
+    # GB-s: (10 + 5*4 + 5*2 + 2*2) ms, and the authorizer's 1.1 misses at 4 ms, 9.9 hits at 1 ms; * 0.5 GB.
     # WRU: the start's 4, two status changes at 5, five view refreshes at 3, the final view's 2 = 31.
-    # RRU: ten status reads of record and view at 1, two sync reads at 0.5 = 11.
-    gb_seconds = (10 + 20 + 10 + 4) / 1000 * 0.5
-    expected_lambda = 13 * 0.2 + gb_seconds * 1_000_000 * 0.0000133334
-    expected = 11 * 3.5 + expected_lambda + 31 * 0.625 + 11 * 0.125 + 6 * 1000 * 0.025
+    # RRU: ten status reads of record and view at 1, two sync reads at 0.5, 1.1 credential reads at 0.5.
+    gb_seconds = (10 + 20 + 10 + 4 + 1.1 * 4 + 9.9 * 1) / 1000 * 0.5
+    rru = 11 + 1.1 * 0.5
+    expected_lambda = 24 * 0.2 + gb_seconds * 1_000_000 * 0.0000133334
+    expected = 11 * 3.5 + expected_lambda + 31 * 0.625 + rru * 0.125 + 6 * 1000 * 0.025
     assert result["flowport"] == pytest.approx(expected, abs=0.01)
     assert result["direct_integration_floor"] == pytest.approx(11 * 3.5 + 150, abs=0.01)
-    assert result["_units_per_execution"] == {"wru": 31.0, "rru": 11.0, "lambda_gb_seconds": gb_seconds}
+    units = result["_units_per_execution"]
+    assert units == {
+        "wru": 31.0,
+        "rru": pytest.approx(rru),
+        "lambda_gb_seconds": pytest.approx(gb_seconds, abs=1e-6),
+        "authorizer_invocations": 11,
+        "authorizer_reads": pytest.approx(1.1),
+    }
 
 
 def test_the_shipped_prices_carry_a_date_and_a_source_each():
@@ -166,7 +183,9 @@ def test_the_table_holds_api_functions_to_both_cold_start_targets() -> None:
 
 
 def test_the_cold_start_targets_are_the_api_functions(stack: Stack) -> None:
-    api = {spec.code_uri.name for spec in stack.functions.values() if spec.routes}
+    authorizers = {authorizer.function_arn for authorizer in stack.route_authorizers.values()}
+    api = {spec.code_uri.name for spec in stack.functions.values() if spec.routes or spec.arn in authorizers}
+    assert "authorize" in api
     assert set(coldstart.API_FUNCTIONS) == api
 
 
