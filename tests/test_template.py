@@ -388,3 +388,23 @@ def test_api_gateways_own_auth_answers_are_the_problem_documents_of_the_function
     authorizer = api["Auth"]["Authorizers"][api["Auth"]["DefaultAuthorizer"]]
     assert authorizer["FunctionPayloadType"] == "REQUEST"
     assert authorizer["Identity"] == {"ReauthorizeEvery": 0}  # the cache is the authorizer's own (why: there)
+
+
+def test_no_route_starts_reads_or_cancels_without_the_authorizer():
+    """Only the OpenAPI document and the ANY methods (which answer 405 and nothing else) skip it; a
+    public workflow's start still goes through it (the authorizer lets credential-less callers in)."""
+    template = load_template(ROOT / "template.yaml")
+    api = template["Resources"]["FlowportApi"]["Properties"]
+    assert api["Auth"]["DefaultAuthorizer"] in api["Auth"]["Authorizers"]
+    public = []
+    for logical_id, resource in template["Resources"].items():
+        for event in resource.get("Properties", {}).get("Events", {}).values():
+            if event["Type"] != "Api":
+                continue
+            properties = event["Properties"]
+            if properties.get("Auth", {}).get("Authorizer") == "NONE":
+                public.append((logical_id, properties["Method"].upper(), properties["Path"]))
+    assert public
+    for function, method, path in public:
+        assert method == "ANY" or path == "/openapi.json", (function, method, path)
+        assert function == "StatusFunction", (function, method, path)  # the read-only one
