@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flowport.local.cloud import FAKE_CREDENTIALS
@@ -46,6 +47,7 @@ used = sorted({
     and node.attr not in ("load_use_cases", "reset")
 })
 at_init = {name for name in sys.modules if name.startswith("flowport")}
+openapi_models_at_init = "aws_lambda_powertools.event_handler.openapi.models" in sys.modules
 from flowport.core import models
 built_at_init = sorted(
     name for name, value in vars(models).items()
@@ -57,12 +59,13 @@ print(json.dumps({
     "used": used,
     "at_init": sorted(at_init),
     "models_built_at_init": built_at_init,
+    "openapi_models_at_init": openapi_models_at_init,
     "first_request": sorted({name for name in sys.modules if name.startswith("flowport")} - at_init),
 }))
 """
 
 
-def _first_request(spec: FunctionSpec) -> dict[str, list[str]]:
+def _first_request(spec: FunctionSpec) -> dict[str, Any]:
     environ = {**os.environ, **FAKE_CREDENTIALS, **spec.environment}
     completed = subprocess.run(
         [sys.executable, "-c", _FIRST_REQUEST],
@@ -73,7 +76,7 @@ def _first_request(spec: FunctionSpec) -> dict[str, list[str]]:
         timeout=60,
     )
     assert completed.returncode == 0, completed.stderr
-    result: dict[str, list[str]] = json.loads(completed.stdout.splitlines()[-1])
+    result: dict[str, Any] = json.loads(completed.stdout.splitlines()[-1])
     return result
 
 
@@ -130,6 +133,13 @@ def test_no_function_builds_the_models_of_rarely_taken_routes_at_init(stack: Sta
 
     assert "ExecutionRecord" in built
     assert built.isdisjoint(ON_FIRST_USE)
+
+
+@pytest.mark.parametrize("function", SERVED)
+def test_no_function_imports_the_openapi_models_at_init(stack: Stack, function: str):
+    """Powertools' OpenAPI models (some 140 ms) are for GET /openapi.json's first request alone: the
+    security schemes are built there (flowport.api.security), not in every resolver."""
+    assert _first_request(stack.functions[function])["openapi_models_at_init"] is False
 
 
 def test_services_imports_no_use_case_at_the_top():

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from flowport.api.methods import methods_by_path
+from flowport.api.security import security_schemes
 from flowport.aws.live_views import VIEW_PREFIX
 from flowport.aws.principals import LEADING_KEYS
 from flowport.core.index import LISTED_ATTRIBUTES, SORT_KEY, Index
@@ -70,7 +71,7 @@ def test_each_function_serves_exactly_its_template_routes(stack: Stack):
         module = load_module(spec)
         served = {
             (method.upper(), path)
-            for path, item in module.app.get_openapi_schema().paths.items()
+            for path, item in module.app.get_openapi_schema(security_schemes=security_schemes()).paths.items()
             for method in item.model_dump(exclude_none=True)
         }
         routed = {(route.method, route.path) for route in spec.routes if route.method != "ANY"}

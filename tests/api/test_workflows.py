@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from flowport import services
 from flowport.api.apps import build_app
 from flowport.api.routes import workflows
+from flowport.api.security import security_schemes
 from flowport.core.registry import Workflow
 from flowport.local.functions import LocalContext
 
@@ -133,7 +134,7 @@ def test_an_overlong_name_is_a_400_problem(app: APIGatewayRestResolver):
 
 
 def test_the_routes_are_documented(app: APIGatewayRestResolver):
-    document = json.loads(app.get_openapi_json_schema())
+    document = json.loads(app.get_openapi_json_schema(security_schemes=security_schemes()))
     listing = document["paths"]["/workflows"]["get"]
     one = document["paths"]["/workflows/{name}"]["get"]
     assert (listing["operationId"], listing["tags"]) == ("listWorkflows", ["workflows"])

@@ -17,14 +17,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 
 from flowport import services
 from flowport.api import problems, query
-from flowport.api.security import SECURITY_SCHEMES
 from flowport.core.errors import FlowportError
 
 
 def build_app(*routers: Router) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
-    # Each resolver's own document must know the schemes its routes' `security` names.
-    app.configure_openapi(security_schemes=SECURITY_SCHEMES)
     app.exception_handler(FlowportError)(problems.problem_response)
     app.exception_handler(RequestValidationError)(
         lambda error: problems.invalid_parameters(error, query.refusals(app))

@@ -8,21 +8,26 @@ the README only. `/openapi.json` declares no requirement: it stays public.
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler.openapi.models import (
-    APIKey,
-    APIKeyIn,
-    HTTPBase,
-    HTTPBearer,
-    SecurityScheme,
-)
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import SecurityScheme
 
 API_KEY, BEARER, BASIC = "apiKey", "bearer", "basic"
 
-SECURITY_SCHEMES: dict[str, SecurityScheme] = {
-    API_KEY: APIKey(name="X-API-Key", in_=APIKeyIn.header, description="A flowport API key (`fpk_...`)"),
-    BEARER: HTTPBearer(bearerFormat="fpk_", description="The same API key, as `Authorization: Bearer`"),
-    BASIC: HTTPBase(scheme="basic", description="A principal's user name and password"),
-}
+
+def security_schemes() -> dict[str, SecurityScheme]:
+    """Built only for the OpenAPI document: Powertools' OpenAPI models take some 140 ms to import, which
+    every function's cold start would pay otherwise."""
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBase, HTTPBearer
+
+    return {
+        API_KEY: APIKey(name="X-API-Key", in_=APIKeyIn.header, description="A flowport API key (`fpk_...`)"),
+        BEARER: HTTPBearer(bearerFormat="fpk_", description="The same API key, as `Authorization: Bearer`"),
+        BASIC: HTTPBase(scheme="basic", description="A principal's user name and password"),
+    }
+
+
 # Alternatives: any one of them authenticates. A start's workflow narrows them (its `auth`), which the
 # start operations say in their descriptions: OpenAPI has no way to make a requirement depend on a path.
 ANY_CREDENTIAL: list[dict[str, list[str]]] = [{API_KEY: []}, {BEARER: []}, {BASIC: []}]

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 
 from flowport import __version__
 from flowport.api.query import takes_query
+from flowport.api.security import security_schemes
 
 router = Router()
 
@@ -42,8 +43,9 @@ def openapi_document() -> dict[str, Any]:
     from flowport.api.apps import ALL_APPS
 
     merge = OpenAPIMerge(title="flowport", version=__version__, description=DESCRIPTION, on_conflict="error")
-    for app in ALL_APPS:  # each one's document declares the security schemes (apps.build_app)
-        merge.add_schema(json.loads(app().get_openapi_json_schema()))
+    schemes = security_schemes()
+    for app in ALL_APPS:  # each one's document must declare the schemes its routes' `security` names
+        merge.add_schema(json.loads(app().get_openapi_json_schema(security_schemes=schemes)))
     document = merge.get_openapi_schema()
     for (path, method), body in _REQUEST_BODIES.items():
         document["paths"][path][method]["requestBody"] = body
