@@ -1,4 +1,9 @@
-"""Races: many identical requests at once start one execution, and many cancels cancel it once."""
+"""Races: many identical requests at once start one execution, and many cancels cancel it once.
+
+The racers call the use cases the handlers call, on threads of one process: a Powertools resolver keeps
+its request in state the threads would share (which is why local mode runs each function in containers
+of its own; tests/e2e/test_concurrency_http.py races whole requests over HTTP with distinct bodies).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,15 @@ from typing import TypeVar
 
 import boto3
 import pytest
+from flowport import services
+from flowport.api.problems import problem_response
+from flowport.api.responses import json_body
+from flowport.core.errors import FlowportError
+from flowport.core.models import ConflictStrategy, ExecutionSource
 from flowport.local.cloud import LocalCloud
+from flowport.usecases.start import StartCommand
 
-from tests.support import TICKET, Api, HttpResult, wait_until
+from tests.support import ADMIN, TICKET, Api, HttpResult, wait_until
 
 RACERS = 50
 T = TypeVar("T")
@@ -27,6 +38,41 @@ def executions_of(cloud: LocalCloud) -> list[str]:
     return [execution["name"] for execution in executions]
 
 
+def answered(action: Callable[[], HttpResult]) -> HttpResult:
+    """What the route would answer: the use case's result, or its error's problem document."""
+    try:
+        return action()
+    except FlowportError as error:
+        problem = problem_response(error)
+        headers = {"content-type": "application/problem+json"}
+        return HttpResult(problem.status_code, headers, str(problem.body))
+
+
+def keyed_start(key: str, strategy: str, body: dict[str, object]) -> HttpResult:
+    def start() -> HttpResult:
+        started = services.start_execution().start(
+            StartCommand(
+                workflow="ticket-triage",
+                version=None,
+                input=body,
+                source=ExecutionSource.HTTP_POST,
+                caller=ADMIN,
+                idempotency_key=key,
+                on_conflict=ConflictStrategy(strategy),
+            )
+        )
+        headers = {"idempotent-replayed": "true"} if started.replayed else {}
+        return HttpResult(200 if started.replayed else 202, headers, json_body(started.execution))
+
+    return answered(start)
+
+
+def cancel(execution_id: str) -> HttpResult:
+    return answered(
+        lambda: HttpResult(200, {}, json_body(services.cancel_execution().cancel(execution_id, ADMIN)))
+    )
+
+
 def named(response: HttpResult) -> str | None:
     """The execution a start's answer names: its id, or the one a 409 conflicts with."""
     document = response.json()
@@ -35,8 +81,7 @@ def named(response: HttpResult) -> str | None:
 
 @pytest.mark.parametrize("strategy", ["RETURN_EXISTING", "FAIL", "FAIL_ON_RUNNING"])
 def test_fifty_identical_keyed_requests_start_one_execution(cloud: LocalCloud, api: Api, strategy):
-    headers = {"Idempotency-Key": f"same-key-{strategy}", "X-On-Conflict": strategy}
-    responses = at_once(lambda: api.start(body={**TICKET, "delaySeconds": 30}, headers=headers))
+    responses = at_once(lambda: keyed_start(f"same-key-{strategy}", strategy, {**TICKET, "delaySeconds": 30}))
     [execution_id] = executions_of(cloud)
     statuses = sorted(response.status for response in responses)
     assert statuses.count(202) == 1, statuses
@@ -57,11 +102,10 @@ def test_fifty_identical_keyed_requests_start_one_execution(cloud: LocalCloud, a
 
 
 def test_fifty_fail_on_running_requests_after_the_end_start_one_new_generation(cloud: LocalCloud, api: Api):
-    headers = {"Idempotency-Key": "generations", "X-On-Conflict": "FAIL_ON_RUNNING"}
     body = {**TICKET, "delaySeconds": 30}
-    first = api.start(body=body, headers=headers).json()["executionId"]
+    first = keyed_start("generations", "FAIL_ON_RUNNING", body).json()["executionId"]
     assert api.cancel(first).status == 200
-    responses = at_once(lambda: api.start(body=body, headers=headers))
+    responses = at_once(lambda: keyed_start("generations", "FAIL_ON_RUNNING", body))
     [second] = set(executions_of(cloud)) - {first}
     assert [response.status for response in responses].count(202) == 1
     assert {named(response) for response in responses} - {None} == {second}
@@ -72,7 +116,7 @@ def test_fifty_fail_on_running_requests_after_the_end_start_one_new_generation(c
 def test_fifty_concurrent_cancels_cancel_once(cloud: LocalCloud, api: Api):
     execution_id = api.start(body={**TICKET, "delaySeconds": 60}).json()["executionId"]
     api.wait_for_status(execution_id, "RUNNING")
-    responses = at_once(lambda: api.cancel(execution_id))
+    responses = at_once(lambda: cancel(execution_id))
     cancelled = [response for response in responses if response.status == 200]
     assert len(cancelled) == 1, sorted(response.status for response in responses)
     assert cancelled[0].json()["cancelled"] is True
