@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,8 @@ from flowport.core.errors import Unauthorized
 from flowport.core.identity import Action, AuthMode, Scopes, StoredCredential
 from flowport.core.registry import Registry, Workflow
 from flowport.usecases.authorize import MAX_CACHED_CALLERS, Authorize, AuthRequest
+
+from tests.support import basic
 
 TTL = 300.0
 KEY_ID, SECRET = credentials.new_api_key()
@@ -88,10 +89,6 @@ def request(
     return AuthRequest(headers, resource, {"name": name} if name else {"executionId": "e"})
 
 
-def basic(user: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
 def test_a_key_is_one_read_then_cached_for_the_ttl(authorize: Authorize, lookup: Lookup, clocks: Clocks):
     decision = authorize.decide(request({"X-API-Key": SECRET}))
     assert decision.caller.principal_id == "p_ci000000000000000000"
@@ -142,10 +139,10 @@ def test_a_password_costs_one_read_and_an_unknown_user_one_scrypt_too(
     runs: list[int] = []
     scrypt = credentials._scrypt
     monkeypatch.setattr(credentials, "_scrypt", lambda *args: runs.append(1) or scrypt(*args))
-    assert authorize.decide(request(basic("ops", PASSWORD))).caller.mode is AuthMode.BASIC
+    assert authorize.decide(request({"Authorization": basic("ops", PASSWORD)})).caller.mode is AuthMode.BASIC
     for user, password in (("ops", "wrong password"), ("nobody", PASSWORD)):
         with pytest.raises(Unauthorized) as refused:
-            authorize.decide(request(basic(user, password)))
+            authorize.decide(request({"Authorization": basic(user, password)}))
         assert refused.value.detail == "The credentials are not valid (unknown, expired or revoked)"
     assert lookup.reads == ["user", "user", "user"]
     assert len(runs) == 3  # the unknown user ran scrypt as a known one does

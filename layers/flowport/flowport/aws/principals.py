@@ -61,14 +61,17 @@ def _credential_item(credential: StoredCredential, keys: dict[str, Any]) -> dict
 
 def _principal_of(item: Mapping[str, Any]) -> Principal:
     data = plain_item(item)
-    keys = [{"keyId": key_id, **info} for key_id, info in sorted(data.get("keys", {}).items())]
+    keys = [
+        {"keyId": key_id, **{name: value for name, value in info.items() if name != "keyHash"}}
+        for key_id, info in sorted(data.get("keys", {}).items())
+    ]
     return Principal.model_validate(
         {
             "principalId": data["principalId"],
             "name": data["name"],
             "scopes": data["scopes"],
             "createdAt": data["createdAt"],
-            "keys": [{k: v for k, v in key.items() if k != "keyHash"} for key in keys],
+            "keys": keys,
             "username": data.get("username"),
         }
     )

@@ -7,12 +7,12 @@ a first start or a start without `--state-dir` (whose table is new), a new admin
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 from flowport import services
 from flowport.core import credentials
+from flowport.local.files import write_atomically
 
 DEV_ADMIN = "dev-admin"
 KEY_FILE = "dev-admin-key"
@@ -27,12 +27,8 @@ def dev_admin_key(directory: Path) -> tuple[str, Path]:
         if _authenticates(kept):
             return kept, path
     secret = services.manage_principals().bootstrap_admin(DEV_ADMIN).secret
-    directory.mkdir(parents=True, exist_ok=True)
-    written = path.with_name(f".{KEY_FILE}.new")
-    descriptor = os.open(written, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(secret + "\n")
-    written.replace(path)  # never a half-written key file
+    # Never a half-written key file; its temporary file, and so the key file, is mode 0600 (mkstemp's).
+    write_atomically(path, (secret + "\n").encode())
     return secret, path
 
 
