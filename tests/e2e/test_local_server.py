@@ -206,7 +206,8 @@ def test_cancel_over_http(server: KeyedServer):
     ],
 )
 def test_errors_over_http_are_problem_documents(server: KeyedServer, method, path, kwargs, status, code):
-    response = server.http.request(method, server.url + path, timeout=10, **kwargs)
+    # The first request of a fresh server: two cold containers (the authorizer's, then the route's).
+    response = server.http.request(method, server.url + path, timeout=30, **kwargs)
     assert response.status_code == status
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == code
