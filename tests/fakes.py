@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from flowport.core.admission import Holder
 from flowport.core.errors import ServiceUnavailable
 from flowport.core.identity import Reach
 from flowport.core.models import ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord, LiveView
-from flowport.core.ports import CancelClaim, KeyTaken
+from flowport.core.ports import CancelClaim, KeyTaken, Slots
 from flowport.core.status import Observation
 
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -30,7 +31,8 @@ class Clock:
 
 @dataclass
 class InMemoryStore:
-    """ExecutionStore and LiveViewStore in one, as the table holds both."""
+    """ExecutionStore, LiveViewStore and WorkflowQueue in one, as the table (and its queue index) holds
+    them all; the queue is read consistently here, unlike DynamoDB's index."""
 
     records: dict[str, ExecutionRecord] = field(default_factory=dict)
     keys: dict[str, IdempotencyKeyRecord] = field(default_factory=dict)
@@ -66,6 +68,11 @@ class InMemoryStore:
     def _live(self, execution_id: str, now: float) -> ExecutionRecord | None:
         record = self.records.get(execution_id)
         return record if record is not None and record.expires_at >= now else None
+
+    def get_many(self, execution_ids: Sequence[str], now: float) -> dict[str, ExecutionRecord]:
+        self.calls.append("get_many")
+        found = {execution_id: self._live(execution_id, now) for execution_id in execution_ids}
+        return {execution_id: record for execution_id, record in found.items() if record is not None}
 
     def take_over_start(self, key: IdempotencyKeyRecord, lease_until: float) -> bool:
         current = self.keys.get(key.key_hash)
@@ -111,7 +118,7 @@ class InMemoryStore:
         if not after_cancel and current.status.is_terminal:
             return False
         self.records[record.execution_id] = record.model_copy(
-            update={"cancel_requested_at": current.cancel_requested_at}
+            update={"cancel_requested_at": current.cancel_requested_at, "queue_order": None}
         )
         return True
 
@@ -123,6 +130,53 @@ class InMemoryStore:
             update={"status": ExecutionStatus.RUNNING, "started_at": record.started_at}
         )
         return True
+
+    def claim_dispatch(self, execution_id: str, queue_order: str, now: datetime) -> ExecutionRecord | None:
+        self.calls.append("claim_dispatch")
+        current = self.records.get(execution_id)
+        if (
+            current is None
+            or current.queue_order != queue_order
+            or current.status is not ExecutionStatus.QUEUED
+            or current.cancel_requested_at is not None
+        ):
+            return None
+        claimed = current.model_copy(update={"queue_order": None, "dispatched_at": now})
+        self.records[execution_id] = claimed
+        return claimed
+
+    def finish_waiting(self, record: ExecutionRecord, queue_order: str) -> bool:
+        self.calls.append("finish_waiting")
+        current = self.records.get(record.execution_id)
+        if current is None or current.queue_order != queue_order or current.cancel_requested_at is not None:
+            return False
+        self.records[record.execution_id] = record.model_copy(update={"queue_order": None})
+        return True
+
+    # WorkflowQueue
+
+    def _queue(self, workflow: str) -> list[str]:
+        return sorted(
+            record.queue_order
+            for record in self.records.values()
+            if record.workflow == workflow and record.queue_order is not None
+        )
+
+    def head(self, workflow: str, count: int) -> list[str]:
+        self.calls.append("queue_head")
+        return self._queue(workflow)[:count]
+
+    def ahead_of(self, workflow: str, queue_order: str) -> int:
+        self.calls.append("queue_ahead_of")
+        return sum(1 for order in self._queue(workflow) if order < queue_order)
+
+    def orders(self, workflow: str) -> list[str]:
+        self.calls.append("queue_orders")
+        return self._queue(workflow)
+
+    def length(self, workflow: str) -> int:
+        self.calls.append("queue_length")
+        return len(self._queue(workflow))
 
     # LiveViewStore
 
@@ -151,6 +205,49 @@ class InMemoryStore:
         if current is None or not current.final:
             self.views[execution_id] = view
         self.claims.pop(execution_id, None)
+
+
+@dataclass
+class InMemorySlots:
+    """SlotStore: each workflow's holders, taken and freed under the same conditions as DynamoDB's."""
+
+    holders: dict[str, dict[str, Holder]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def take(self, workflow: str, holder: Holder, limit: int | None) -> bool:
+        self.calls.append("take")
+        held = self.holders.setdefault(workflow, {})
+        if holder.execution_id in held:
+            return held[holder.execution_id].attempt == holder.attempt
+        if limit is not None and len(held) >= limit:
+            return False
+        held[holder.execution_id] = holder
+        return True
+
+    def release(self, workflow: str, execution_id: str, attempt: int) -> bool:
+        self.calls.append("release")
+        held = self.holders.setdefault(workflow, {})
+        if execution_id not in held or held[execution_id].attempt != attempt:
+            return False
+        del held[execution_id]
+        return True
+
+    def hand_over(self, workflow: str, freed: Holder, successor: Holder) -> bool:
+        self.calls.append("hand_over")
+        held = self.holders.setdefault(workflow, {})
+        current = held.get(freed.execution_id)
+        if current is None or current.attempt != freed.attempt or successor.execution_id in held:
+            return False
+        del held[freed.execution_id]
+        held[successor.execution_id] = successor
+        return True
+
+    def read(self, workflow: str) -> Slots:
+        self.calls.append("read_slots")
+        return Slots(tuple(sorted(self.holders.get(workflow, {}).values(), key=lambda holder: holder.since)))
+
+    def running(self, workflow: str) -> set[str]:
+        return set(self.holders.get(workflow, {}))
 
 
 @dataclass
@@ -189,6 +286,12 @@ class FakeEngine:
         self._call("full_history")
         events = self.histories.get(execution_arn)
         return list(events) if events is not None else None
+
+    def redrive(self, execution_arn: str) -> None:
+        self._call("redrive")
+        self.histories[execution_arn].append(
+            {"id": len(self.histories[execution_arn]) + 1, "type": "ExecutionRedriven"}
+        )
 
     def stop(self, execution_arn: str, cause: str) -> bool:
         self._call("stop")

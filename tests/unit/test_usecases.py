@@ -11,13 +11,22 @@ from flowport.core.models import ExecutionRecord, ExecutionSource, ExecutionStat
 from flowport.core.registry import Registry
 from flowport.core.stream import Cursor
 from flowport.core.sync import StatusChange
+from flowport.usecases.admission import Admission
 from flowport.usecases.cancel import CancelExecution
 from flowport.usecases.live import LiveExecutions
 from flowport.usecases.read import ReadExecution
 from flowport.usecases.start import StartCommand, StartExecution
 from flowport.usecases.sync import ApplyStatusChange
 
-from tests.fakes import Clock, FakeEngine, InMemoryStore, entered, started_event, state_events
+from tests.fakes import (
+    Clock,
+    FakeEngine,
+    InMemorySlots,
+    InMemoryStore,
+    entered,
+    started_event,
+    state_events,
+)
 from tests.support import ADMIN, TICKET, settings_for_tests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,11 +41,19 @@ class World:
         self.clock = Clock()
         self.store = InMemoryStore()
         self.engine = FakeEngine()
-        self.live = LiveExecutions(REGISTRY, self.store, self.store, self.engine, SETTINGS, self.clock)
-        self.starter = StartExecution(REGISTRY, self.store, self.engine, SETTINGS, clock=self.clock)
+        self.slots = InMemorySlots()
+        self.live = LiveExecutions(
+            REGISTRY, self.store, self.store, self.engine, self.store, SETTINGS, self.clock
+        )
+        self.admission = Admission(
+            REGISTRY, self.store, self.slots, self.store, self.engine, SETTINGS, clock=self.clock
+        )
+        self.starter = StartExecution(
+            REGISTRY, self.store, self.engine, self.admission, SETTINGS, clock=self.clock
+        )
         self.reader = ReadExecution(self.live, self.engine, SETTINGS.token_secret)
         self.canceller = CancelExecution(self.store, self.engine, self.live, clock=self.clock)
-        self.sync = ApplyStatusChange(self.store, self.engine, self.live, clock=self.clock)
+        self.sync = ApplyStatusChange(self.store, self.engine, self.live, self.admission, clock=self.clock)
 
     def start(self, **changes: Any) -> ExecutionRecord:
         command = StartCommand(

@@ -23,23 +23,32 @@ from flowport.settings import get_settings
 if TYPE_CHECKING:
     from flowport.aws.live_views import DynamoLiveViews
     from flowport.aws.principals import PrincipalStore
+    from flowport.aws.queue import QueueIndex
     from flowport.aws.search_store import SearchStore
+    from flowport.aws.slots import SlotStore
     from flowport.usecases.admin import ManagePrincipals
+    from flowport.usecases.admission import Admission
     from flowport.usecases.authorize import Authorize
     from flowport.usecases.cancel import CancelExecution
     from flowport.usecases.live import LiveExecutions
     from flowport.usecases.read import ReadExecution
+    from flowport.usecases.reconcile import Reconcile
     from flowport.usecases.search import SearchExecutions
     from flowport.usecases.start import StartExecution
     from flowport.usecases.sync import ApplyStatusChange
+    from flowport.usecases.workflows import ReadWorkflows
 
 
 # What building each use case imports (tests/test_init_imports.py checks that nothing is missing).
+_ADMISSION = ("flowport.usecases.admission", "flowport.aws.slots", "flowport.aws.queue")
+_LIVE = ("flowport.usecases.live", "flowport.aws.live_views", "flowport.aws.queue")
 _USE_CASE_MODULES = {
-    "start": ("flowport.usecases.start",),
-    "read": ("flowport.usecases.read", "flowport.usecases.live", "flowport.aws.live_views"),
-    "cancel": ("flowport.usecases.cancel", "flowport.usecases.live", "flowport.aws.live_views"),
-    "sync": ("flowport.usecases.sync", "flowport.usecases.live", "flowport.aws.live_views"),
+    "start": ("flowport.usecases.start", *_ADMISSION),
+    "read": ("flowport.usecases.read", *_LIVE),
+    "cancel": ("flowport.usecases.cancel", *_LIVE),
+    "sync": ("flowport.usecases.sync", *_LIVE, *_ADMISSION),
+    "reconcile": ("flowport.usecases.reconcile", *_LIVE, *_ADMISSION),
+    "workflows": ("flowport.usecases.workflows", "flowport.aws.slots", "flowport.aws.queue"),
     "search": ("flowport.usecases.search", "flowport.aws.search_store"),
     "authorize": ("flowport.usecases.authorize", "flowport.aws.principals"),
     "admin": ("flowport.usecases.admin", "flowport.aws.principals", "flowport.core.principals"),
@@ -79,6 +88,20 @@ def workflow_engine() -> StepFunctionsGateway:
 
 
 @cache
+def slot_store() -> SlotStore:
+    from flowport.aws.slots import SlotStore
+
+    return SlotStore(clients.dynamodb(), get_settings().table_name)
+
+
+@cache
+def queue_index() -> QueueIndex:
+    from flowport.aws.queue import QueueIndex
+
+    return QueueIndex(clients.dynamodb(), get_settings().table_name)
+
+
+@cache
 def search_index() -> SearchStore:
     from flowport.aws.search_store import SearchStore
 
@@ -99,14 +122,25 @@ def principal_store() -> PrincipalStore:
 def live_executions() -> LiveExecutions:
     from flowport.usecases.live import LiveExecutions
 
-    return LiveExecutions(registry(), execution_store(), live_views(), workflow_engine(), get_settings())
+    return LiveExecutions(
+        registry(), execution_store(), live_views(), workflow_engine(), queue_index(), get_settings()
+    )
+
+
+@cache
+def admission() -> Admission:
+    from flowport.usecases.admission import Admission
+
+    return Admission(
+        registry(), execution_store(), slot_store(), queue_index(), workflow_engine(), get_settings()
+    )
 
 
 @cache
 def start_execution() -> StartExecution:
     from flowport.usecases.start import StartExecution
 
-    return StartExecution(registry(), execution_store(), workflow_engine(), get_settings())
+    return StartExecution(registry(), execution_store(), workflow_engine(), admission(), get_settings())
 
 
 @cache
@@ -127,7 +161,23 @@ def cancel_execution() -> CancelExecution:
 def apply_status_change() -> ApplyStatusChange:
     from flowport.usecases.sync import ApplyStatusChange
 
-    return ApplyStatusChange(execution_store(), workflow_engine(), live_executions())
+    return ApplyStatusChange(execution_store(), workflow_engine(), live_executions(), admission())
+
+
+@cache
+def reconcile() -> Reconcile:
+    from flowport.usecases.reconcile import Reconcile
+
+    return Reconcile(
+        registry(),
+        execution_store(),
+        slot_store(),
+        queue_index(),
+        workflow_engine(),
+        admission(),
+        apply_status_change(),
+        get_settings(),
+    )
 
 
 @cache
@@ -135,6 +185,13 @@ def search_executions() -> SearchExecutions:
     from flowport.usecases.search import SearchExecutions
 
     return SearchExecutions(registry(), search_index(), get_settings())
+
+
+@cache
+def read_workflows() -> ReadWorkflows:
+    from flowport.usecases.workflows import ReadWorkflows
+
+    return ReadWorkflows(registry(), slot_store(), queue_index(), get_settings())
 
 
 @cache
@@ -156,6 +213,11 @@ _CACHED = (
     live_views,
     workflow_engine,
     search_index,
+    slot_store,
+    queue_index,
+    admission,
+    reconcile,
+    read_workflows,
     live_executions,
     start_execution,
     read_execution,

@@ -43,6 +43,18 @@ class Settings(BaseModel):
         gt=0,
         description="Longest a workflow may run; bounds the TTL written before the end is known",
     )
+    default_max_concurrency: int = Field(
+        default=0,
+        ge=0,
+        le=5000,
+        description="The limit of every workflow whose workflow.json sets no maxConcurrency; 0: none",
+    )
+    slot_grace_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="Longer than any function runs: a slot taken this long ago by a start that left no "
+        "trace of it is the reconciler's to free",
+    )
 
     live_view_seconds: float = Field(
         default=1.0,

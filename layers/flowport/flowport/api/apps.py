@@ -48,7 +48,7 @@ def start_app() -> APIGatewayRestResolver:
 def status_app() -> APIGatewayRestResolver:
     from flowport.api.routes import docs, history, search, status, workflows
 
-    services.load_use_cases("read", "search")
+    services.load_use_cases("read", "search", "workflows")
     return build_app(status.router, history.router, search.router, workflows.router, docs.router)
 
 

@@ -93,3 +93,7 @@ class StepFunctionsGateway:
                     return False
                 raise
         return True
+
+    def redrive(self, execution_arn: str) -> None:
+        with transient_failures_as_unavailable("Step Functions"):
+            self._client.redrive_execution(executionArn=execution_arn)

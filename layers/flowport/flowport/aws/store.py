@@ -12,7 +12,7 @@ Expired items (TTL passed, not yet deleted by DynamoDB) count as absent, in read
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from flowport.aws import queue
+from flowport.aws.batch import batch_get
 from flowport.aws.errors import error_code, transient_failures_as_unavailable
 from flowport.core import index
 from flowport.core.errors import IdempotencyKeyInFlight
@@ -38,6 +40,7 @@ _ABSENT_OR_EXPIRED = "(attribute_not_exists(pk) OR expiresAt < :now)"
 _ACTIVE = "#status IN (:queued, :running)"
 # DynamoDB items stop at 400 KB; larger outputs stay in Step Functions only.
 MAX_STORED_OUTPUT_BYTES = 300 * 1024
+BATCH_GET_LIMIT = 100
 
 
 def execution_pk(execution_id: str) -> dict[str, Any]:
@@ -51,11 +54,14 @@ def key_pk(key_hash: str) -> dict[str, Any]:
 def _record_item(record: ExecutionRecord) -> dict[str, Any]:
     # Only records carry the indexes' sort key: idempotency keys, which also hold a workflow and a status,
     # stay out of every index.
-    return {
+    item = {
         **_to_item(record, execution_pk(record.execution_id)),
         index.SORT_KEY: {"S": index.created_key(record.created_at, record.execution_id)},
         index.DAY_KEY: {"S": index.created_day(record.created_at)},
     }
+    if record.waiting:  # the queue index's partition: present while it waits, as queueOrder is
+        item[queue.PARTITION_KEY] = {"S": record.workflow}
+    return item
 
 
 def _pointer_item(record: ExecutionRecord, field: str, search_key: str) -> dict[str, Any]:
@@ -195,6 +201,18 @@ class ExecutionStore:
             response = self._client.get_item(TableName=self._table, Key=execution_pk(execution_id))
         return record_of(response.get("Item"), now)
 
+    def get_many(self, execution_ids: Sequence[str], now: float) -> dict[str, ExecutionRecord]:
+        found: dict[str, ExecutionRecord] = {}
+        for first in range(0, len(execution_ids), BATCH_GET_LIMIT):
+            keys = [
+                execution_pk(execution_id) for execution_id in execution_ids[first : first + BATCH_GET_LIMIT]
+            ]
+            for item in batch_get(self._client, self._table, {"Keys": keys}):
+                record = record_of(item, now)
+                if record is not None:
+                    found[record.execution_id] = record
+        return found
+
     def take_over_start(self, key: IdempotencyKeyRecord, lease_until: float) -> bool:
         """Claim the right to start a key's execution whose first request gave up. One claimant wins."""
         return self._update(
@@ -270,11 +288,22 @@ class ExecutionStore:
         """Write a finished execution's outcome, and mirror its status onto its key. A finished record is
         never changed again, so late or repeated writers cannot move it backwards; `after_cancel`: but
         for a CANCELLED one whose execution ended another way before the stop reached it."""
+        if after_cancel:
+            return self._finish(
+                record, "#status = :cancelled", {":cancelled": {"S": ExecutionStatus.CANCELLED}}
+            )
+        return self._finish(record, _ACTIVE, _status_values())
+
+    def finish_waiting(self, record: ExecutionRecord, queue_order: str) -> bool:
+        condition = "queueOrder = :order AND attribute_not_exists(cancelRequestedAt)"
+        return self._finish(record, condition, {":order": {"S": queue_order}})
+
+    def _finish(self, record: ExecutionRecord, condition: str, condition_values: dict[str, Any]) -> bool:
         assert record.status.is_terminal
         values = {
             ":status": {"S": record.status.value},
             ":expires": {"N": str(record.expires_at)},
-            **({":cancelled": {"S": ExecutionStatus.CANCELLED.value}} if after_cancel else _status_values()),
+            **condition_values,
         }
         updates = ["#status = :status", "expiresAt = :expires"]
         for name, value in (("completedAt", record.completed_at), ("startedAt", record.started_at)):
@@ -295,12 +324,13 @@ class ExecutionStore:
             else:
                 updates.append("outputInStepFunctions = :true")
                 values[":true"] = {"BOOL": True}
+        # A finished execution leaves its queue, whether it waited there or not.
         finished = self._update(
             execution_pk(record.execution_id),
-            "SET " + ", ".join(updates),
-            "attribute_exists(pk) AND " + ("#status = :cancelled" if after_cancel else _ACTIVE),
+            "SET " + ", ".join(updates) + f" REMOVE {queue.PARTITION_KEY}, {queue.SORT_KEY}",
+            "attribute_exists(pk) AND " + condition,
             values,
-            names={"#status": "status", **({"#error": "error"} if record.error else {})},
+            names={"#status": "status", **({"#error": "error"} if ":error" in values else {})},
         )
         if finished and record.idempotency_key_hash:
             self._update(
@@ -315,6 +345,30 @@ class ExecutionStore:
                 names={"#status": "status"},
             )
         return finished
+
+    def claim_dispatch(self, execution_id: str, queue_order: str, now: datetime) -> ExecutionRecord | None:
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": execution_pk(execution_id),
+            "UpdateExpression": f"SET dispatchedAt = :now REMOVE {queue.PARTITION_KEY}, {queue.SORT_KEY}",
+            "ConditionExpression": "queueOrder = :order AND #status = :queued "
+            "AND attribute_not_exists(cancelRequestedAt)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":now": {"S": now.isoformat()},
+                ":order": {"S": queue_order},
+                ":queued": {"S": ExecutionStatus.QUEUED},
+            },
+            "ReturnValues": "ALL_NEW",
+        }
+        with transient_failures_as_unavailable("DynamoDB"):
+            try:
+                response = self._client.update_item(**arguments)
+            except ClientError as error:
+                if error_code(error) == "ConditionalCheckFailedException":
+                    return None
+                raise
+        return record_of(response.get("Attributes"), now.timestamp())
 
     def mark_running(self, record: ExecutionRecord) -> bool:
         """Record that Step Functions runs the execution (only a QUEUED record moves), on its key too."""

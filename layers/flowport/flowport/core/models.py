@@ -151,6 +151,14 @@ class ExecutionDetail(ExecutionSummary):
     cleanup_after: datetime | None = Field(
         default=None, description="When the record of a finished execution will be deleted"
     )
+    queued_at: datetime | None = Field(
+        default=None, description="When it joined its workflow's queue (it found every slot taken)"
+    )
+    queue_position: int | None = Field(
+        default=None,
+        ge=1,
+        description="While QUEUED in the workflow's queue: 1 runs next (highest priority, then oldest)",
+    )
 
 
 class NodeStatus(StrEnum):
@@ -249,10 +257,23 @@ class ExecutionRecord(StoredModel):
     )
     progress: ProgressSnapshot | None = None
     expires_at: int = Field(description="Epoch seconds; DynamoDB's TTL deletes the record after it")
+    queued_at: datetime | None = Field(default=None, description="When it joined its workflow's queue")
+    queue_order: str | None = Field(
+        default=None, description="Its place in the queue (flowport.core.admission), while it waits there"
+    )
+    dispatched_at: datetime | None = Field(
+        default=None, description="When it left the queue with a slot, to be started in Step Functions"
+    )
+    redrive_count: int = 0
 
     @property
     def execution_arn(self) -> str:
         return execution_arn(self.state_machine_arn, self.execution_id)
+
+    @property
+    def waiting(self) -> bool:
+        """Whether it waits in its workflow's queue for a slot (not started, not about to be)."""
+        return self.queue_order is not None
 
 
 class IdempotencyKeyRecord(StoredModel):
@@ -350,7 +371,22 @@ class WorkflowView(ApiModel):
         description="Input fields that GET /executions?workflow=<name>&input.<field>=<value> searches"
     )
     auth: list[str] = Field(description='How its start authenticates: "apiKey", "basic", or "none" (public)')
+    max_concurrency: int | None = Field(
+        default=None, description="Most executions (all versions) running at once; absent: no limit"
+    )
+    max_queue_seconds: int = Field(
+        description="Longest a start waits in the queue for a slot before it fails with queue_timeout"
+    )
     links: WorkflowLinks
+
+
+class WorkflowLoad(WorkflowView):
+    """One workflow's settings, with how many of its executions run and wait now."""
+
+    model_config = _BUILT_ON_FIRST_USE
+
+    running: int = Field(ge=0, description="Executions holding a slot: running, or being started")
+    queued: int = Field(ge=0, description="Executions waiting in its queue for a slot")
 
 
 class WorkflowList(ApiModel):

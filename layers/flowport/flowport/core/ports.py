@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from flowport.core.admission import Holder
 from flowport.core.identity import Reach, StoredCredential
 from flowport.core.models import ExecutionRecord, ExecutionSummary, IdempotencyKeyRecord, LiveView
 from flowport.core.status import Observation
@@ -56,6 +57,9 @@ class ExecutionStore(Protocol):
     def get(self, execution_id: str, now: float) -> ExecutionRecord | None:
         """The record, or None if there is none or it expired by `now` (epoch seconds)."""
 
+    def get_many(self, execution_ids: Sequence[str], now: float) -> dict[str, ExecutionRecord]:
+        """These executions' records by id, leaving out those absent or expired."""
+
     def take_over_start(self, key: IdempotencyKeyRecord, lease_until: float) -> bool:
         """Claim the start of a key's execution whose first request gave up; one claimant wins."""
 
@@ -75,6 +79,58 @@ class ExecutionStore(Protocol):
 
     def mark_running(self, record: ExecutionRecord) -> bool:
         """Move a QUEUED record (and its key) to RUNNING; False if it is not QUEUED."""
+
+    def claim_dispatch(self, execution_id: str, queue_order: str, now: datetime) -> ExecutionRecord | None:
+        """Take a waiting execution out of its queue to start it (it holds a slot now): the record as it is
+        then, or None if it no longer waits there (dispatched, cancelled or timed out meanwhile)."""
+
+    def finish_waiting(self, record: ExecutionRecord, queue_order: str) -> bool:
+        """Finish an execution that waits in its queue (it timed out there); False if it no longer waits."""
+
+
+@dataclass(frozen=True)
+class Slots:
+    """A workflow's slots as one consistent read found them."""
+
+    holders: tuple[Holder, ...]
+
+    @property
+    def running(self) -> int:
+        return len(self.holders)
+
+
+class SlotStore(Protocol):
+    """Each workflow's slots: which execution attempts hold one (flowport.core.admission)."""
+
+    def take(self, workflow: str, holder: Holder, limit: int | None) -> bool:
+        """Hold a slot for this attempt if fewer than `limit` are held (None: no limit); True too when it
+        holds one already, so a retried take never counts twice."""
+
+    def release(self, workflow: str, execution_id: str, attempt: int) -> bool:
+        """Free this attempt's slot; False if it holds none (freed already: a repeated or late end)."""
+
+    def hand_over(self, workflow: str, freed: Holder, successor: Holder) -> bool:
+        """Give one attempt's slot to another execution in one write (the running count stays); False if
+        `freed` holds no slot or `successor` holds one already."""
+
+    def read(self, workflow: str) -> Slots: ...
+
+
+class WorkflowQueue(Protocol):
+    """Each workflow's queue of waiting executions, read from the queue index (eventually consistent:
+    an execution that joined or left it a moment ago may not show yet)."""
+
+    def head(self, workflow: str, count: int) -> list[str]:
+        """The queue orders of the first `count` waiting executions, first first."""
+
+    def ahead_of(self, workflow: str, queue_order: str) -> int:
+        """How many wait before this queue order."""
+
+    def orders(self, workflow: str) -> list[str]:
+        """Every waiting execution's queue order, first first."""
+
+    def length(self, workflow: str) -> int:
+        """How many wait."""
 
 
 class LiveViewStore(Protocol):
@@ -112,6 +168,9 @@ class WorkflowEngine(Protocol):
 
     def stop(self, execution_arn: str, cause: str) -> bool:
         """Stop it; False if Step Functions has no such execution (its start has not reached it)."""
+
+    def redrive(self, execution_arn: str) -> None:
+        """Run a failed, timed out or aborted execution again from where it stopped."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,11 @@ WorkflowName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,6
 VariableName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 # Each searchable field costs an item and an index entry per execution (flowport.core.search).
 MAX_SEARCHABLE_INPUT_FIELDS = 5
+# Every holder of a slot is an attribute of one DynamoDB item (flowport.aws.slots), which stops at 400 KB.
+MAX_CONCURRENCY = 5000
+# A result within 24 hours, as Tencent ADP promises for queued asynchronous calls; a week at most.
+DEFAULT_MAX_QUEUE_SECONDS = 24 * 3600
+MAX_QUEUE_SECONDS = 7 * 24 * 3600
 
 
 class Workflow(BaseModel):
@@ -42,6 +47,20 @@ class Workflow(BaseModel):
     start_by_get: bool = Field(default=False, alias="startByGet")
     searchable_input_fields: tuple[VariableName, ...] = Field(
         default=(), max_length=MAX_SEARCHABLE_INPUT_FIELDS, alias="searchableInputFields"
+    )
+    max_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_CONCURRENCY,
+        alias="maxConcurrency",
+        description="Most executions of it (all versions) running at once; more wait in its queue",
+    )
+    max_queue_seconds: int = Field(
+        default=DEFAULT_MAX_QUEUE_SECONDS,
+        gt=0,
+        le=MAX_QUEUE_SECONDS,
+        alias="maxQueueSeconds",
+        description="Longest a start waits in the queue; then it fails with queue_timeout",
     )
     auth: tuple[AuthMode, ...] = Field(
         default=(AuthMode.API_KEY,),

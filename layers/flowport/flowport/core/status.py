@@ -86,7 +86,9 @@ def current_record(
     if record.status.is_terminal:
         return record
     if view is None:
-        if now >= record.created_at + timedelta(seconds=start_deadline_seconds):
+        # From when it was sent to Step Functions: at its start, or when it left the queue.
+        sent_at = record.dispatched_at or record.created_at
+        if now >= sent_at + timedelta(seconds=start_deadline_seconds):
             return record.model_copy(
                 update={"status": ExecutionStatus.FAILED, "error": START_ABANDONED, "completed_at": now}
             )
@@ -140,8 +142,11 @@ def summary_of(record: ExecutionRecord) -> ExecutionSummary:
     )
 
 
-def detail_of(record: ExecutionRecord, workflow: Workflow | None) -> ExecutionDetail:
-    """The status document. `workflow` is None if the workflow was removed since the execution ran."""
+def detail_of(
+    record: ExecutionRecord, workflow: Workflow | None, queue_position: int | None = None
+) -> ExecutionDetail:
+    """The status document. `workflow` is None if the workflow was removed since the execution ran;
+    `queue_position` is given while it waits in the queue."""
     completed = record.status is ExecutionStatus.COMPLETED
     return ExecutionDetail(
         **summary_of(record).model_dump(),
@@ -157,6 +162,8 @@ def detail_of(record: ExecutionRecord, workflow: Workflow | None) -> ExecutionDe
         source=record.source,
         **_progress_fields(record),
         cleanup_after=cleanup_after(record.completed_at, workflow) if record.status.is_terminal else None,
+        queued_at=record.queued_at,
+        queue_position=queue_position if record.waiting else None,
     )
 
 
@@ -185,6 +192,12 @@ def cleanup_after(completed_at: datetime | None, workflow: Workflow | None) -> d
     if completed_at is None:
         return None
     return completed_at + timedelta(hours=workflow.retention_hours if workflow else 24)
+
+
+def retained(record: ExecutionRecord, workflow: Workflow | None) -> ExecutionRecord:
+    """A finished record with its expiry set to the end of its workflow's retention."""
+    cleanup = cleanup_after(record.completed_at, workflow)
+    return record.model_copy(update={"expires_at": int(cleanup.timestamp())}) if cleanup else record
 
 
 def expiry_for_new(created_at: datetime, workflow: Workflow, max_run_seconds: int) -> int:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flowport.core.models import ExecutionRecord, ExecutionStatus, LiveView, ProgressSnapshot
 from flowport.core.progress import with_reported
-from flowport.core.status import STEP_FUNCTIONS_STATUS, execution_error
+from flowport.core.status import STEP_FUNCTIONS_STATUS, Observation, execution_error
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
 
@@ -39,6 +39,9 @@ class StatusChange(BaseModel):
     output_details: DataDetails | None = Field(default=None, alias="outputDetails")
     error: str | None = None
     cause: str | None = None
+    redrive_count: int = Field(
+        default=0, alias="redriveCount", description="The attempt: 0, then per redrive"
+    )
 
     @property
     def flowport_status(self) -> ExecutionStatus:
@@ -111,6 +114,33 @@ def advanced(record: ExecutionRecord, change: StatusChange, output: Any = None) 
     if new_status is ExecutionStatus.RUNNING:
         return record.model_copy(update={"status": new_status, "started_at": _time(change.start_date)})
     return ended_as(record, change, output)
+
+
+_STEP_FUNCTIONS_NAMES = {
+    status: name for name, status in STEP_FUNCTIONS_STATUS.items() if name != "PENDING_REDRIVE"
+}
+
+
+def _millis(moment: datetime | None) -> int | None:
+    return int(moment.timestamp() * 1000) if moment is not None else None
+
+
+def observed_change(record: ExecutionRecord, observation: Observation, attempt: int) -> StatusChange:
+    """The status change Step Functions sent (or would have) for what DescribeExecution says now: the
+    reconciler applies it when the event itself never arrived."""
+    error = observation.error
+    return StatusChange(
+        execution_arn=record.execution_arn,
+        state_machine_arn=record.state_machine_arn,
+        name=record.execution_id,
+        status=_STEP_FUNCTIONS_NAMES[observation.status],
+        start_date=_millis(observation.started_at),
+        stop_date=_millis(observation.stopped_at),
+        output=json.dumps(observation.output) if observation.output is not None else None,
+        error=error.code if error is not None else None,
+        cause=error.message if error is not None else None,
+        redrive_count=attempt,
+    )
 
 
 def output_of(change: StatusChange) -> Any:

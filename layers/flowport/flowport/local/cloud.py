@@ -20,7 +20,7 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig
 
 from flowport import services
-from flowport.local import eventbridge, lambda_seam, moto_fixes
+from flowport.local import eventbridge, lambda_seam, moto_fixes, scheduler
 from flowport.local.template import LOCAL_REGION, FunctionSpec, Stack, TableSpec
 
 # Executing state machines is off by default in moto; local mode is pointless without it.
@@ -114,6 +114,7 @@ class LocalCloud:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.events: eventbridge.LocalEventBus | None = None
+        self.schedules: scheduler.LocalScheduler | None = None
 
     def deploy(self, environ: MutableMapping[str, str] = os.environ) -> None:
         """Create every resource in the active moto mock and point this process's handlers at them."""
@@ -128,9 +129,12 @@ class LocalCloud:
         self._create_state_machines(role)
         self.events = eventbridge.LocalEventBus(self.stack)
         eventbridge.connect(self.events)
+        self.schedules = scheduler.LocalScheduler(self.stack)
 
     def close(self) -> None:
-        """Deliver pending events and disconnect, while the embedded moto still runs."""
+        """Stop the schedules, deliver pending events and disconnect, while the embedded moto still runs."""
+        if self.schedules is not None:
+            self.schedules.close()
         eventbridge.connect(None)
         if self.events is not None:
             self.events.close()

@@ -20,6 +20,9 @@ LOCAL_STACK = "flowport-local"
 
 
 RULE_EVENT_TYPES = ("EventBridgeRule", "CloudWatchEvent")
+SCHEDULE_EVENT_TYPES = ("ScheduleV2", "Schedule")
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_RATE_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 API_TYPE = "AWS::Serverless::Api"
 NO_AUTHORIZER = "NONE"  # an Api event's `Auth: {Authorizer: NONE}`: the route takes no credentials
 # SAM's default for a Lambda authorizer's Identity.ReauthorizeEvery: API Gateway caches its answers 300 s.
@@ -51,6 +54,20 @@ class ApiRoute:
 class EventRule:
     name: str  # "<function>.<event>"
     pattern: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    name: str  # "<function>.<event>"
+    every_seconds: int
+
+
+def rate_seconds(expression: str) -> int:
+    """The interval of a `rate(...)` schedule expression; TemplateError for any other (cron, at)."""
+    match = _RATE.match(expression.strip())
+    if match is None:
+        raise TemplateError(f"local mode runs rate(N unit) schedules only, not {expression!r}")
+    return int(match.group(1)) * _RATE_UNIT_SECONDS[match.group(2).rstrip("s")]
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,7 @@ class FunctionSpec:
     memory: int
     routes: tuple[ApiRoute, ...]
     rules: tuple[EventRule, ...] = ()
+    schedules: tuple[ScheduleSpec, ...] = ()
 
     @property
     def arn(self) -> str:
@@ -261,7 +279,7 @@ def build_stack(template_path: Path, stack_name: str = LOCAL_STACK) -> Stack:
         else:
             stack.other_resources[logical_id] = resource_type
         for event_name, event in properties.get("Events", {}).items():
-            if event.get("Type") not in ("Api", *RULE_EVENT_TYPES):
+            if event.get("Type") not in ("Api", *RULE_EVENT_TYPES, *SCHEDULE_EVENT_TYPES):
                 stack.other_events[f"{logical_id}.{event_name}"] = str(event.get("Type"))
     for logical_id, resource in template["Resources"].items():
         for event_name, event in resource.get("Properties", {}).get("Events", {}).items():
@@ -347,6 +365,11 @@ def _function(
         for name, event in properties.get("Events", {}).items()
         if event.get("Type") in RULE_EVENT_TYPES
     )
+    schedules = tuple(
+        ScheduleSpec(f"{logical_id}.{name}", rate_seconds(str(event["Properties"][_schedule_key(event)])))
+        for name, event in properties.get("Events", {}).items()
+        if event.get("Type") in SCHEDULE_EVENT_TYPES
+    )
     return FunctionSpec(
         logical_id=logical_id,
         name=resolver.physical_name(logical_id),
@@ -357,7 +380,13 @@ def _function(
         memory=int(merged.get("MemorySize", 128)),
         routes=routes,
         rules=rules,
+        schedules=schedules,
     )
+
+
+def _schedule_key(event: dict[str, Any]) -> str:
+    # SAM's ScheduleV2 (EventBridge Scheduler) names it ScheduleExpression; Schedule (a rule), Schedule.
+    return "ScheduleExpression" if event["Type"] == "ScheduleV2" else "Schedule"
 
 
 def _state_machine(

@@ -56,7 +56,8 @@ class CancelExecution:
                 execution_status=record.status,
             )
         try:
-            ran = self._engine.stop(record.execution_arn, cause=CANCEL_CAUSE)
+            # One waiting in the queue has not reached Step Functions, and now never will.
+            ran = not record.waiting and self._engine.stop(record.execution_arn, cause=CANCEL_CAUSE)
         except ServiceUnavailable:
             self._store.withdraw_cancel(execution_id)
             raise

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flowport.core import live, status
+from flowport.core import admission, live, status
 from flowport.core.clock import Clock, utcnow
 from flowport.core.errors import ExecutionNotFound
 from flowport.core.identity import Action, Caller
 from flowport.core.models import ExecutionDetail, ExecutionRecord, ExecutionStatus, LiveView
-from flowport.core.ports import ExecutionStore, LiveViewStore, WorkflowEngine
+from flowport.core.ports import ExecutionStore, LiveViewStore, WorkflowEngine, WorkflowQueue
 from flowport.core.registry import Registry
 from flowport.settings import Settings
 
@@ -44,6 +44,7 @@ class LiveExecutions:
         store: ExecutionStore,
         views: LiveViewStore,
         engine: WorkflowEngine,
+        queue: WorkflowQueue,
         settings: Settings,
         clock: Clock = utcnow,
     ) -> None:
@@ -51,6 +52,7 @@ class LiveExecutions:
         self._store = store
         self._views = views
         self._engine = engine
+        self._queue = queue
         self._settings = settings
         self._clock = clock
 
@@ -67,6 +69,8 @@ class LiveExecutions:
         now = self._clock()
         found, view = self._views.read(execution_id, now.timestamp(), finished_view=need_final_view)
         record = self._visible(execution_id, found, caller)
+        if record.waiting:  # Step Functions has not heard of it: nothing to read there
+            return Look(admission.as_it_waits(record, self._registry.get(record.workflow), now), None)
         if record.status.is_terminal:
             if not need_final_view or (view is not None and view.final):
                 return Look(record, view)
@@ -124,7 +128,11 @@ class LiveExecutions:
         ):
             # Too large for the record, or finished before the sync function recorded it.
             record = record.model_copy(update={"output": self.output_from_step_functions(record)})
-        return status.detail_of(record, self._registry.get(record.workflow))
+        position = None
+        if record.waiting:
+            assert record.queue_order is not None
+            position = 1 + self._queue.ahead_of(record.workflow, record.queue_order)
+        return status.detail_of(record, self._registry.get(record.workflow), position)
 
     def output_from_step_functions(self, record: ExecutionRecord) -> Any:
         observation = self._engine.describe(record.execution_arn)
@@ -132,5 +140,4 @@ class LiveExecutions:
 
     def with_retention(self, record: ExecutionRecord) -> ExecutionRecord:
         """A finished record with its expiry set to the end of its workflow's retention."""
-        cleanup = status.cleanup_after(record.completed_at, self._registry.get(record.workflow))
-        return record.model_copy(update={"expires_at": int(cleanup.timestamp())}) if cleanup else record
+        return status.retained(record, self._registry.get(record.workflow))

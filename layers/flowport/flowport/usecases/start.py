@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flowport.core import idempotency, index, inputs, policy, status
+from flowport.core import admission, idempotency, index, inputs, policy, status
 from flowport.core.clock import Clock, utcnow
 from flowport.core.errors import IdempotencyConflict, IdempotencyKeyInFlight, ServiceUnavailable
 from flowport.core.idempotency import ConflictAction, PendingStart
@@ -24,6 +24,7 @@ from flowport.core.models import (
 from flowport.core.ports import ExecutionStore, KeyTaken, WorkflowEngine
 from flowport.core.registry import Registry, Workflow
 from flowport.settings import Settings
+from flowport.usecases.admission import Admission
 
 # A keyed start retries its conditional write at most this often (each retry means a race was lost).
 MAX_KEY_ATTEMPTS = 3
@@ -62,6 +63,7 @@ class StartExecution:
         registry: Registry,
         store: ExecutionStore,
         engine: WorkflowEngine,
+        admission: Admission,
         settings: Settings,
         clock: Clock = utcnow,
         new_id: Callable[[], str] = _new_execution_id,
@@ -69,6 +71,7 @@ class StartExecution:
         self._registry = registry
         self._store = store
         self._engine = engine
+        self._admission = admission
         self._settings = settings
         self._clock = clock
         self._new_id = new_id
@@ -86,18 +89,34 @@ class StartExecution:
         version = workflow.resolve_version(command.version)
         inputs.validate_input(workflow, command.input)
         if command.idempotency_key is None:
-            record = self._new_record(workflow, version, command, key_hash=None)
-            self._store.create(
-                record,
-                None,
-                now=record.created_at.timestamp(),
-                search_keys=index.search_keys(workflow, command.input),
-            )
-            self._launch(record, key=None)
-            return Started(
-                status.summary_of(record.model_copy(update={"status": ExecutionStatus.RUNNING})), False
-            )
+            record, admitted = self._admitted(self._new_record(workflow, version, command, key_hash=None))
+            try:
+                self._store.create(
+                    record,
+                    None,
+                    now=record.created_at.timestamp(),
+                    search_keys=index.search_keys(workflow, command.input),
+                )
+            except Exception:
+                if admitted:
+                    self._admission.give_back(record)
+                raise
+            return self._started(record, admitted, key=None)
         return self._start_keyed(workflow, version, command)
+
+    def _admitted(self, record: ExecutionRecord) -> tuple[ExecutionRecord, bool]:
+        """The new record with a slot taken for it (True), or as it joins the queue (False)."""
+        if self._admission.admit(record):
+            return record, True
+        return self._admission.waiting(record, record.created_at), False
+
+    def _started(self, record: ExecutionRecord, admitted: bool, key: IdempotencyKeyRecord | None) -> Started:
+        if not admitted:
+            return Started(status.summary_of(record), False)
+        self._launch(record, key)
+        return Started(
+            status.summary_of(record.model_copy(update={"status": ExecutionStatus.RUNNING})), False
+        )
 
     def _start_keyed(self, workflow: Workflow, version: int, command: StartCommand) -> Started:
         assert command.idempotency_key is not None
@@ -108,7 +127,7 @@ class StartExecution:
         search_keys = index.search_keys(workflow, command.input)
         replaces_generation: int | None = None
         for _ in range(MAX_KEY_ATTEMPTS):
-            record = self._new_record(workflow, version, command, key_hash)
+            record, admitted = self._admitted(self._new_record(workflow, version, command, key_hash))
             key = self._new_key(record, request_fingerprint, generation=(replaces_generation or 0) + 1)
             try:
                 self._store.create(
@@ -118,17 +137,18 @@ class StartExecution:
                     replaces_generation=replaces_generation,
                     search_keys=search_keys,
                 )
-            except KeyTaken as taken:
-                if taken.existing is None:  # the key changed under us; look again
+            except Exception as error:
+                if admitted:  # this record will never run: its slot is another's
+                    self._admission.give_back(record)
+                if not isinstance(error, KeyTaken):
+                    raise
+                if error.existing is None:  # the key changed under us; look again
                     continue
-                existing = taken.existing
+                existing = error.existing
             else:
-                self._launch(record, key)
-                return Started(
-                    status.summary_of(record.model_copy(update={"status": ExecutionStatus.RUNNING})), False
-                )
+                return self._started(record, admitted, key)
             idempotency.ensure_same_request(existing, request_fingerprint)
-            existing_status, launched_here = self._status_of_key(existing, command.on_conflict)
+            existing_status, launched_here = self._status_of_key(existing, command.on_conflict, workflow)
             if launched_here:  # the request that wrote the key never started it: this one did, for it
                 return Started(status.summary_of_key(existing, existing_status), replayed=False)
             action = idempotency.on_conflict(command.on_conflict, existing_status)
@@ -144,7 +164,7 @@ class StartExecution:
         raise IdempotencyKeyInFlight("Requests with this idempotency key keep racing; retry shortly")
 
     def _status_of_key(
-        self, key: IdempotencyKeyRecord, strategy: ConflictStrategy
+        self, key: IdempotencyKeyRecord, strategy: ConflictStrategy, workflow: Workflow
     ) -> tuple[ExecutionStatus, bool]:
         """The status of the key's execution, and whether this request had to launch it."""
         if not idempotency.needs_observation(strategy, key.status):
@@ -152,19 +172,28 @@ class StartExecution:
         observation = self._engine.describe(key.execution_arn)
         if observation is not None:
             return observation.status, False
-        now = self._clock().timestamp()
+        now = self._clock()
+        record = self._store.get(key.execution_id, now.timestamp())
+        if record is None:
+            return ExecutionStatus.FAILED, False
+        if record.status.is_terminal:  # cancelled before it ever started
+            return record.status, False
+        if record.waiting:  # it waits for a slot: nobody is to start it yet
+            return admission.as_it_waits(record, workflow, now).status, False
+        sent_at = record.dispatched_at or record.created_at
         pending = idempotency.pending_start(
-            key.lease_until, key.created_at.timestamp(), now, self._settings.start_deadline_seconds
+            key.lease_until, sent_at.timestamp(), now.timestamp(), self._settings.start_deadline_seconds
         )
         if pending is PendingStart.ABANDONED:
             return ExecutionStatus.FAILED, False
         if pending is PendingStart.TAKE_OVER and self._store.take_over_start(
-            key, lease_until=now + self._settings.start_lease_seconds
+            key, lease_until=now.timestamp() + self._settings.start_lease_seconds
         ):
-            record = self._store.get(key.execution_id, now)
+            # Read again: a cancel may have come since, and a cancelled record must not start.
+            record = self._store.get(key.execution_id, now.timestamp())
             if record is None:
                 return ExecutionStatus.FAILED, False
-            if record.status.is_terminal:  # cancelled before it ever started
+            if record.status.is_terminal:
                 return record.status, False
             self._launch(record, key)
             return ExecutionStatus.RUNNING, True
@@ -175,13 +204,12 @@ class StartExecution:
 
     def _launch(self, record: ExecutionRecord, key: IdempotencyKeyRecord | None) -> None:
         try:
-            self._engine.start(
-                record.state_machine_arn, record.execution_id, inputs.serialize_input(record.input)
-            )
+            self._admission.launch(record)
         except Exception as error:
-            # Leave nothing stuck: a keyed request's retry may start this execution at once; an unkeyed
-            # one cannot be retried by anyone, so its record says why it never ran. Whatever Step Functions
-            # answered (throttled, or a refusal a retry may not cure), the client gets the documented 503.
+            # Leave nothing stuck: a keyed request's retry may start this execution at once (it keeps its
+            # slot for that); an unkeyed one cannot be retried by anyone, so its record says why it never
+            # ran and its slot is freed. Whatever Step Functions answered (throttled, or a refusal a retry
+            # may not cure), the client gets the documented 503.
             if key is not None:
                 self._store.release_start(key.key_hash, record.execution_id)
             else:
@@ -194,6 +222,7 @@ class StartExecution:
                         }
                     )
                 )
+                self._admission.give_back(record)
             if isinstance(error, ServiceUnavailable):
                 raise
             raise ServiceUnavailable("Step Functions did not accept the execution; retry shortly") from error

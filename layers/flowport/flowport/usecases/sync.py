@@ -7,6 +7,7 @@ from flowport.core.clock import Clock, utcnow
 from flowport.core.models import ExecutionRecord, ExecutionStatus
 from flowport.core.ports import ExecutionStore, WorkflowEngine
 from flowport.core.sync import StatusChange
+from flowport.usecases.admission import Admission
 from flowport.usecases.cancel import CANCEL_CAUSE
 from flowport.usecases.live import LiveExecutions
 
@@ -17,18 +18,28 @@ class ApplyStatusChange:
         store: ExecutionStore,
         engine: WorkflowEngine,
         executions: LiveExecutions,
+        admission: Admission,
         clock: Clock = utcnow,
     ) -> None:
         self._store = store
         self._engine = engine
         self._executions = executions
+        self._admission = admission
         self._clock = clock
 
     def apply(self, change: StatusChange) -> bool:
-        """Move the record forward as Step Functions reports; False when the event is old news or not ours."""
+        """Move the record forward as Step Functions reports; False when the event is old news or not ours.
+        An end frees its attempt's slot for the next waiting execution, however often it is reported:
+        an earlier delivery may have recorded the end and died before the release."""
         record = self._store.get(change.name, self._clock().timestamp())
         if record is None or record.execution_arn != change.execution_arn:
             return False
+        applied = self._apply(record, change)
+        if change.flowport_status.is_terminal:
+            self._admission.release_and_dispatch(record.workflow, record.execution_id, change.redrive_count)
+        return applied
+
+    def _apply(self, record: ExecutionRecord, change: StatusChange) -> bool:
         if sync.runs_though_cancelled(record, change):
             self._stop_if_running(record)
             return False

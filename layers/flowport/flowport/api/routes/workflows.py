@@ -12,15 +12,17 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.request import Request
 
+from flowport import services
 from flowport.api.caller import CallerOf
 from flowport.api.paths import api_base
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.responses import json_response
 from flowport.api.security import ANY_CREDENTIAL
+from flowport.core.admission import limit_of
 from flowport.core.identity import Caller
-from flowport.core.models import WorkflowLinks, WorkflowList, WorkflowView
-from flowport.core.registry import Registry, Workflow, load_registry
+from flowport.core.models import WorkflowLinks, WorkflowList, WorkflowLoad, WorkflowView
+from flowport.core.registry import Registry, Workflow
 from flowport.settings import get_settings
 
 router = Router()
@@ -28,8 +30,9 @@ router = Router()
 WorkflowName = Annotated[str, Path(min_length=1, max_length=63, description="The workflow's name")]
 
 
-def workflow_view(workflow: Workflow, base: str = "") -> WorkflowView:
-    """A workflow's settings as the API shows them; `base` is the stage or base path links start with."""
+def workflow_view(workflow: Workflow, limit: int | None, base: str = "") -> WorkflowView:
+    """A workflow's settings as the API shows them, `limit` its concurrency limit (the stack's default when
+    it sets none); `base` is the stage or base path links start with."""
     return WorkflowView(
         name=workflow.name,
         description=workflow.description,
@@ -43,6 +46,8 @@ def workflow_view(workflow: Workflow, base: str = "") -> WorkflowView:
         start_by_get=workflow.start_by_get,
         searchable_input_fields=list(workflow.searchable_input_fields),
         auth=list(workflow.auth),
+        max_concurrency=limit,
+        max_queue_seconds=workflow.max_queue_seconds,
         links=WorkflowLinks(
             self_=f"{base}/workflows/{workflow.name}",
             start=f"{base}/workflows/{workflow.name}/executions",
@@ -52,14 +57,13 @@ def workflow_view(workflow: Workflow, base: str = "") -> WorkflowView:
     )
 
 
-def workflow_list(registry: Registry, caller: Caller, base: str = "") -> WorkflowList:
-    """Every workflow in the registry that `caller` may read, sorted by name."""
-    readable = caller.readable_workflows(sorted(registry))
-    return WorkflowList(workflows=[workflow_view(registry[name], base) for name in readable])
-
-
-def _registry() -> Registry:
-    return load_registry(get_settings().workflows_path)
+def workflow_list(registry: Registry, caller: Caller, default_limit: int, base: str = "") -> WorkflowList:
+    """Every workflow in the registry that `caller` may read, sorted by name; `default_limit` is the
+    stack's concurrency limit of workflows that set none (0: none)."""
+    readable = [registry[name] for name in caller.readable_workflows(sorted(registry))]
+    return WorkflowList(
+        workflows=[workflow_view(workflow, limit_of(workflow, default_limit), base) for workflow in readable]
+    )
 
 
 @router.get(
@@ -77,15 +81,18 @@ def _registry() -> Registry:
 )
 @takes_query()
 def list_workflows(request: Request, caller: CallerOf) -> Response[str]:
-    return json_response(workflow_list(_registry(), caller, api_base(request)))
+    default_limit = get_settings().default_max_concurrency
+    return json_response(workflow_list(services.registry(), caller, default_limit, api_base(request)))
 
 
 @router.get(
     "/workflows/<name>",
     summary="Get a workflow's settings",
-    description="A disabled workflow is returned with `enabled: false`; starting it answers 403.",
+    description="A disabled workflow is returned with `enabled: false`; starting it answers 403. `running` "
+    "and "
+    "`queued` say how many of its executions hold a slot and wait for one now.",
     responses={
-        200: {"description": "The workflow", "content": {"application/json": {"model": WorkflowView}}},
+        200: {"description": "The workflow", "content": {"application/json": {"model": WorkflowLoad}}},
         **problem_responses(400, 401, 403, 404),
     },
     tags=["workflows"],
@@ -94,4 +101,6 @@ def list_workflows(request: Request, caller: CallerOf) -> Response[str]:
 )
 @takes_query()
 def get_workflow(name: WorkflowName, request: Request, caller: CallerOf) -> Response[str]:
-    return json_response(workflow_view(_registry().find(name, caller), api_base(request)))
+    load = services.read_workflows().load(name, caller)
+    view = workflow_view(load.workflow, load.limit, api_base(request))
+    return json_response(WorkflowLoad(**view.model_dump(), running=load.running, queued=load.queued))
