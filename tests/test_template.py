@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flowport.api.methods import methods_by_path
 from flowport.api.security import security_schemes
+from flowport.aws import queue
 from flowport.aws.live_views import VIEW_PREFIX
 from flowport.aws.principals import LEADING_KEYS
 from flowport.core.index import LISTED_ATTRIBUTES, SORT_KEY, Index
@@ -173,7 +174,7 @@ def test_a_stream_response_ends_before_its_function_and_api_gateway_time_out():
 def test_the_search_indexes_are_the_ones_the_code_queries_and_project_a_summary():
     table = load_template(ROOT / "template.yaml")["Resources"]["ExecutionsTable"]["Properties"]
     declared_indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
-    assert set(declared_indexes) == {index.value for index in Index}
+    assert set(declared_indexes) == {index.value for index in Index} | {queue.QUEUE_INDEX}
     defined = {attribute["AttributeName"] for attribute in table["AttributeDefinitions"]}
     for index in Index:
         declared = declared_indexes[index.value]
@@ -185,6 +186,16 @@ def test_the_search_indexes_are_the_ones_the_code_queries_and_project_a_summary(
         else:
             projected = {index.partition_key, *declared["Projection"]["NonKeyAttributes"]}
             assert projected == set(LISTED_ATTRIBUTES) | {index.partition_key}, index
+
+
+def test_the_queue_index_is_the_one_the_code_queries_and_holds_keys_only():
+    table = load_template(ROOT / "template.yaml")["Resources"]["ExecutionsTable"]["Properties"]
+    (declared,) = [
+        index for index in table["GlobalSecondaryIndexes"] if index["IndexName"] == queue.QUEUE_INDEX
+    ]
+    assert [key["AttributeName"] for key in declared["KeySchema"]] == [queue.PARTITION_KEY, queue.SORT_KEY]
+    # The sort key says all a dispatch needs (flowport.core.admission.queue_order): nothing more is copied.
+    assert declared["Projection"] == {"ProjectionType": "KEYS_ONLY"}
 
 
 def test_the_status_function_queries_only_the_indexes():

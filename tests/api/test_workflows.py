@@ -3,34 +3,28 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from flowport import services
 from flowport.api.apps import build_app
 from flowport.api.routes import workflows
 from flowport.api.security import security_schemes
 from flowport.core.registry import Workflow
+from flowport.local.cloud import LocalCloud
 from flowport.local.functions import LocalContext
 
-from tests.support import ADMIN, HttpResult, as_caller, caller, load_event, settings_for_tests, with_request
+from tests.support import ADMIN, HttpResult, as_caller, caller, load_event, with_request
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch) -> Iterator[APIGatewayRestResolver]:
-    monkeypatch.setenv("FLOWPORT_WORKFLOWS_PATH", str(ROOT / "statemachines"))
-    # The settings' required names, as a deployed function has them: run alone, this module has no stack.
-    test_settings = settings_for_tests()
-    monkeypatch.setenv("FLOWPORT_TABLE_NAME", test_settings.table_name)
-    monkeypatch.setenv("FLOWPORT_STATE_MACHINE_ARN_PREFIX", test_settings.state_machine_arn_prefix)
-    services.reset()
-    yield build_app(workflows.router)
-    services.reset()
+def app(cloud: LocalCloud) -> APIGatewayRestResolver:
+    """The workflows' routes over the stack in moto (a workflow's load is read from its table)."""
+    return build_app(workflows.router)
 
 
 def call(
@@ -63,7 +57,12 @@ def test_the_list_has_every_workflow_sorted_by_name_with_its_settings(app: APIGa
     assert response.status == 200
     assert response.headers["content-type"] == "application/json"
     listed = response.json()["workflows"]
-    assert [w["name"] for w in listed] == ["document-summary", "nightly-report", "ticket-triage"]
+    assert [w["name"] for w in listed] == [
+        "document-summary",
+        "nightly-report",
+        "partner-sync",
+        "ticket-triage",
+    ]
     by_name = {w["name"]: w for w in listed}
 
     triage = by_name["ticket-triage"]
@@ -77,6 +76,8 @@ def test_the_list_has_every_workflow_sorted_by_name_with_its_settings(app: APIGa
     assert triage["searchableInputFields"] == ["customerId"]
     assert triage["auth"] == ["apiKey"]  # the default: secure unless the workflow says otherwise
     assert "contentVariable" not in triage
+    assert "maxConcurrency" not in triage  # no limit
+    assert triage["maxQueueSeconds"] == 24 * 3600
     assert triage["links"] == {
         "self": "/v1/workflows/ticket-triage",
         "start": "/v1/workflows/ticket-triage/executions",
@@ -90,6 +91,9 @@ def test_the_list_has_every_workflow_sorted_by_name_with_its_settings(app: APIGa
     assert summary["startByGet"] is False
     assert summary["inputSchema"]["properties"]["document"]["pattern"] == "\\S"  # refuses a blank body
     assert summary["searchableInputFields"] == []
+
+    partner = by_name["partner-sync"]
+    assert (partner["maxConcurrency"], partner["maxQueueSeconds"]) == (2, 3600)
 
     report = by_name["nightly-report"]
     assert report["enabled"] is False
@@ -105,13 +109,13 @@ def test_the_list_matches_the_settings_files(app: APIGatewayRestResolver):
         assert {key: view[key] for key in settings} == settings
 
 
-@pytest.mark.parametrize("name", ["ticket-triage", "document-summary", "nightly-report"])
-def test_get_one_workflow_returns_its_entry_in_the_list(app: APIGatewayRestResolver, name: str):
+@pytest.mark.parametrize("name", ["ticket-triage", "document-summary", "nightly-report", "partner-sync"])
+def test_get_one_workflow_returns_its_entry_in_the_list_with_its_load(app: APIGatewayRestResolver, name: str):
     listed = {w["name"]: w for w in call(app, "/workflows").json()["workflows"]}
     response = get_workflow(app, name)
     assert response.status == 200
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == listed[name]
+    assert response.json() == {**listed[name], "running": 0, "queued": 0}
 
 
 def test_a_disabled_workflow_is_shown_not_hidden(app: APIGatewayRestResolver):
@@ -145,7 +149,7 @@ def test_the_routes_are_documented(app: APIGatewayRestResolver):
 
 def test_workflow_view_is_pure_and_prefixes_links_with_the_base():
     workflow = Workflow.model_validate({"name": "demo", "versions": [3, 1]})
-    view = workflows.workflow_view(workflow, base="/prod")
+    view = workflows.workflow_view(workflow, None, base="/prod")
     assert json.loads(view.model_dump_json(by_alias=True, exclude_none=True)) == {
         "name": "demo",
         "description": "",
@@ -157,6 +161,7 @@ def test_workflow_view_is_pure_and_prefixes_links_with_the_base():
         "startByGet": False,
         "searchableInputFields": [],
         "auth": ["apiKey"],
+        "maxQueueSeconds": 86400,
         "links": {
             "self": "/prod/workflows/demo",
             "start": "/prod/workflows/demo/executions",
