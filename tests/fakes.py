@@ -131,6 +131,22 @@ class InMemoryStore:
         )
         return True
 
+    def enqueue(self, record: ExecutionRecord) -> bool:
+        self.calls.append("enqueue")
+        current = self.records.get(record.execution_id)
+        if (
+            current is None
+            or current.status is not ExecutionStatus.QUEUED
+            or current.cancel_requested_at is not None
+            or current.waiting
+            or current.dispatched_at is not None
+        ):
+            return False
+        self.records[record.execution_id] = current.model_copy(
+            update={key: getattr(record, key) for key in ("queue_order", "queued_at", "expires_at")}
+        )
+        return True
+
     def claim_dispatch(self, execution_id: str, queue_order: str, now: datetime) -> ExecutionRecord | None:
         self.calls.append("claim_dispatch")
         current = self.records.get(execution_id)

@@ -24,10 +24,16 @@ def keyed(strategy: str) -> dict[str, str | None]:
     return {"Idempotency-Key": "counted", "X-On-Conflict": strategy}
 
 
-def test_a_new_start_is_one_conditional_write_and_start_execution(api: Api, aws_calls: CallLog):
-    assert aws_calls.during(lambda: api.start()) == ["dynamodb.PutItem", "sfn.StartExecution"]
+def test_a_new_start_is_its_slot_one_conditional_write_and_start_execution(api: Api, aws_calls: CallLog):
+    assert aws_calls.during(lambda: api.start()) == [
+        "dynamodb.UpdateItem",  # the slot
+        "dynamodb.PutItem",
+        "sfn.StartExecution",
+    ]
+    # A keyed start takes its slot after the key: a replay, the common retry, stays one call.
     assert aws_calls.during(lambda: api.start(headers=keyed("FAIL"))) == [
         "dynamodb.TransactWriteItems",
+        "dynamodb.UpdateItem",
         "sfn.StartExecution",
     ]
 
@@ -123,11 +129,13 @@ def test_a_cancel_is_the_claim_the_stop_and_the_record(api: Api, aws_calls: Call
 def test_a_start_with_searchable_input_writes_its_pointer_in_the_same_call(api: Api, aws_calls: CallLog):
     searchable = {**TICKET, "customerId": "c-1"}
     assert aws_calls.during(lambda: api.start(body=searchable)) == [
+        "dynamodb.UpdateItem",
         "dynamodb.TransactWriteItems",
         "sfn.StartExecution",
     ]
     assert aws_calls.during(lambda: api.start(body=searchable, headers=keyed("FAIL"))) == [
         "dynamodb.TransactWriteItems",
+        "dynamodb.UpdateItem",
         "sfn.StartExecution",
     ]
 

@@ -11,12 +11,14 @@ import pytest
 from botocore.exceptions import ClientError
 from flowport import services
 from flowport.aws import clients
+from flowport.aws.slots import LEADING_KEY_PREFIX as SLOTS_PREFIX
 from flowport.aws.store import ExecutionStore
 from flowport.core.errors import ServiceUnavailable
 from flowport.core.models import ConflictStrategy, ExecutionSource, ExecutionStatus
 from flowport.core.ports import WorkflowEngine
 from flowport.local.cloud import LocalCloud
 from flowport.settings import get_settings
+from flowport.usecases.admission import Admission
 from flowport.usecases.cancel import CancelExecution
 from flowport.usecases.live import LiveExecutions
 from flowport.usecases.start import StartCommand, StartExecution
@@ -39,9 +41,23 @@ class Clock:
 
 def starter(clock: Clock, engine: WorkflowEngine | None = None) -> StartExecution:
     """The start use case on the handlers' own adapters, with this clock (and maybe another engine)."""
+    engine = engine or services.workflow_engine()
     return StartExecution(
         services.registry(),
         services.execution_store(),
+        engine,
+        admission(clock, engine),
+        get_settings(),
+        clock=clock,
+    )
+
+
+def admission(clock: Clock, engine: WorkflowEngine | None = None) -> Admission:
+    return Admission(
+        services.registry(),
+        services.execution_store(),
+        services.slot_store(),
+        services.queue_index(),
         engine or services.workflow_engine(),
         get_settings(),
         clock=clock,
@@ -54,6 +70,7 @@ def live(clock: Clock) -> LiveExecutions:
         services.execution_store(),
         services.live_views(),
         services.workflow_engine(),
+        services.queue_index(),
         get_settings(),
         clock=clock,
     )
@@ -138,13 +155,23 @@ def test_a_failed_unkeyed_start_leaves_a_failed_record_not_a_stuck_one(
     assert response.headers["retry-after"] == "2"
     store = services.execution_store()
     client = boto3.client("dynamodb")
-    items = client.scan(TableName=get_settings().table_name)["Items"]  # a test may scan; routes never do
+    items = records_in(client.scan(TableName=get_settings().table_name)["Items"])  # routes never scan
     assert len(items) == 1
     record = store.get(items[0]["executionId"]["S"], datetime.now(UTC).timestamp())
     assert record is not None
     assert record.status is ExecutionStatus.FAILED
     assert record.error is not None
     assert record.error.code == "start_failed"
+
+
+def records_in(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items of a scan but the workflows' slot counters."""
+    return [item for item in items if not item["pk"]["S"].startswith(SLOTS_PREFIX)]
+
+
+def free_slots_only(items: list[dict[str, Any]]) -> bool:
+    """Whether every slot counter of a scan has no holder."""
+    return all(item["running"]["N"] == "0" for item in items if item["pk"]["S"].startswith(SLOTS_PREFIX))
 
 
 class Crash(BaseException):
@@ -216,7 +243,7 @@ def test_a_start_step_functions_refuses_is_503_and_leaves_nothing_stuck(cloud: L
         refusing.start(command(key=key))
     assert executions_started(cloud) == []
     if key is None:
-        [item] = boto3.client("dynamodb").scan(TableName=get_settings().table_name)["Items"]
+        [item] = records_in(boto3.client("dynamodb").scan(TableName=get_settings().table_name)["Items"])
         record = live(clock).look(item["executionId"]["S"], None).record
         assert (record.status, record.error.code if record.error else None) == (
             ExecutionStatus.FAILED,
@@ -232,7 +259,9 @@ def test_a_throttled_keyed_write_is_503_writes_nothing_and_the_retry_starts(clou
     with aws_failing(clients.dynamodb(), "TransactWriteItems", "ProvisionedThroughputExceededException"):
         response = api.start(body={**TICKET, "delaySeconds": 30}, headers=headers)
     assert (response.status, response.problem_code) == (503, "service_unavailable")
-    assert boto3.client("dynamodb").scan(TableName=get_settings().table_name)["Items"] == []
+    items = boto3.client("dynamodb").scan(TableName=get_settings().table_name)["Items"]
+    assert records_in(items) == []
+    assert free_slots_only(items)
     retried = api.start(body={**TICKET, "delaySeconds": 30}, headers=headers)
     assert retried.status == 202
     assert executions_started(cloud) == [retried.json()["executionId"]]

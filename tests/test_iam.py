@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from flowport import services
+from flowport.core.admission import Holder
 from flowport.local.cloud import FAKE_CREDENTIALS, LocalCloud, running
 from flowport.local.functions import invoke
 from flowport.local.template import (
@@ -52,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = load_template(ROOT / "template.yaml")
 API_FUNCTIONS = ("StartFunction", "StatusFunction", "StreamFunction", "CancelFunction")
 # The functions whose calls the scenario below records: the API's, the admin routes' and the sync function.
-CALLING = (*API_FUNCTIONS, "AdminFunction", "SyncFunction", "AuthorizerFunction")
+CALLING = (*API_FUNCTIONS, "AdminFunction", "SyncFunction", "AuthorizerFunction", "ReconcileFunction")
 CallsMade = dict[str, set[Call]]
 
 
@@ -74,6 +75,8 @@ def calls_made(stack: Stack) -> CallsMade:
             patch.delenv(name, raising=False)
         # Live views stale at once: every read, the stream's too, takes the refresh path with its writes.
         patch.setenv("FLOWPORT_LIVE_VIEW_SECONDS", "0.001")
+        # Every slot settled at once: the reconciler judges each holder as it finds it.
+        patch.setenv("FLOWPORT_SLOT_GRACE_SECONDS", "0.001")
         with running(stack) as cloud, calls_by_function() as recorder:
             api = Api(cloud.stack)
             keyed = {"Idempotency-Key": "iam", "X-On-Conflict": "FAIL_ON_RUNNING"}
@@ -98,6 +101,15 @@ def calls_made(stack: Stack) -> CallsMade:
             )
             api.call(load_event("list-executions"))
             api.search(workflow="ticket-triage", **{"input.customerId": "c-1"})
+            # Two run, the third waits; the first one's end starts it (the sync function's dispatch).
+            pushes = [
+                api.start("partner-sync", {"batchId": f"b{n}", "seconds": s})
+                for n, s in enumerate([0, 60, 60])
+            ]
+            wait_until(lambda: api.get(pushes[2].json()["executionId"]).json()["status"] == "RUNNING")
+            api.call(with_request(load_event("get-workflow"), path_parameters={"name": "partner-sync"}))
+            services.slot_store().take("partner-sync", Holder("no-record", 0, 0.0), None)
+            invoke(cloud.stack.functions["ReconcileFunction"], load_event("reconcile-schedule"))
             api.cancel(first["executionId"])
             _authorize_with_a_key_and_a_password(cloud)
             # Delivers what the local EventBridge still holds; the sync function is invoked by hand below.
@@ -162,7 +174,8 @@ def test_the_scenario_exercises_each_function_that_calls_aws(calls_made: CallsMa
         call.resource for call in calls_made["StartFunction"] if call.action == "states:StartExecution"
     }
     assert started == {
-        f"arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:{LOCAL_STACK}-ticket-triage-v2"
+        f"arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:{LOCAL_STACK}-{workflow}"
+        for workflow in ("ticket-triage-v2", "partner-sync-v1")
     }
 
 
@@ -342,6 +355,11 @@ NOT_REACHED_HERE = {
         "(ApplyStatusChange._stop_if_running)",
         "dynamodb:PutItem": "the final live view, once the history shows the end (ApplyStatusChange._final)",
     },
+    "ReconcileFunction": {
+        "dynamodb:PutItem": "the final live view of an end whose event never came (Reconcile._holder)",
+        "states:GetExecutionHistory": "how far an execution whose end event never came got",
+        "states:StartExecution": "a dispatch that never reached Step Functions, started again",
+    },
 }
 BOTO3_METHOD = {
     "dynamodb:GetItem": "get_item",
@@ -350,6 +368,7 @@ BOTO3_METHOD = {
     "states:DescribeExecution": "describe_execution",
     "states:GetExecutionHistory": "get_execution_history",
     "states:StopExecution": "stop_execution",
+    "states:StartExecution": "start_execution",
 }
 
 

@@ -81,9 +81,9 @@ def test_what_local_mode_cannot_reproduce_is_said_at_start(tmp_path: Path):
     assert local_gaps(build_stack(ROOT / "template.yaml")) == []  # the stack as shipped: nothing
     template = load_template(ROOT / "template.yaml")
     template["Resources"]["Queue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
-    template["Resources"]["StartFunction"]["Properties"]["Events"]["Nightly"] = {
-        "Type": "Schedule",
-        "Properties": {"Schedule": "rate(1 day)"},
+    template["Resources"]["StartFunction"]["Properties"]["Events"]["Jobs"] = {
+        "Type": "SQS",
+        "Properties": {"Queue": "arn:aws:sqs:us-east-1:123456789012:jobs"},
     }
     import yaml
 
@@ -95,7 +95,7 @@ def test_what_local_mode_cannot_reproduce_is_said_at_start(tmp_path: Path):
         path.unlink()
     assert gaps == [
         "Queue (AWS::SQS::Queue) is not emulated locally",
-        "event StartFunction.Nightly (Schedule) is not emulated locally",
+        "event StartFunction.Jobs (SQS) is not emulated locally",
     ]
 
 

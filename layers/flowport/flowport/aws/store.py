@@ -346,6 +346,25 @@ class ExecutionStore:
             )
         return finished
 
+    def enqueue(self, record: ExecutionRecord) -> bool:
+        assert record.queue_order is not None
+        assert record.queued_at is not None
+        return self._update(
+            execution_pk(record.execution_id),
+            f"SET {queue.PARTITION_KEY} = :workflow, {queue.SORT_KEY} = :order, queuedAt = :queuedAt, "
+            "expiresAt = :expires",
+            "#status = :queued AND attribute_not_exists(cancelRequestedAt) "
+            f"AND attribute_not_exists({queue.SORT_KEY}) AND attribute_not_exists(dispatchedAt)",
+            {
+                ":workflow": {"S": record.workflow},
+                ":order": {"S": record.queue_order},
+                ":queuedAt": {"S": record.queued_at.isoformat()},
+                ":expires": {"N": str(record.expires_at)},
+                ":queued": {"S": ExecutionStatus.QUEUED},
+            },
+            names={"#status": "status"},
+        )
+
     def claim_dispatch(self, execution_id: str, queue_order: str, now: datetime) -> ExecutionRecord | None:
         arguments: dict[str, Any] = {
             "TableName": self._table,

@@ -80,6 +80,10 @@ class ExecutionStore(Protocol):
     def mark_running(self, record: ExecutionRecord) -> bool:
         """Move a QUEUED record (and its key) to RUNNING; False if it is not QUEUED."""
 
+    def enqueue(self, record: ExecutionRecord) -> bool:
+        """Put a QUEUED record that holds no slot into its queue (the record as `Admission.waiting` makes
+        it); False if it is no longer QUEUED, or is cancelled, waiting or dispatched already."""
+
     def claim_dispatch(self, execution_id: str, queue_order: str, now: datetime) -> ExecutionRecord | None:
         """Take a waiting execution out of its queue to start it (it holds a slot now): the record as it is
         then, or None if it no longer waits there (dispatched, cancelled or timed out meanwhile)."""

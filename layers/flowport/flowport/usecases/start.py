@@ -110,6 +110,18 @@ class StartExecution:
             return record, True
         return self._admission.waiting(record, record.created_at), False
 
+    def _admit_created(self, record: ExecutionRecord, key: IdempotencyKeyRecord) -> Started:
+        """A slot for a record written without one (a keyed start's), or its place in the queue. A crash
+        before this leaves a record neither holding a slot nor waiting: only a retry with its key can
+        start it, and that retry comes here too (`_status_of_key`)."""
+        if self._admission.admit(record):
+            return self._started(record, True, key)
+        waiting = self._admission.waiting(record, self._clock())
+        if not self._store.enqueue(waiting):  # cancelled meanwhile: it is over before it began
+            found = self._store.get(record.execution_id, self._clock().timestamp())
+            return Started(status.summary_of(found or record), False)
+        return self._started(waiting, False, key)
+
     def _started(self, record: ExecutionRecord, admitted: bool, key: IdempotencyKeyRecord | None) -> Started:
         if not admitted:
             return Started(status.summary_of(record), False)
@@ -127,7 +139,7 @@ class StartExecution:
         search_keys = index.search_keys(workflow, command.input)
         replaces_generation: int | None = None
         for _ in range(MAX_KEY_ATTEMPTS):
-            record, admitted = self._admitted(self._new_record(workflow, version, command, key_hash))
+            record = self._new_record(workflow, version, command, key_hash)
             key = self._new_key(record, request_fingerprint, generation=(replaces_generation or 0) + 1)
             try:
                 self._store.create(
@@ -137,16 +149,13 @@ class StartExecution:
                     replaces_generation=replaces_generation,
                     search_keys=search_keys,
                 )
-            except Exception as error:
-                if admitted:  # this record will never run: its slot is another's
-                    self._admission.give_back(record)
-                if not isinstance(error, KeyTaken):
-                    raise
-                if error.existing is None:  # the key changed under us; look again
+            except KeyTaken as taken:
+                if taken.existing is None:  # the key changed under us; look again
                     continue
-                existing = error.existing
+                existing = taken.existing
             else:
-                return self._started(record, admitted, key)
+                # The slot after the key: a replay, the common keyed retry, costs its one write alone.
+                return self._admit_created(record, key)
             idempotency.ensure_same_request(existing, request_fingerprint)
             existing_status, launched_here = self._status_of_key(existing, command.on_conflict, workflow)
             if launched_here:  # the request that wrote the key never started it: this one did, for it
@@ -195,8 +204,8 @@ class StartExecution:
                 return ExecutionStatus.FAILED, False
             if record.status.is_terminal:
                 return record.status, False
-            self._launch(record, key)
-            return ExecutionStatus.RUNNING, True
+            started = self._admit_created(record, key)  # it holds its slot already, unless it died first
+            return started.execution.status, True
         raise IdempotencyKeyInFlight(
             f"Execution {key.execution_id} for this idempotency key is still being started; retry shortly",
             execution_id=key.execution_id,
