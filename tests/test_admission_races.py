@@ -50,7 +50,7 @@ def push(batch: int, seconds: int = 0) -> tuple[str, ExecutionStatus]:
         StartCommand(
             workflow="partner-sync",
             version=None,
-            input={"batchId": f"batch-{batch}", "records": batch, "seconds": seconds},
+            input={"batchId": f"batch-{batch}", "seconds": seconds},
             source=ExecutionSource.HTTP_POST,
             caller=ADMIN,
             priority=batch % 100,
