@@ -86,3 +86,24 @@ def test_every_curl_example_sends_the_dev_key_and_fails_without_a_valid_one(serv
     search = next(command for command in commands if command[1:3] == ["-s", "-H"] and "-d" not in command)
     refused = run_curl(search, server, key="fpk_" + "0" * 43)
     assert (refused.status_code, refused.json()["code"]) == (401, "unauthorized")
+
+
+def test_the_concurrency_example_runs_two_and_queues_three_in_priority_order(server: KeyedServer):
+    *pushes, load = example("# partner-sync runs two at once")
+    answers = []
+    for command in pushes:
+        response = run_curl(command, server)
+        assert response.status_code == 202, (command, response.text)
+        answers.append(response.json())
+    assert [answer["status"] for answer in answers] == ["RUNNING", "RUNNING", "QUEUED", "QUEUED", "QUEUED"]
+    shown = run_curl(load, server).json()
+    assert (shown["maxConcurrency"], shown["running"], shown["queued"]) == (2, 2, 3)
+    (status,) = example("# each waiting one's place")
+    positions = {}
+    for answer in answers[2:]:
+        words = [word.replace("<executionId>", answer["executionId"]) for word in status]
+        document = run_curl(words, server).json()
+        positions[document["input"]["batchId"]] = document["queuePosition"]
+    assert positions == {"b4": 1, "b5": 2, "b3": 3}  # as the comment says
+    for answer in answers:  # leave nothing running behind
+        server.http.delete(f"{server.url}/executions/{answer['executionId']}", timeout=10)
