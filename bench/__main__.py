@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
         api = Api(cloud.stack)
         results["aws_calls"] = calls.measure(api)
+        results["dispatch_latency"] = calls.dispatch_latency(api)
         results["watchers"] = watchers.measure(api)
         results["handler_overhead"] = overhead.measure(cloud, api, arguments.rounds)
         finished = calls.finished_execution(api)
@@ -84,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         transitions=transitions,
         authorize_hit_ms=overheads["_authorize_hit"]["p50_ms"],
         authorize_miss_ms=overheads["authorize_miss"]["p50_ms"],
+        # Not timed apart: a run of reads, as long as a finished status read.
+        reconcile_ms=overheads["status_finished"]["p50_ms"],
     )
     results["cost_per_million_usd"] = cost.cost_per_million(inputs, cost.load_prices())
     results["_run"] = {

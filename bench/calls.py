@@ -9,15 +9,18 @@ from collections.abc import Callable
 from typing import Any
 
 from flowport import services
+from flowport.aws import clients
 from flowport.core.identity import Action, Scopes
 from flowport.core.principals import NewKey, NewPassword, NewPrincipal
 from flowport.settings import get_settings
 from flowport.usecases.authorize import Authorize, AuthRequest
 
+from bench.stats import median
 from tests.support import TICKET, Api, calls_recorded, wait_until
 
 TARGETS = {
-    "start_new": 2,
+    # Every start takes its workflow's slot (issue 14): one call more than the two it was.
+    "start_new": 3,
     "start_replay": 1,
     "start_conflict": 1,
     "status_finished": 1,
@@ -26,7 +29,16 @@ TARGETS = {
     # The authorizer on a miss of its cache (issue 13): one GetItem for a key, one for a user name.
     "authorize_key": 1,
     "authorize_basic": 1,
+    # Admission control (issue 14): a start of a limited workflow with a free slot (at most one more than a
+    # start was), one that has to wait, and the end that hands its slot to the next waiting one.
+    "start_with_slot": 3,
+    "start_queued": 2,
+    "release_and_dispatch": 4,
 }
+LIMITED = "partner-sync"
+PUSH = {"batchId": "bench", "seconds": 600}
+# Dispatch latency: pairs of a short execution ending and the waiting one its end starts.
+DISPATCH_PAIRS = 5
 SLOW = {**TICKET, "delaySeconds": 600}
 # A page of the unfiltered search (GET /executions?limit=10), filled by today's records.
 LIST_LIMIT = 10
@@ -87,6 +99,7 @@ def measure(api: Api) -> dict[str, Any]:
         api.start()
     api.search(limit=str(LIST_LIMIT))
     by_key, by_password = _authorizer_misses()
+    first_push = str(api.start(LIMITED, PUSH).json()["executionId"])
     with calls_recorded() as log:
         operations = {
             "start_new": log.during(lambda: api.start()),
@@ -104,10 +117,55 @@ def measure(api: Api) -> dict[str, Any]:
             "list_page": log.during(lambda: api.search(limit=str(LIST_LIMIT))),
             "authorize_key": log.during(by_key),
             "authorize_basic": log.during(by_password),
+            "start_with_slot": log.during(lambda: api.start(LIMITED, PUSH)),
+            "start_queued": log.during(lambda: api.start(LIMITED, PUSH)),
+            # As the sync function runs it for the first push's end (which, as measured, still runs on).
+            "release_and_dispatch": log.during(
+                lambda: services.admission().release_and_dispatch(LIMITED, first_push, 0)
+            ),
         }
     for execution_id in (keyed, running):
         api.cancel(execution_id)
+    _cancel_every(api, LIMITED)
     figures: dict[str, Any] = {name: len(calls) for name, calls in operations.items()}
     figures["_calls"] = operations
     figures["_targets"] = TARGETS
     return figures
+
+
+def _cancel_every(api: Api, workflow: str) -> None:
+    for item in api.search(workflow=workflow, limit="100").json()["items"]:
+        if item["status"] in ("QUEUED", "RUNNING"):
+            api.cancel(item["executionId"])
+    slots = services.slot_store()
+    wait_until(lambda: slots.read(workflow).running == 0, timeout=30)
+
+
+def dispatch_latency(api: Api) -> dict[str, Any]:
+    """From an end to the StartExecution of the waiting execution it frees a slot for, locally: Step
+    Functions' stop date of one and start date of the other, through the local EventBridge and the sync
+    function's hand-over."""
+    sfn = clients.stepfunctions()
+    gaps = []
+    for pair in range(DISPATCH_PAIRS):
+        blocker = str(api.start(LIMITED, {**PUSH, "batchId": f"blocker-{pair}"}).json()["executionId"])
+        ending = str(api.start(LIMITED, {"batchId": f"ending-{pair}", "seconds": 1}).json()["executionId"])
+        waiting = str(api.start(LIMITED, {"batchId": f"waiting-{pair}", "seconds": 0}).json()["executionId"])
+        _wait_for_end(waiting)
+        ended = sfn.describe_execution(executionArn=_arn_of(ending))["stopDate"]
+        started = sfn.describe_execution(executionArn=_arn_of(waiting))["startDate"]
+        gaps.append((started - ended).total_seconds() * 1000)
+        api.cancel(blocker)
+        wait_until(lambda: services.slot_store().read(LIMITED).running == 0, timeout=30)
+    return {"p50_ms": round(median(gaps), 1), "max_ms": round(max(gaps), 1), "pairs": DISPATCH_PAIRS}
+
+
+def _wait_for_end(execution_id: str) -> None:
+    store = services.execution_store()
+    wait_until(lambda: (r := store.get(execution_id, 0)) is not None and r.status.is_terminal, timeout=60)
+
+
+def _arn_of(execution_id: str) -> str:
+    record = services.execution_store().get(execution_id, 0)
+    assert record is not None
+    return record.execution_arn

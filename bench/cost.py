@@ -38,6 +38,17 @@ SYNC_EVENTS = 2
 # nine in ten are, as for a client that polls every few seconds and a TTL of 300 s over a few warm
 # containers. A miss reads one credential item (under 4 KB: 0.5 RRU).
 AUTH_CACHE_HIT_RATE = 0.9
+# Admission control: every start takes its workflow's slot and every end frees it (or hands it over),
+# one small item's update each (1 WRU while the item holds under 1 KB of holders, some 20; it grows by
+# about 50 bytes a holder, so a workflow running hundreds at once pays a WRU per KB of them), and every end
+# reads the head of its queue (a Query of the keys-only index: 0.5 RRU).
+WRU_SLOT = 1.0
+SLOT_WRITES = 2
+RRU_QUEUE_HEAD = 0.5
+# The reconciler runs every minute whatever the traffic: its month (30 days) is charged to the million
+# executions, taken as a month's traffic. A run reads each workflow's slot item and queue (4 workflows).
+RECONCILE_RUNS_PER_MONTH = 30 * 24 * 60
+RECONCILE_RRU_PER_RUN = 4 * (0.5 + 0.5)
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ class Inputs:
     polls: int = POLLS
     polls_running: int = POLLS_RUNNING
     sync_events: int = SYNC_EVENTS
+    reconcile_ms: float = 0.0
 
 
 def load_prices(path: Path = PRICES) -> dict[str, Any]:
@@ -92,8 +104,9 @@ def cost_per_million(inputs: Inputs, prices: dict[str, Any]) -> dict[str, Any]:
         + inputs.sync_events * WRU_STATUS_UPDATE
         + inputs.polls_running * WRU_VIEW_REFRESH
         + WRU_FINAL_VIEW
+        + SLOT_WRITES * WRU_SLOT
     )
-    rru = inputs.polls * RRU_STATUS_READ + inputs.sync_events * RRU_GET + misses * RRU_GET
+    rru = inputs.polls * RRU_STATUS_READ + inputs.sync_events * RRU_GET + misses * RRU_GET + RRU_QUEUE_HEAD
     dynamodb = wru * _price(prices, "dynamodb_on_demand_per_million_write_request_units") + rru * _price(
         prices, "dynamodb_on_demand_per_million_read_request_units"
     )
@@ -101,12 +114,20 @@ def cost_per_million(inputs: Inputs, prices: dict[str, Any]) -> dict[str, Any]:
         inputs.transitions * 1000 * _price(prices, "step_functions_standard_per_thousand_transitions")
     )
     eventbridge = inputs.sync_events * _price(prices, "eventbridge_aws_service_events_per_million")
+    runs = RECONCILE_RUNS_PER_MONTH / million  # per execution, in millions of runs per million executions
+    scheduler = runs * (
+        _price(prices, "eventbridge_scheduler_per_million_invocations")
+        + _price(prices, "lambda_per_million_requests")
+        + _lambda_gb_seconds(inputs.reconcile_ms) * million * _price(prices, "lambda_arm64_per_gb_second")
+        + RECONCILE_RRU_PER_RUN * _price(prices, "dynamodb_on_demand_per_million_read_request_units")
+    )
     flowport = {
         "api_gateway": api_gateway,
         "lambda": lambda_cost,
         "dynamodb": dynamodb,
         "step_functions": step_functions,
         "eventbridge": eventbridge,
+        "reconciler_schedule": scheduler,
     }
     floor = {"api_gateway": api_gateway, "step_functions": step_functions}
     return {

@@ -82,6 +82,15 @@ def render(results: dict[str, Any]) -> str:
                 _mark(count, target) if target is not None else "",
             )
         )
+    latency = results["dispatch_latency"]
+    lines.append(
+        _row(
+            "2. dispatch latency, an end to the next StartExecution (local)",
+            f"p50 {latency['p50_ms']} ms, max {latency['max_ms']} ms ({latency['pairs']} pairs)",
+            "",
+            "",
+        )
+    )
     watchers = results["watchers"]
     lines.append(
         _row(

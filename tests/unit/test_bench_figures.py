@@ -67,6 +67,7 @@ def test_cost_per_million_adds_up_from_the_prices():
         "dynamodb_on_demand_per_million_read_request_units": {"usd": 0.125},
         "step_functions_standard_per_thousand_transitions": {"usd": 0.025},
         "eventbridge_aws_service_events_per_million": {"usd": 0.0},
+        "eventbridge_scheduler_per_million_invocations": {"usd": 1.0},
     }
     inputs = cost.Inputs(
         start_ms=9.2,
@@ -76,21 +77,28 @@ def test_cost_per_million_adds_up_from_the_prices():
         authorize_hit_ms=0.4,
         authorize_miss_ms=3.1,
         auth_cache_hit_rate=0.9,
+        reconcile_ms=2.0,
     )
     result = cost.cost_per_million(inputs, prices)
     # 11 API requests, each through the authorizer: 24 invocations (11 + 2 sync + 11 authorizer).
     # GB-s: (10 + 5*4 + 5*2 + 2*2) ms, and the authorizer's 1.1 misses at 4 ms, 9.9 hits at 1 ms; * 0.5 GB.
-    # WRU: the start's 4, two status changes at 5, five view refreshes at 3, the final view's 2 = 31.
-    # RRU: ten status reads of record and view at 1, two sync reads at 0.5, 1.1 credential reads at 0.5.
+    # WRU: the start's 4, two status changes at 5, five view refreshes at 3, the final view's 2, the slot's
+    # take and release at 1 = 33.
+    # RRU: ten status reads of record and view at 1, two sync reads at 0.5, 1.1 credential reads at 0.5,
+    # the end's read of its queue's head at 0.5.
     gb_seconds = (10 + 20 + 10 + 4 + 1.1 * 4 + 9.9 * 1) / 1000 * 0.5
-    rru = 11 + 1.1 * 0.5
+    rru = 11 + 1.1 * 0.5 + 0.5
     expected_lambda = 24 * 0.2 + gb_seconds * 1_000_000 * 0.0000133334
-    expected = 11 * 3.5 + expected_lambda + 31 * 0.625 + rru * 0.125 + 6 * 1000 * 0.025
+    # The reconciler's month, 43,200 runs: the schedule, Lambda's request and 2 ms, 4 RRU each.
+    runs = 43_200 / 1_000_000
+    reconciler = runs * (1.0 + 0.2 + 0.002 * 0.5 * 1_000_000 * 0.0000133334 + 4 * 0.125)
+    expected = 11 * 3.5 + expected_lambda + 33 * 0.625 + rru * 0.125 + 6 * 1000 * 0.025 + reconciler
     assert result["flowport"] == pytest.approx(expected, abs=0.01)
     assert result["direct_integration_floor"] == pytest.approx(11 * 3.5 + 150, abs=0.01)
     units = result["_units_per_execution"]
+    assert result["_flowport_parts"]["reconciler_schedule"] == pytest.approx(reconciler, abs=0.01)
     assert units == {
-        "wru": 31.0,
+        "wru": 33.0,
         "rru": pytest.approx(rru),
         "lambda_gb_seconds": pytest.approx(gb_seconds, abs=1e-6),
         "authorizer_invocations": 11,
@@ -131,6 +139,7 @@ def _results(cold_start: dict[str, Any]) -> dict[str, Any]:
     return {
         "cold_start": cold_start,
         "aws_calls": {"_targets": {}, "_calls": {}},
+        "dispatch_latency": {"p50_ms": 40.0, "max_ms": 80.0, "pairs": 5},
         "watchers": {
             "pollers": 100,
             "streams": 10,
