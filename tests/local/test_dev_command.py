@@ -110,15 +110,17 @@ def test_the_banner_aligns_its_columns_whatever_their_widths():
                 name="a-much-longer-workflow-name-than-twenty",
                 versions=tuple(range(1, 12)),
                 enabled=False,
+                maxConcurrency=3,
                 description="x" * 200,
             ),
         }
     )
     lines = banner(registry, build_stack(ROOT / "template.yaml"))
     workflows = lines[1 : lines.index("routes:")]
-    assert_columns_align(workflows, ["versions", "enabled|disabled", "short|x"])
+    assert_columns_align(workflows, ["versions", "enabled|disabled", r"no limit|\d+ at once", "short|x"])
     assert workflows[1].endswith("x" * 59 + "…")
-    assert_columns_align(lines[lines.index("routes:") + 1 :], ["/|other", "->"])
+    assert_columns_align(lines[lines.index("routes:") + 1 : lines.index("schedules:")], ["/|other", "->"])
+    assert lines[lines.index("schedules:") + 1 :] == ["  every 60 s  -> ReconcileFunction"]
 
 
 def test_the_dev_key_is_replaced_when_it_no_longer_authenticates(cloud: LocalCloud, tmp_path: Path):

@@ -72,7 +72,7 @@ def columns(rows: Sequence[Sequence[str]], indent: str = "  ", gap: str = "  ") 
 
 
 def banner(registry: Registry, stack: Stack) -> list[str]:
-    """The workflows and the routes, as `flowport dev` lists them at start."""
+    """The workflows (with their limits), the routes and the schedules, as `flowport dev` lists them."""
     from flowport.local.gateway import ANY  # local mode's own: `flowport` without the local extra has none
 
     workflows = [
@@ -80,6 +80,7 @@ def banner(registry: Registry, stack: Stack) -> list[str]:
             name,
             f"versions {', '.join(map(str, workflow.versions))}",
             "enabled" if workflow.enabled else "disabled",
+            f"{workflow.max_concurrency} at once" if workflow.max_concurrency else "no limit",
             _shortened(workflow.description, DESCRIPTION_CHARACTERS),
         )
         for name, workflow in registry.items()
@@ -89,7 +90,12 @@ def banner(registry: Registry, stack: Stack) -> list[str]:
     # The template's ANY routes, one per path, only answer 405: one line says so for all of them.
     for function_id in sorted({f.logical_id for route, f in routes if route.method == ANY}):
         listed.append(("*", "other methods of these paths: 405", f"-> {function_id}"))
-    return ["workflows:", *columns(workflows), "routes:", *columns(listed)]
+    schedules = [
+        (f"every {schedule.every_seconds} s", f"-> {spec.logical_id}")
+        for spec in stack.functions.values()
+        for schedule in spec.schedules
+    ]
+    return ["workflows:", *columns(workflows), "routes:", *columns(listed), "schedules:", *columns(schedules)]
 
 
 def _shortened(text: str, characters: int) -> str:
