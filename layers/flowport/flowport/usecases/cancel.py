@@ -1,4 +1,5 @@
-"""Use case: cancel a queued or running execution, in three AWS calls: the claim, the stop, the record."""
+"""Use case: cancel a queued or running execution, in three AWS calls: the claim, the stop, the record (two
+for one waiting in its workflow's queue, which has nothing to stop)."""
 
 from __future__ import annotations
 
