@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flowport.core.errors import ServiceUnavailable
+from flowport.core.errors import ExecutionNotRetryable, ServiceUnavailable
 from flowport.core.identity import Reach
 from flowport.core.models import ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord, LiveView
-from flowport.core.ports import CancelClaim, KeyTaken
+from flowport.core.ports import CancelClaim, KeyTaken, RetryKeyTaken
+from flowport.core.retry import RETRYABLE, RetryKeyRecord
 from flowport.core.status import Observation
 
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -30,10 +31,11 @@ class Clock:
 
 @dataclass
 class InMemoryStore:
-    """ExecutionStore and LiveViewStore in one, as the table holds both."""
+    """ExecutionStore, RetryRecords and LiveViewStore in one, as the table holds them all."""
 
     records: dict[str, ExecutionRecord] = field(default_factory=dict)
     keys: dict[str, IdempotencyKeyRecord] = field(default_factory=dict)
+    retry_keys: dict[str, RetryKeyRecord] = field(default_factory=dict)
     views: dict[str, LiveView] = field(default_factory=dict)
     claims: dict[str, float] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
@@ -110,6 +112,8 @@ class InMemoryStore:
             return False
         if not after_cancel and current.status.is_terminal:
             return False
+        if current.redrive_count != record.redrive_count:  # a writer of another attempt
+            return False
         self.records[record.execution_id] = record.model_copy(
             update={"cancel_requested_at": current.cancel_requested_at}
         )
@@ -124,6 +128,49 @@ class InMemoryStore:
         )
         return True
 
+    # RetryRecords
+
+    def restart(self, record: ExecutionRecord, from_attempt: int | None) -> bool:
+        self.calls.append("restart")
+        current = self.records.get(record.execution_id)
+        if current is None:
+            return False
+        if from_attempt is None:
+            if current.redrive_count >= record.redrive_count:
+                return False
+        elif current.status not in RETRYABLE or current.redrive_count != from_attempt:
+            return False
+        self.records[record.execution_id] = record
+        key = self.keys.get(record.idempotency_key_hash or "")
+        if key is not None and key.execution_id == record.execution_id:
+            self.keys[key.key_hash] = key.model_copy(
+                update={"status": ExecutionStatus.RUNNING, "expires_at": record.expires_at}
+            )
+        return True
+
+    def create_key(self, key: RetryKeyRecord, now: float, replaces_generation: int | None = None) -> None:
+        self.calls.append("create_key")
+        existing = self.retry_keys.get(key.key_hash)
+        if replaces_generation is None:
+            if existing is not None and existing.expires_at >= now:
+                raise RetryKeyTaken(existing)
+        elif existing is None or existing.generation != replaces_generation:
+            raise RetryKeyTaken(existing)
+        self.retry_keys[key.key_hash] = key
+
+    def take_over_key(self, key: RetryKeyRecord, lease_until: float) -> bool:
+        current = self.retry_keys.get(key.key_hash)
+        if current is None or (current.lease_until, current.generation) != (key.lease_until, key.generation):
+            return False
+        self.retry_keys[key.key_hash] = current.model_copy(update={"lease_until": lease_until})
+        return True
+
+    def release_key(self, key: RetryKeyRecord) -> None:
+        self.calls.append("release_key")
+        current = self.retry_keys.get(key.key_hash)
+        if current is not None and current.generation == key.generation:
+            self.retry_keys[key.key_hash] = current.model_copy(update={"expires_at": 0})
+
     # LiveViewStore
 
     def read(
@@ -135,10 +182,13 @@ class InMemoryStore:
             return record, None
         return record, self.views.get(execution_id)
 
-    def claim_refresh(self, execution_id: str, now: float, stale_before: float, claim_seconds: float) -> bool:
+    def claim_refresh(
+        self, execution_id: str, now: float, stale_before: float, claim_seconds: float, attempt: int = 0
+    ) -> bool:
         self.calls.append("claim_refresh")
         view = self.views.get(execution_id)
-        if view is not None and (view.final or view.observed_at > stale_before):
+        earlier = view is not None and view.redrive_count < attempt
+        if view is not None and not earlier and (view.final or view.observed_at > stale_before):
             return False
         if self.claims.get(execution_id, 0) >= now:
             return False
@@ -148,7 +198,7 @@ class InMemoryStore:
     def put(self, execution_id: str, view: LiveView, expires_at: int) -> None:
         self.calls.append("put_view")
         current = self.views.get(execution_id)
-        if current is None or not current.final:
+        if current is None or not current.final or current.redrive_count < view.redrive_count:
             self.views[execution_id] = view
         self.claims.pop(execution_id, None)
 
@@ -161,6 +211,7 @@ class FakeEngine:
     outputs: dict[str, Any] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     refuse: ServiceUnavailable | None = None  # what every call raises, when set
+    redrive_tokens: dict[str, list[str]] = field(default_factory=dict)  # by execution, oldest first
 
     def _call(self, name: str) -> None:
         self.calls.append(name)
@@ -197,6 +248,30 @@ class FakeEngine:
         events = self.histories[execution_arn]
         events.append({"id": len(events) + 1, "previousEventId": len(events), "type": "ExecutionAborted"})
         return True
+
+    def redrive(self, execution_arn: str, client_token: str | None = None) -> None:
+        """As Step Functions: only an execution whose history ended other than succeeded, once per
+        token; the redriven attempt's events are for the test to append."""
+        self._call("redrive")
+        events = self.histories.get(execution_arn)
+        if events is None:
+            raise ExecutionNotRetryable("it never reached Step Functions")
+        tokens = self.redrive_tokens.setdefault(execution_arn, [])
+        if client_token is not None and client_token in tokens:
+            return
+        last = events[-1]["type"]
+        if last not in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
+            raise ExecutionNotRetryable(f"Step Functions will not redrive it ({last})")
+        tokens.append(client_token or "")
+        events.append(
+            {
+                "id": len(events) + 1,
+                "previousEventId": len(events),
+                "type": "ExecutionRedriven",
+                "timestamp": START,
+                "executionRedrivenEventDetails": {"redriveCount": len(tokens)},
+            }
+        )
 
 
 def started_event() -> dict[str, Any]:

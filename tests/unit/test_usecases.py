@@ -36,7 +36,9 @@ class World:
         self.starter = StartExecution(REGISTRY, self.store, self.engine, SETTINGS, clock=self.clock)
         self.reader = ReadExecution(self.live, self.engine, SETTINGS.token_secret)
         self.canceller = CancelExecution(self.store, self.engine, self.live, clock=self.clock)
-        self.sync = ApplyStatusChange(self.store, self.engine, self.live, clock=self.clock)
+        self.sync = ApplyStatusChange(
+            self.store, self.engine, self.live, clock=self.clock, retries=self.store
+        )
 
     def start(self, **changes: Any) -> ExecutionRecord:
         command = StartCommand(

@@ -23,12 +23,14 @@ from flowport.settings import get_settings
 if TYPE_CHECKING:
     from flowport.aws.live_views import DynamoLiveViews
     from flowport.aws.principals import PrincipalStore
+    from flowport.aws.retry_store import RetryStore
     from flowport.aws.search_store import SearchStore
     from flowport.usecases.admin import ManagePrincipals
     from flowport.usecases.authorize import Authorize
     from flowport.usecases.cancel import CancelExecution
     from flowport.usecases.live import LiveExecutions
     from flowport.usecases.read import ReadExecution
+    from flowport.usecases.retry import RerunExecution, RetryExecution
     from flowport.usecases.search import SearchExecutions
     from flowport.usecases.start import StartExecution
     from flowport.usecases.sync import ApplyStatusChange
@@ -37,9 +39,15 @@ if TYPE_CHECKING:
 # What building each use case imports (tests/test_init_imports.py checks that nothing is missing).
 _USE_CASE_MODULES = {
     "start": ("flowport.usecases.start",),
+    "retry": ("flowport.usecases.retry", "flowport.aws.retry_store"),
     "read": ("flowport.usecases.read", "flowport.usecases.live", "flowport.aws.live_views"),
     "cancel": ("flowport.usecases.cancel", "flowport.usecases.live", "flowport.aws.live_views"),
-    "sync": ("flowport.usecases.sync", "flowport.usecases.live", "flowport.aws.live_views"),
+    "sync": (
+        "flowport.usecases.sync",
+        "flowport.usecases.live",
+        "flowport.aws.live_views",
+        "flowport.aws.retry_store",
+    ),
     "search": ("flowport.usecases.search", "flowport.aws.search_store"),
     "authorize": ("flowport.usecases.authorize", "flowport.aws.principals"),
     "admin": ("flowport.usecases.admin", "flowport.aws.principals", "flowport.core.principals"),
@@ -76,6 +84,13 @@ def live_views() -> DynamoLiveViews:
 @cache
 def workflow_engine() -> StepFunctionsGateway:
     return StepFunctionsGateway(clients.stepfunctions())
+
+
+@cache
+def retry_store() -> RetryStore:
+    from flowport.aws.retry_store import RetryStore
+
+    return RetryStore(clients.dynamodb(), get_settings().table_name)
 
 
 @cache
@@ -127,7 +142,21 @@ def cancel_execution() -> CancelExecution:
 def apply_status_change() -> ApplyStatusChange:
     from flowport.usecases.sync import ApplyStatusChange
 
-    return ApplyStatusChange(execution_store(), workflow_engine(), live_executions())
+    return ApplyStatusChange(execution_store(), workflow_engine(), live_executions(), retries=retry_store())
+
+
+@cache
+def retry_execution() -> RetryExecution:
+    from flowport.usecases.retry import RetryExecution
+
+    return RetryExecution(registry(), execution_store(), retry_store(), workflow_engine(), get_settings())
+
+
+@cache
+def rerun_execution() -> RerunExecution:
+    from flowport.usecases.retry import RerunExecution
+
+    return RerunExecution(execution_store(), start_execution())
 
 
 @cache
@@ -156,11 +185,14 @@ _CACHED = (
     live_views,
     workflow_engine,
     search_index,
+    retry_store,
     live_executions,
     start_execution,
     read_execution,
     cancel_execution,
     apply_status_change,
+    retry_execution,
+    rerun_execution,
     search_executions,
     principal_store,
     authorize,

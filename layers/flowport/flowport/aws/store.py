@@ -115,6 +115,14 @@ def record_of(item: Mapping[str, Any] | None, now: float) -> ExecutionRecord | N
     return ExecutionRecord.model_validate(_from_item(dict(item)))
 
 
+def of_attempt(attempt: int, value: str = ":attempt") -> str:
+    """The condition that a record is of this attempt (flowport.core.retry), the placeholder `value`
+    holding it: records written before retries existed have no redriveCount, and are first runs."""
+    if attempt == 0:
+        return f"(attribute_not_exists(redriveCount) OR redriveCount = {value})"
+    return f"redriveCount = {value}"
+
+
 def _status_values() -> dict[str, Any]:
     return {":queued": {"S": ExecutionStatus.QUEUED}, ":running": {"S": ExecutionStatus.RUNNING}}
 
@@ -269,11 +277,13 @@ class ExecutionStore:
     def finish(self, record: ExecutionRecord, after_cancel: bool = False) -> bool:
         """Write a finished execution's outcome, and mirror its status onto its key. A finished record is
         never changed again, so late or repeated writers cannot move it backwards; `after_cancel`: but
-        for a CANCELLED one whose execution ended another way before the stop reached it."""
+        for a CANCELLED one whose execution ended another way before the stop reached it. Only a record
+        of the same attempt is written: a late writer of an earlier attempt finds a retried record."""
         assert record.status.is_terminal
         values = {
             ":status": {"S": record.status.value},
             ":expires": {"N": str(record.expires_at)},
+            ":attempt": {"N": str(record.redrive_count)},
             **({":cancelled": {"S": ExecutionStatus.CANCELLED.value}} if after_cancel else _status_values()),
         }
         updates = ["#status = :status", "expiresAt = :expires"]
@@ -298,7 +308,9 @@ class ExecutionStore:
         finished = self._update(
             execution_pk(record.execution_id),
             "SET " + ", ".join(updates),
-            "attribute_exists(pk) AND " + ("#status = :cancelled" if after_cancel else _ACTIVE),
+            "attribute_exists(pk) AND "
+            + ("#status = :cancelled" if after_cancel else _ACTIVE)
+            + f" AND {of_attempt(record.redrive_count)}",
             values,
             names={"#status": "status", **({"#error": "error"} if record.error else {})},
         )

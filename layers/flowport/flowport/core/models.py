@@ -151,6 +151,10 @@ class ExecutionDetail(ExecutionSummary):
     cleanup_after: datetime | None = Field(
         default=None, description="When the record of a finished execution will be deleted"
     )
+    redrive_count: int | None = Field(
+        default=None, ge=1, description="How many times it was retried from where it failed (absent: never)"
+    )
+    rerun_of: str | None = Field(default=None, description="The execution this one reruns, if it is a rerun")
 
 
 class NodeStatus(StrEnum):
@@ -213,7 +217,7 @@ class Problem(ApiModel):
     errors: list[FieldProblem] | None = Field(default=None, description="Each failing input field")
     cancelled: bool | None = Field(default=None, description="On a refused cancellation: false")
     execution_status: ExecutionStatus | None = Field(
-        default=None, description="On a refused cancellation: the execution's status"
+        default=None, description="On a refused cancellation or retry: the execution's status"
     )
 
 
@@ -249,6 +253,10 @@ class ExecutionRecord(StoredModel):
     )
     progress: ProgressSnapshot | None = None
     expires_at: int = Field(description="Epoch seconds; DynamoDB's TTL deletes the record after it")
+    redrive_count: int = Field(
+        default=0, description="Its attempt: how many times Step Functions redrove it (flowport.core.retry)"
+    )
+    rerun_of: str | None = None
 
     @property
     def execution_arn(self) -> str:
@@ -312,6 +320,9 @@ class LiveView(StoredModel):
     )
     last_event_id: int = 0
     final: bool = Field(default=False, description="The history has ended: this view never goes stale")
+    redrive_count: int = Field(
+        default=0, description="The attempt its history read saw; a view of an earlier attempt is stale"
+    )
 
 
 class WorkflowLinks(ApiModel):

@@ -157,6 +157,8 @@ def detail_of(record: ExecutionRecord, workflow: Workflow | None) -> ExecutionDe
         source=record.source,
         **_progress_fields(record),
         cleanup_after=cleanup_after(record.completed_at, workflow) if record.status.is_terminal else None,
+        redrive_count=record.redrive_count or None,
+        rerun_of=record.rerun_of,
     )
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flowport.core import sync
+from flowport.core import retry, sync
 from flowport.core.clock import Clock, utcnow
 from flowport.core.models import ExecutionRecord, ExecutionStatus
-from flowport.core.ports import ExecutionStore, WorkflowEngine
+from flowport.core.ports import ExecutionStore, RetryRecords, WorkflowEngine
 from flowport.core.sync import StatusChange
 from flowport.usecases.cancel import CANCEL_CAUSE
 from flowport.usecases.live import LiveExecutions
@@ -18,17 +18,29 @@ class ApplyStatusChange:
         engine: WorkflowEngine,
         executions: LiveExecutions,
         clock: Clock = utcnow,
+        *,
+        retries: RetryRecords,
     ) -> None:
         self._store = store
         self._engine = engine
         self._executions = executions
         self._clock = clock
+        self._retries = retries
 
     def apply(self, change: StatusChange) -> bool:
         """Move the record forward as Step Functions reports; False when the event is old news or not ours."""
         record = self._store.get(change.name, self._clock().timestamp())
         if record is None or record.execution_arn != change.execution_arn:
             return False
+        if sync.is_earlier_attempt(record, change):
+            return False
+        if sync.is_new_attempt(record, change):
+            restarted = self._restarted(record, change)
+            if restarted is None:  # another writer recorded that attempt first: look again
+                return self.apply(change)
+            if not change.flowport_status.is_terminal:
+                return True
+            record = restarted  # its RUNNING event is late, or lost: the end is recorded on from here
         if sync.runs_though_cancelled(record, change):
             self._stop_if_running(record)
             return False
@@ -49,6 +61,13 @@ class ApplyStatusChange:
         if updated.status is ExecutionStatus.RUNNING:
             return self._store.mark_running(updated)
         return self._store.finish(self._final(updated))
+
+    def _restarted(self, record: ExecutionRecord, change: StatusChange) -> ExecutionRecord | None:
+        """The record as the attempt Step Functions reports, if this wrote it: a retry whose own write did
+        not happen (it crashed after RedriveExecution), or a redrive made outside flowport."""
+        expires_at = self._executions.expiry_of_a_new_run(record, self._clock())
+        restarted = retry.restarted(record, change.attempt, expires_at)
+        return restarted if self._retries.restart(restarted, from_attempt=None) else None
 
     def _stop_if_running(self, record: ExecutionRecord) -> None:
         # Asked first: the event may be a late one of an execution the cancel itself stopped.
