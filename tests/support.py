@@ -199,6 +199,40 @@ class Api:
         event = with_request(load_event("cancel-execution"), path_parameters={"executionId": execution_id})
         return self.call(as_caller(event, who) if who else event)
 
+    def retry(
+        self, execution_id: str, who: Caller | None = None, headers: dict[str, str | None] | None = None
+    ) -> HttpResult:
+        """POST /executions/{id}/retry, from events/retry-execution.json without its key unless given."""
+        return self._again("retry-execution", execution_id, who, headers, query=None)
+
+    def rerun(
+        self,
+        execution_id: str,
+        who: Caller | None = None,
+        headers: dict[str, str | None] | None = None,
+        query: dict[str, str] | None = None,
+    ) -> HttpResult:
+        """POST /executions/{id}/rerun, from events/rerun-execution.json without its key or query unless
+        given."""
+        return self._again("rerun-execution", execution_id, who, headers, query=query or {})
+
+    def _again(
+        self,
+        sample: str,
+        execution_id: str,
+        who: Caller | None,
+        headers: dict[str, str | None] | None,
+        query: dict[str, str] | None,
+    ) -> HttpResult:
+        base_headers: dict[str, str | None] = {"Idempotency-Key": None, "X-On-Conflict": None}
+        event = with_request(
+            load_event(sample),
+            path_parameters={"executionId": execution_id},
+            query=query,
+            headers={**base_headers, **(headers or {})},
+        )
+        return self.call(as_caller(event, who) if who else event)
+
     def wait_for_status(self, execution_id: str, *statuses: str, timeout: float = 15.0) -> dict[str, Any]:
         def reached() -> dict[str, Any] | None:
             document: dict[str, Any] = self.get(execution_id).json()

@@ -99,6 +99,9 @@ def calls_made(stack: Stack) -> CallsMade:
             api.call(load_event("list-executions"))
             api.search(workflow="ticket-triage", **{"input.customerId": "c-1"})
             api.cancel(first["executionId"])
+            # The cancelled execution runs again from where it stopped, and again as a new execution.
+            api.retry(first["executionId"], headers={"Idempotency-Key": "iam", "X-On-Conflict": "FAIL"})
+            api.rerun(first["executionId"])
             _authorize_with_a_key_and_a_password(cloud)
             # Delivers what the local EventBridge still holds; the sync function is invoked by hand below.
             cloud.close()
@@ -161,9 +164,13 @@ def test_the_scenario_exercises_each_function_that_calls_aws(calls_made: CallsMa
     started = {
         call.resource for call in calls_made["StartFunction"] if call.action == "states:StartExecution"
     }
-    assert started == {
-        f"arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:{LOCAL_STACK}-ticket-triage-v2"
+    machine = f"arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:{LOCAL_STACK}-ticket-triage-v2"
+    assert started == {machine}
+    redriven = {
+        call.resource for call in calls_made["StartFunction"] if call.action == "states:RedriveExecution"
     }
+    assert len(redriven) == 1
+    assert redriven.pop().startswith(machine.replace(":stateMachine:", ":execution:") + ":")
 
 
 @pytest.mark.parametrize("function", CALLING)
@@ -201,6 +208,7 @@ def _state_machines_of_stack(statements: list[Statement], stack_name: str) -> li
     ("function", "action"),
     [
         ("StartFunction", "states:StartExecution"),
+        ("StartFunction", "states:RedriveExecution"),
         ("StatusFunction", "states:GetExecutionHistory"),
         ("CancelFunction", "states:StopExecution"),
         ("SyncFunction", "dynamodb:UpdateItem"),

@@ -41,12 +41,6 @@ class RetryCommand:
     on_conflict: ConflictStrategy | None = None
 
 
-@dataclass(frozen=True)
-class Retried:
-    execution: ExecutionSummary
-    replayed: bool  # True when an idempotency key answered for an earlier request's retry
-
-
 def _visible(store: ExecutionStore, execution_id: str, caller: Caller, now: float) -> ExecutionRecord:
     """The record, if the caller may retry (403 otherwise) and see it (404, as for an unknown id)."""
     caller.require(Action.RETRY)
@@ -78,10 +72,10 @@ class RetryExecution:
         self._settings = settings
         self._clock = clock
 
-    def retry(self, command: RetryCommand) -> Retried:
+    def retry(self, command: RetryCommand) -> Started:
         record = _visible(self._store, command.execution_id, command.caller, self._clock().timestamp())
         if command.idempotency_key is None:
-            return Retried(self._retry(record), replayed=False)
+            return Started(self._retry(record), replayed=False)
         return self._retry_keyed(record, command)
 
     def take_slot(self, record: ExecutionRecord) -> None:
@@ -122,7 +116,7 @@ class RetryExecution:
         workflow = self._registry.get(record.workflow)
         return retry.new_run_expiry(record, workflow, now, self._settings.max_run_seconds)
 
-    def _retry_keyed(self, record: ExecutionRecord, command: RetryCommand) -> Retried:
+    def _retry_keyed(self, record: ExecutionRecord, command: RetryCommand) -> Started:
         assert command.idempotency_key is not None
         assert command.on_conflict is not None
         scope = command.caller.idempotency_scope
@@ -147,12 +141,12 @@ class RetryExecution:
                     continue
                 existing = taken.existing
             else:
-                return Retried(self._retry_releasing(record, key), replayed=False)
+                return Started(self._retry_releasing(record, key), replayed=False)
             if not retry.attempt_recorded(existing, record):
-                return Retried(self._take_over(record, existing), replayed=False)
+                return Started(self._take_over(record, existing), replayed=False)
             action = idempotency.on_conflict(command.on_conflict, record.status)
             if action is ConflictAction.REPLAY:
-                return Retried(status.summary_of(record), replayed=True)
+                return Started(status.summary_of(record), replayed=True)
             if action is ConflictAction.REJECT:
                 raise IdempotencyConflict(
                     f"Execution {record.execution_id} was retried with this idempotency key and is "
