@@ -12,7 +12,7 @@ from flowport.core.errors import ExecutionNotRetryable, ServiceUnavailable
 from flowport.core.identity import Reach
 from flowport.core.models import ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord, LiveView
 from flowport.core.ports import CancelClaim, KeyTaken, RetryKeyTaken
-from flowport.core.retry import RETRYABLE, RetryKeyRecord
+from flowport.core.retry import CLAIMABLE, RetryKeyRecord
 from flowport.core.status import Observation
 
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -138,7 +138,7 @@ class InMemoryStore:
         if from_attempt is None:
             if current.redrive_count >= record.redrive_count:
                 return False
-        elif current.status not in RETRYABLE or current.redrive_count != from_attempt:
+        elif current.status not in CLAIMABLE or current.redrive_count != from_attempt:
             return False
         self.records[record.execution_id] = record
         key = self.keys.get(record.idempotency_key_hash or "")

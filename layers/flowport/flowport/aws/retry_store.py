@@ -17,7 +17,7 @@ from flowport.aws.errors import error_code, transient_failures_as_unavailable
 from flowport.aws.store import ExecutionStore, execution_pk, key_pk, of_attempt, plain_item, to_dynamo
 from flowport.core.models import ExecutionRecord, ExecutionStatus
 from flowport.core.ports import RetryKeyTaken
-from flowport.core.retry import RETRYABLE, RetryKeyRecord
+from flowport.core.retry import CLAIMABLE, RetryKeyRecord
 
 # What the attempt before left on a record, which the new attempt does not have (yet).
 _LAST_ATTEMPTS_END = ("completedAt", "#error", "outputJson", "outputInStepFunctions", "progress")
@@ -48,7 +48,7 @@ class RetryStore(ExecutionStore):
                 "attribute_exists(pk) AND (attribute_not_exists(redriveCount) OR redriveCount < :attempt)"
             )
         else:
-            statuses = {f":retryable{n}": {"S": status.value} for n, status in enumerate(sorted(RETRYABLE))}
+            statuses = {f":claimable{n}": {"S": status.value} for n, status in enumerate(sorted(CLAIMABLE))}
             values |= {":seen": {"N": str(from_attempt)}, **statuses}
             condition = f"#status IN ({', '.join(statuses)}) AND {of_attempt(from_attempt, ':seen')}"
         restarted = self._update(

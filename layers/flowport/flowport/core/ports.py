@@ -92,9 +92,10 @@ class RetryRecords(Protocol):
 
     def restart(self, record: ExecutionRecord, from_attempt: int | None) -> bool:
         """Write `record` (RUNNING again, flowport.core.retry.restarted) as its attempt
-        `record.redrive_count`, and its key's status. `from_attempt`: only over a finished record of that
-        attempt (a retry's claim); None: over any record of an earlier attempt (the sync function told of
-        a redrive). False when the condition fails."""
+        `record.redrive_count`, and its key's status. `from_attempt`: only over a record of that attempt
+        whose status it may have had when Step Functions redrove it (flowport.core.retry.CLAIMABLE: a
+        retry's claim); None: over any record of an earlier attempt (the sync function told of a
+        redrive). False when the condition fails."""
 
     def create_key(self, key: RetryKeyRecord, now: float, replaces_generation: int | None = None) -> None:
         """Write a retry's key if it is free (absent or expired by `now`), or, with

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.request import Request
+from pydantic import Field
 
 from flowport import services
 from flowport.api import negotiation
@@ -32,12 +33,8 @@ from flowport.usecases.retry import RerunCommand, RetryCommand
 router = Router()
 
 RerunVersion = Annotated[
-    int | Literal["latest"] | None,
-    Query(
-        ge=1,
-        le=1_000_000,
-        description="The workflow version to run (`latest` for the newest); the execution's own if absent",
-    ),
+    Annotated[int, Field(ge=1, le=1_000_000)] | Literal["latest"] | None,
+    Query(description="The workflow version to run (`latest` for the newest); the execution's own if absent"),
 ]
 
 
