@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flowport.core.admission import Holder
-from flowport.core.errors import ServiceUnavailable
+from flowport.core.errors import ExecutionNotRetryable, ServiceUnavailable
 from flowport.core.identity import Reach
 from flowport.core.models import ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord, LiveView
-from flowport.core.ports import CancelClaim, KeyTaken, Slots
+from flowport.core.ports import CancelClaim, KeyTaken, RetryKeyTaken, Slots
+from flowport.core.retry import CLAIMABLE, RetryKeyRecord
 from flowport.core.status import Observation
 
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -31,11 +32,12 @@ class Clock:
 
 @dataclass
 class InMemoryStore:
-    """ExecutionStore, LiveViewStore and WorkflowQueue in one, as the table (and its queue index) holds
-    them all; the queue is read consistently here, unlike DynamoDB's index."""
+    """ExecutionStore, RetryRecords, LiveViewStore and WorkflowQueue in one, as the table (and its queue
+    index) holds them all; the queue is read consistently here, unlike DynamoDB's index."""
 
     records: dict[str, ExecutionRecord] = field(default_factory=dict)
     keys: dict[str, IdempotencyKeyRecord] = field(default_factory=dict)
+    retry_keys: dict[str, RetryKeyRecord] = field(default_factory=dict)
     views: dict[str, LiveView] = field(default_factory=dict)
     claims: dict[str, float] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
@@ -117,6 +119,8 @@ class InMemoryStore:
             return False
         if not after_cancel and current.status.is_terminal:
             return False
+        if current.redrive_count != record.redrive_count:  # a writer of another attempt
+            return False
         self.records[record.execution_id] = record.model_copy(
             update={"cancel_requested_at": current.cancel_requested_at, "queue_order": None}
         )
@@ -194,6 +198,49 @@ class InMemoryStore:
         self.calls.append("queue_length")
         return len(self._queue(workflow))
 
+    # RetryRecords
+
+    def restart(self, record: ExecutionRecord, from_attempt: int | None) -> bool:
+        self.calls.append("restart")
+        current = self.records.get(record.execution_id)
+        if current is None:
+            return False
+        if from_attempt is None:
+            if current.redrive_count >= record.redrive_count:
+                return False
+        elif current.status not in CLAIMABLE or current.redrive_count != from_attempt:
+            return False
+        self.records[record.execution_id] = record
+        key = self.keys.get(record.idempotency_key_hash or "")
+        if key is not None and key.execution_id == record.execution_id:
+            self.keys[key.key_hash] = key.model_copy(
+                update={"status": ExecutionStatus.RUNNING, "expires_at": record.expires_at}
+            )
+        return True
+
+    def create_key(self, key: RetryKeyRecord, now: float, replaces_generation: int | None = None) -> None:
+        self.calls.append("create_key")
+        existing = self.retry_keys.get(key.key_hash)
+        if replaces_generation is None:
+            if existing is not None and existing.expires_at >= now:
+                raise RetryKeyTaken(existing)
+        elif existing is None or existing.generation != replaces_generation:
+            raise RetryKeyTaken(existing)
+        self.retry_keys[key.key_hash] = key
+
+    def take_over_key(self, key: RetryKeyRecord, lease_until: float) -> bool:
+        current = self.retry_keys.get(key.key_hash)
+        if current is None or (current.lease_until, current.generation) != (key.lease_until, key.generation):
+            return False
+        self.retry_keys[key.key_hash] = current.model_copy(update={"lease_until": lease_until})
+        return True
+
+    def release_key(self, key: RetryKeyRecord) -> None:
+        self.calls.append("release_key")
+        current = self.retry_keys.get(key.key_hash)
+        if current is not None and current.generation == key.generation:
+            self.retry_keys[key.key_hash] = current.model_copy(update={"expires_at": 0})
+
     # LiveViewStore
 
     def read(
@@ -205,10 +252,13 @@ class InMemoryStore:
             return record, None
         return record, self.views.get(execution_id)
 
-    def claim_refresh(self, execution_id: str, now: float, stale_before: float, claim_seconds: float) -> bool:
+    def claim_refresh(
+        self, execution_id: str, now: float, stale_before: float, claim_seconds: float, attempt: int = 0
+    ) -> bool:
         self.calls.append("claim_refresh")
         view = self.views.get(execution_id)
-        if view is not None and (view.final or view.observed_at > stale_before):
+        earlier = view is not None and view.redrive_count < attempt
+        if view is not None and not earlier and (view.final or view.observed_at > stale_before):
             return False
         if self.claims.get(execution_id, 0) >= now:
             return False
@@ -218,7 +268,7 @@ class InMemoryStore:
     def put(self, execution_id: str, view: LiveView, expires_at: int) -> None:
         self.calls.append("put_view")
         current = self.views.get(execution_id)
-        if current is None or not current.final:
+        if current is None or not current.final or current.redrive_count < view.redrive_count:
             self.views[execution_id] = view
         self.claims.pop(execution_id, None)
 
@@ -258,6 +308,15 @@ class InMemorySlots:
         held[successor.execution_id] = successor
         return True
 
+    def renew(self, workflow: str, holder: Holder) -> bool:
+        self.calls.append("renew")
+        held = self.holders.setdefault(workflow, {})
+        current = held.get(holder.execution_id)
+        if current is None or current.attempt != holder.attempt - 1:
+            return False
+        held[holder.execution_id] = holder
+        return True
+
     def read(self, workflow: str) -> Slots:
         self.calls.append("read_slots")
         return Slots(tuple(sorted(self.holders.get(workflow, {}).values(), key=lambda holder: holder.since)))
@@ -274,6 +333,7 @@ class FakeEngine:
     outputs: dict[str, Any] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     refuse: ServiceUnavailable | None = None  # what every call raises, when set
+    redrive_tokens: dict[str, list[str]] = field(default_factory=dict)  # by execution, oldest first
 
     def _call(self, name: str) -> None:
         self.calls.append(name)
@@ -303,12 +363,6 @@ class FakeEngine:
         events = self.histories.get(execution_arn)
         return list(events) if events is not None else None
 
-    def redrive(self, execution_arn: str) -> None:
-        self._call("redrive")
-        self.histories[execution_arn].append(
-            {"id": len(self.histories[execution_arn]) + 1, "type": "ExecutionRedriven"}
-        )
-
     def stop(self, execution_arn: str, cause: str) -> bool:
         self._call("stop")
         if execution_arn not in self.histories:
@@ -316,6 +370,30 @@ class FakeEngine:
         events = self.histories[execution_arn]
         events.append({"id": len(events) + 1, "previousEventId": len(events), "type": "ExecutionAborted"})
         return True
+
+    def redrive(self, execution_arn: str, client_token: str | None = None) -> None:
+        """As Step Functions: only an execution whose history ended other than succeeded, once per
+        token; the redriven attempt's events are for the test to append."""
+        self._call("redrive")
+        events = self.histories.get(execution_arn)
+        if events is None:
+            raise ExecutionNotRetryable("it never reached Step Functions")
+        tokens = self.redrive_tokens.setdefault(execution_arn, [])
+        if client_token is not None and client_token in tokens:
+            return
+        last = events[-1]["type"]
+        if last not in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
+            raise ExecutionNotRetryable(f"Step Functions will not redrive it ({last})")
+        tokens.append(client_token or "")
+        events.append(
+            {
+                "id": len(events) + 1,
+                "previousEventId": len(events),
+                "type": "ExecutionRedriven",
+                "timestamp": START,
+                "executionRedrivenEventDetails": {"redriveCount": len(tokens)},
+            }
+        )
 
 
 def started_event() -> dict[str, Any]:

@@ -35,6 +35,7 @@ STATES_RESOURCE_PARAMETER = {
     "DescribeExecution": "executionArn",
     "GetExecutionHistory": "executionArn",
     "StopExecution": "executionArn",
+    "RedriveExecution": "executionArn",
 }
 
 

@@ -23,7 +23,8 @@ from flowport import services
 from flowport.aws import clients
 from flowport.core.identity import ALL_WORKFLOWS, Action, AuthMode, Caller, Scopes
 from flowport.core.principals import IssuedKey, NewKey, NewPassword, NewPrincipal
-from flowport.local.functions import invoke
+from flowport.local import lambda_seam
+from flowport.local.functions import FunctionError, invoke
 from flowport.local.server import LocalServer
 from flowport.local.template import LOCAL_ACCOUNT, LOCAL_REGION, LOCAL_STACK, ApiRoute, Stack
 from flowport.settings import Settings
@@ -199,6 +200,40 @@ class Api:
         event = with_request(load_event("cancel-execution"), path_parameters={"executionId": execution_id})
         return self.call(as_caller(event, who) if who else event)
 
+    def retry(
+        self, execution_id: str, who: Caller | None = None, headers: dict[str, str | None] | None = None
+    ) -> HttpResult:
+        """POST /executions/{id}/retry, from events/retry-execution.json without its key unless given."""
+        return self._again("retry-execution", execution_id, who, headers, query=None)
+
+    def rerun(
+        self,
+        execution_id: str,
+        who: Caller | None = None,
+        headers: dict[str, str | None] | None = None,
+        query: dict[str, str] | None = None,
+    ) -> HttpResult:
+        """POST /executions/{id}/rerun, from events/rerun-execution.json without its key or query unless
+        given."""
+        return self._again("rerun-execution", execution_id, who, headers, query=query or {})
+
+    def _again(
+        self,
+        sample: str,
+        execution_id: str,
+        who: Caller | None,
+        headers: dict[str, str | None] | None,
+        query: dict[str, str] | None,
+    ) -> HttpResult:
+        base_headers: dict[str, str | None] = {"Idempotency-Key": None, "X-On-Conflict": None}
+        event = with_request(
+            load_event(sample),
+            path_parameters={"executionId": execution_id},
+            query=query,
+            headers={**base_headers, **(headers or {})},
+        )
+        return self.call(as_caller(event, who) if who else event)
+
     def wait_for_status(self, execution_id: str, *statuses: str, timeout: float = 15.0) -> dict[str, Any]:
         def reached() -> dict[str, Any] | None:
             document: dict[str, Any] = self.get(execution_id).json()
@@ -208,6 +243,10 @@ class Api:
 
 
 TICKET = {"subject": "Checkout page returns 500", "customerTier": "enterprise", "delaySeconds": 0}
+# A document-summary body: two sections, so its Map runs two items.
+DOCUMENT = (
+    "# Release notes\n\n## Fixes\n\nThe exporter no longer drops rows.\n\n## Features\n\nNew dashboard.\n"
+)
 
 
 # -- principals and their credentials, written straight to the (running) local cloud's table ------------
@@ -300,6 +339,30 @@ def aws_failing(client: Any, operation: str, code: str, **response: Any) -> Iter
         yield
     finally:
         client.meta.events.unregister(event, fail)
+
+
+@contextmanager
+def lambda_failing(
+    logical_id: str, times: int = 1, error_type: str = "Sandbox.Timedout"
+) -> Iterator[list[int]]:
+    """While the block runs, Step Functions' first `times` invocations of the template's function fail as
+    Lambda answers a function that timed out (no Retry of the samples takes it, no Catch): at the seam
+    local mode runs Lambda tasks through (flowport.local.lambda_seam), so the function stays as it ships.
+    Yields the failures still to come, as a one-item list."""
+    original = lambda_seam.invoke
+    left = [times]
+
+    def flaky(spec: Any, event: Any) -> Any:
+        if spec.logical_id == logical_id and left[0] > 0:
+            left[0] -= 1
+            raise FunctionError({"errorType": error_type, "errorMessage": f"{logical_id} failed (a test's)"})
+        return original(spec, event)
+
+    lambda_seam.invoke = flaky  # type: ignore[assignment]
+    try:
+        yield left
+    finally:
+        lambda_seam.invoke = original  # type: ignore[assignment]
 
 
 @contextmanager

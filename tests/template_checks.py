@@ -31,7 +31,12 @@ EXECUTIONS = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:exec
 # The Step Functions actions the stack's code uses, by the resource each is authorised on.
 STATE_MACHINE_ACTIONS = frozenset({"states:StartExecution"})
 EXECUTION_ACTIONS = frozenset(
-    {"states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"}
+    {
+        "states:DescribeExecution",
+        "states:GetExecutionHistory",
+        "states:StopExecution",
+        "states:RedriveExecution",
+    }
 )
 # Greedy, so a workflow whose own name ends in -v<n> is still read right.
 STATE_MACHINE_NAME = re.compile(r"^\$\{AWS::StackName\}-(?P<workflow>.+)-v(?P<version>[1-9][0-9]*)$")

@@ -111,6 +111,9 @@ def calls_made(stack: Stack) -> CallsMade:
             services.slot_store().take("partner-sync", Holder("no-record", 0, 0.0), None)
             invoke(cloud.stack.functions["ReconcileFunction"], load_event("reconcile-schedule"))
             api.cancel(first["executionId"])
+            # The cancelled execution runs again from where it stopped, and again as a new execution.
+            api.retry(first["executionId"], headers={"Idempotency-Key": "iam", "X-On-Conflict": "FAIL"})
+            api.rerun(first["executionId"])
             _authorize_with_a_key_and_a_password(cloud)
             # Delivers what the local EventBridge still holds; the sync function is invoked by hand below.
             cloud.close()
@@ -173,10 +176,13 @@ def test_the_scenario_exercises_each_function_that_calls_aws(calls_made: CallsMa
     started = {
         call.resource for call in calls_made["StartFunction"] if call.action == "states:StartExecution"
     }
-    assert started == {
-        f"arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:{LOCAL_STACK}-{workflow}"
-        for workflow in ("ticket-triage-v2", "partner-sync-v1")
+    machine = f"arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:{LOCAL_STACK}-ticket-triage-v2"
+    assert started == {machine, machine.replace("ticket-triage-v2", "partner-sync-v1")}
+    redriven = {
+        call.resource for call in calls_made["StartFunction"] if call.action == "states:RedriveExecution"
     }
+    assert len(redriven) == 1
+    assert redriven.pop().startswith(machine.replace(":stateMachine:", ":execution:") + ":")
 
 
 @pytest.mark.parametrize("function", CALLING)
@@ -214,6 +220,7 @@ def _state_machines_of_stack(statements: list[Statement], stack_name: str) -> li
     ("function", "action"),
     [
         ("StartFunction", "states:StartExecution"),
+        ("StartFunction", "states:RedriveExecution"),
         ("StatusFunction", "states:GetExecutionHistory"),
         ("CancelFunction", "states:StopExecution"),
         ("SyncFunction", "dynamodb:UpdateItem"),
@@ -354,11 +361,13 @@ NOT_REACHED_HERE = {
         "states:StopExecution": "an execution started after its record was cancelled is stopped "
         "(ApplyStatusChange._stop_if_running)",
         "dynamodb:PutItem": "the final live view, once the history shows the end (ApplyStatusChange._final)",
+        "states:RedriveExecution": "a waiting retry, redriven by the dispatch (Admission.launch)",
     },
     "ReconcileFunction": {
         "dynamodb:PutItem": "the final live view of an end whose event never came (Reconcile._holder)",
         "states:GetExecutionHistory": "how far an execution whose end event never came got",
         "states:StartExecution": "a dispatch that never reached Step Functions, started again",
+        "states:RedriveExecution": "a waiting retry's dispatch that never reached Step Functions, again",
     },
 }
 BOTO3_METHOD = {
@@ -369,6 +378,7 @@ BOTO3_METHOD = {
     "states:GetExecutionHistory": "get_execution_history",
     "states:StopExecution": "stop_execution",
     "states:StartExecution": "start_execution",
+    "states:RedriveExecution": "redrive_execution",
 }
 
 

@@ -117,6 +117,7 @@ def _statement(function: str, action: str) -> dict[str, Any]:
 def test_the_statements_the_refusals_below_change_pass_as_written():
     for function, action in [
         ("StartFunction", "states:StartExecution"),
+        ("StartFunction", "states:RedriveExecution"),
         ("CancelFunction", "states:StopExecution"),
     ]:
         assert statement_faults(TEMPLATE, function, _statement(function, action)) == []
@@ -130,10 +131,25 @@ def test_start_is_refused_on_more_than_the_stacks_state_machines(resource: str):
     assert statement_faults(TEMPLATE, "StartFunction", as_text)
 
 
+@pytest.mark.parametrize(
+    ("function", "action"),
+    [("CancelFunction", "states:StopExecution"), ("StartFunction", "states:RedriveExecution")],
+)
 @pytest.mark.parametrize("resource", WIDER_THAN_THE_STACKS_EXECUTIONS)
-def test_execution_actions_are_refused_on_more_than_the_stacks_executions(resource: str):
-    statement = {**_statement("CancelFunction", "states:StopExecution"), "Resource": {"Fn::Sub": resource}}
-    assert statement_faults(TEMPLATE, "CancelFunction", statement)
+def test_execution_actions_are_refused_on_more_than_the_stacks_executions(
+    resource: str, function: str, action: str
+):
+    statement = {**_statement(function, action), "Resource": {"Fn::Sub": resource}}
+    assert statement_faults(TEMPLATE, function, statement)
+
+
+def test_redrive_is_refused_on_state_machines():
+    """RedriveExecution takes an execution: allowed on the state machines' ARNs it would allow nothing."""
+    statement = {
+        **_statement("StartFunction", "states:RedriveExecution"),
+        "Resource": {"Fn::Sub": STATE_MACHINES},
+    }
+    assert statement_faults(TEMPLATE, "StartFunction", statement)
 
 
 @pytest.mark.parametrize(

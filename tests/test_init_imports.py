@@ -95,7 +95,7 @@ def test_a_function_does_not_import_the_use_cases_of_the_others(stack: Stack):
         for function, modules in at_init.items()
     }
 
-    assert use_cases["StartFunction"] == {"start", "admission"}
+    assert use_cases["StartFunction"] == {"start", "admission", "retry"}  # a retry and a rerun start too
     assert use_cases["CancelFunction"] == {"cancel", "live"}
     assert use_cases["StreamFunction"] == {"read", "live"}
     assert use_cases["AdminFunction"] == {"admin"}

@@ -1,4 +1,5 @@
-"""Start Lambda: POST /workflows/{name}/executions and GET /workflows/{name}/start."""
+"""Start Lambda: POST /workflows/{name}/executions, GET /workflows/{name}/start, and POST
+/executions/{executionId}/retry and /rerun (which start executions again)."""
 
 from flowport.startup import init_phase
 

@@ -108,10 +108,22 @@ def test_an_expired_key_is_refused(cloud: LocalCloud):
 
 
 def test_a_principal_without_a_route_gets_a_policy_that_denies_everything(cloud: LocalCloud):
-    answer = authorize(
-        cloud, {"X-API-Key": issue_key(new_principal(workflows=["*"], actions=["retry"])).secret}
+    # A password, and the start of a workflow that takes API keys only: no route of the API.
+    set_password(
+        new_principal(workflows=["ticket-triage"], actions=["start"]), "ops", "correct horse battery"
     )
+    answer = authorize(cloud, {"Authorization": basic("ops", "correct horse battery")}, **SEARCH)
     assert statements(answer) == {"Deny": {f"{ARN_PREFIX}/*/*"}}
+
+
+def test_the_retry_action_allows_retry_and_rerun_of_any_execution(cloud: LocalCloud):
+    # Which executions, and whether a rerun's workflow may be started, the start function checks.
+    answer = authorize(
+        cloud, {"X-API-Key": issue_key(new_principal(workflows=["ticket-triage"], actions=["retry"])).secret}
+    )
+    assert statements(answer) == {
+        "Allow": {f"{ARN_PREFIX}/POST/executions/*/retry", f"{ARN_PREFIX}/POST/executions/*/rerun"}
+    }
 
 
 def test_the_refusal_is_logged_with_its_reason_and_never_the_credential(cloud: LocalCloud):

@@ -171,3 +171,12 @@ def _workflow():  # type: ignore[no-untyped-def]
     from flowport import services
 
     return services.registry()[WORKFLOW]
+
+
+def test_a_retry_renews_the_slot_its_execution_still_holds(slots: SlotStore):
+    slots.take(WORKFLOW, holder("a"), limit=1)
+    assert not slots.take(WORKFLOW, holder("a", attempt=1), limit=1)
+    assert slots.renew(WORKFLOW, holder("a", attempt=1))
+    assert not slots.renew(WORKFLOW, holder("a", attempt=1))  # attempt 0 holds none now
+    assert not slots.release(WORKFLOW, "a", attempt=0)  # the late end of the first attempt frees nothing
+    assert [(h.execution_id, h.attempt) for h in slots.read(WORKFLOW).holders] == [("a", 1)]

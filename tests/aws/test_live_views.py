@@ -96,6 +96,27 @@ def test_a_final_view_is_never_claimed_nor_replaced(views: DynamoLiveViews):
 
 
 @pytest.mark.usefixtures("store")
+def test_a_final_view_of_an_earlier_attempt_is_claimed_and_replaced_by_the_next_attempts(
+    views: DynamoLiveViews,
+):
+    """A retried execution runs again (flowport.core.retry): its last attempt's final view is stale."""
+    views.put("e1", view(final=True), expires_at=int(EPOCH) + 60)
+    assert not views.claim_refresh("e1", EPOCH, stale_before=EPOCH, claim_seconds=CLAIM_SECONDS, attempt=0)
+    assert views.claim_refresh("e1", EPOCH, stale_before=EPOCH, claim_seconds=CLAIM_SECONDS, attempt=1)
+    running_again = view(observed_at=EPOCH + 1).model_copy(update={"redrive_count": 1})
+    views.put("e1", running_again, expires_at=int(EPOCH) + 60)
+    assert views.read("e1", EPOCH)[1] == running_again
+    # That attempt's view is claimed by time again, and its own final view is final.
+    assert not views.claim_refresh(
+        "e1", EPOCH + 1, stale_before=EPOCH, claim_seconds=CLAIM_SECONDS, attempt=1
+    )
+    ended = view(observed_at=EPOCH + 2, final=True).model_copy(update={"redrive_count": 1})
+    views.put("e1", ended, expires_at=int(EPOCH) + 60)
+    views.put("e1", running_again, expires_at=int(EPOCH) + 60)  # a refresh that lost the race
+    assert views.read("e1", EPOCH)[1] == ended
+
+
+@pytest.mark.usefixtures("store")
 def test_a_view_too_large_for_an_item_keeps_its_newest_node_events(views: DynamoLiveViews):
     big = view(events=400)
     # Random messages: the view is compressed, and repeated text would fit whatever its length.

@@ -6,15 +6,19 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
+from flowport.aws.retry_store import RetryStore
 from flowport.aws.store import ExecutionStore
+from flowport.core import retry
 from flowport.core.models import (
     ExecutionError,
     ExecutionRecord,
     ExecutionSource,
     ExecutionStatus,
     IdempotencyKeyRecord,
+    ProgressSnapshot,
 )
-from flowport.core.ports import CancelClaim, KeyTaken
+from flowport.core.ports import CancelClaim, KeyTaken, RetryKeyTaken
+from flowport.core.retry import RetryKeyRecord
 from flowport.local.cloud import LocalCloud
 
 from tests.support import ADMIN, ANYONE
@@ -155,3 +159,96 @@ def test_a_finished_record_is_never_finished_again_and_mirrors_onto_its_key(stor
         store.create(record("e2"), key("e2"), now=NOW.timestamp())
     assert taken.value.existing is not None
     assert taken.value.existing.status is ExecutionStatus.FAILED
+
+
+# Attempts (flowport.core.retry): the record of a retried execution, and the keys of retries
+
+
+@pytest.fixture
+def retries(cloud: LocalCloud) -> RetryStore:
+    (table,) = cloud.stack.tables.values()
+    return RetryStore(boto3.client("dynamodb"), table.name)
+
+
+def failed_record() -> ExecutionRecord:
+    return record(
+        status=ExecutionStatus.FAILED,
+        error=ExecutionError(code="E", message="m"),
+        completed_at=NOW,
+        progress=ProgressSnapshot(progress=40, completed_nodes=2, total_nodes=5, retry_count=0),
+    )
+
+
+def test_a_claim_moves_a_finished_record_of_the_attempt_it_saw_to_the_next_once(
+    store: ExecutionStore, retries: RetryStore
+):
+    store.create(record(), key(), now=NOW.timestamp())
+    assert store.finish(failed_record())
+    again = retry.restarted(failed_record(), 1, expires_at=int(NOW.timestamp()) + 7200)
+    assert retries.restart(again, from_attempt=0)
+    assert not retries.restart(again, from_attempt=0)  # a second claim of that attempt
+    stored = store.get("e1", NOW.timestamp())
+    assert stored is not None
+    assert (stored.status, stored.redrive_count, stored.expires_at) == (
+        ExecutionStatus.RUNNING,
+        1,
+        again.expires_at,
+    )
+    assert (stored.completed_at, stored.error, stored.progress) == (None, None, None)
+    # Its start's key says so too (a FAIL_ON_RUNNING start with it is refused while it runs).
+    with pytest.raises(KeyTaken) as taken:
+        store.create(record("e2"), key("e2"), now=NOW.timestamp())
+    assert taken.value.existing is not None
+    assert taken.value.existing.status is ExecutionStatus.RUNNING
+
+
+def test_an_earlier_attempts_late_end_never_finishes_a_retried_record(
+    store: ExecutionStore, retries: RetryStore
+):
+    store.create(record(status=ExecutionStatus.RUNNING), None, now=NOW.timestamp())
+    assert retries.restart(retry.restarted(record(), 1, expires_at=int(NOW.timestamp()) + 60), None)
+    assert not store.finish(failed_record())  # attempt 0's, late
+    assert store.finish(failed_record().model_copy(update={"redrive_count": 1}))
+    assert not store.finish(record(status=ExecutionStatus.COMPLETED, completed_at=NOW, redrive_count=1))
+
+
+def test_the_sync_functions_restart_takes_only_a_newer_attempt(store: ExecutionStore, retries: RetryStore):
+    store.create(record(status=ExecutionStatus.COMPLETED), None, now=NOW.timestamp())
+    second = retry.restarted(record(), 2, expires_at=int(NOW.timestamp()) + 60)
+    assert retries.restart(second, from_attempt=None)
+    assert not retries.restart(second, from_attempt=None)
+    assert not retries.restart(retry.restarted(record(), 1, expires_at=1), from_attempt=None)
+    assert not retries.restart(retry.restarted(record(), 3, expires_at=1), from_attempt=0)  # claimed at 2
+
+
+def test_a_claim_is_refused_over_a_completed_or_queued_record(store: ExecutionStore, retries: RetryStore):
+    for number, status in enumerate((ExecutionStatus.COMPLETED, ExecutionStatus.QUEUED)):
+        store.create(record(f"q{number}", status=status), None, now=NOW.timestamp())
+        again = retry.restarted(record(f"q{number}"), 1, expires_at=int(NOW.timestamp()) + 60)
+        assert not retries.restart(again, from_attempt=0)
+
+
+def retry_key(generation: int = 1, attempt: int = 1, lease: float = 30) -> RetryKeyRecord:
+    return RetryKeyRecord(
+        key_hash="r1",
+        execution_id="e1",
+        attempt=attempt,
+        generation=generation,
+        created_at=NOW,
+        lease_until=NOW.timestamp() + lease,
+        expires_at=int(NOW.timestamp()) + 3600,
+    )
+
+
+def test_a_retry_key_is_written_once_taken_over_once_and_let_go(retries: RetryStore):
+    retries.create_key(retry_key(), NOW.timestamp())
+    with pytest.raises(RetryKeyTaken) as taken:
+        retries.create_key(retry_key(attempt=2), NOW.timestamp())
+    assert taken.value.existing == retry_key()
+    assert retries.take_over_key(retry_key(), lease_until=NOW.timestamp() + 60)
+    assert not retries.take_over_key(retry_key(), lease_until=NOW.timestamp() + 90)
+    with pytest.raises(RetryKeyTaken):
+        retries.create_key(retry_key(generation=3), NOW.timestamp(), replaces_generation=2)
+    retries.create_key(retry_key(generation=2, attempt=2), NOW.timestamp(), replaces_generation=1)
+    retries.release_key(retry_key(generation=2))
+    retries.create_key(retry_key(), NOW.timestamp())  # let go: free again

@@ -303,3 +303,74 @@ def test_a_redriven_execution_runs_again():
         ("Fetch", NodeStatus.FAILED, "Lambda.ServiceException"),
         ("Fetch", NodeStatus.RUNNING, None),
     ]
+
+
+# Redriven executions (a retry: flowport.core.retry), recorded from local mode's RedriveExecution
+REDRIVEN = recorded("document-summary-redriven")  # its Summarise's Lambda timed out once
+MAP_REDRIVEN = recorded("document-summary-map-redriven")  # an AnalyseSection's Lambda timed out once
+
+
+def test_a_redriven_history_lists_every_attempts_runs_and_ends_as_its_last_attempt():
+    assert summary(REDRIVEN) == [
+        ("ParseDocument", "Task", NodeStatus.SUCCEEDED, 1),
+        ("ReportSections", "Task", NodeStatus.FAILED, 1),  # caught: the run failed, the workflow went on
+        ("AnalyseSections", "Map", NodeStatus.SUCCEEDED, 0),
+        ("AnalyseSection", "Task", NodeStatus.SUCCEEDED, 1),
+        ("AnalyseSection", "Task", NodeStatus.SUCCEEDED, 1),
+        # The attempt that failed, then the redriven one: the states that succeeded did not run again.
+        ("Summarise", "Task", NodeStatus.FAILED, 1),
+        ("Summarise", "Task", NodeStatus.SUCCEEDED, 1),
+        ("Summarised", "Succeed", NodeStatus.SUCCEEDED, 0),
+    ]
+    failed, again = (run for run in node_runs(REDRIVEN) if run.name == "Summarise")
+    assert failed.error is not None
+    assert failed.error.code == "Sandbox.Timedout"
+    assert failed.ended_at is not None
+    assert again.started_at is not None
+    assert failed.ended_at <= again.started_at
+    reading = read(REDRIVEN)
+    assert (reading.ended, reading.redrive_count, reading.failed_node, reading.error) == (
+        NodeStatus.SUCCEEDED,
+        1,
+        None,
+        None,
+    )
+
+
+def test_until_the_redriven_attempt_ends_the_execution_runs_and_its_first_end_is_history():
+    redriven_at = next(event["id"] for event in REDRIVEN if event["type"] == "ExecutionRedriven")
+    just_redriven = [event for event in REDRIVEN if event["id"] <= redriven_at]
+    reading = read(just_redriven)
+    assert (reading.ended, reading.error, reading.redrive_count) == (None, None, 1)
+    # The failed attempt's run stays as it ended; none is running until the redrive enters a state.
+    assert [(run.name, run.status) for run in reading.runs][-1] == ("Summarise", NodeStatus.FAILED)
+    re_entered = [event for event in REDRIVEN if event["id"] <= redriven_at + 1]
+    assert [(run.name, run.status) for run in node_runs(re_entered)][-2:] == [
+        ("Summarise", NodeStatus.FAILED),
+        ("Summarise", NodeStatus.RUNNING),
+    ]
+
+
+def test_a_redriven_map_runs_again_as_a_whole_in_local_mode():
+    """AWS runs again only a Map's failed iterations; local mode (flowport.local.redrive) the whole Map.
+    Either way each Map run and its items are their own runs."""
+    maps = [(run.name, run.status) for run in node_runs(MAP_REDRIVEN) if run.type == "Map"]
+    assert maps == [("AnalyseSections", NodeStatus.FAILED), ("AnalyseSections", NodeStatus.SUCCEEDED)]
+    items = [run.status for run in node_runs(MAP_REDRIVEN) if run.name == "AnalyseSection"]
+    assert items == [NodeStatus.FAILED, NodeStatus.SUCCEEDED, NodeStatus.SUCCEEDED, NodeStatus.SUCCEEDED]
+    assert read(MAP_REDRIVEN).ended is NodeStatus.SUCCEEDED
+
+
+def test_each_redrive_counts_from_its_event_or_by_one_without_it():
+    events = [
+        *RETRIED[:4],
+        event(5, 4, "ExecutionFailed", error="Lambda.ServiceException"),
+        event(6, 5, "ExecutionRedriven", redriveCount=1),
+        event(7, 6, "TaskStateEntered", name="Fetch"),
+        event(8, 7, "TaskFailed", error="Lambda.ServiceException"),
+        event(9, 8, "ExecutionFailed", error="Lambda.ServiceException"),
+        {"id": 10, "previousEventId": 9, "type": "ExecutionRedriven"},
+    ]
+    assert read(events).redrive_count == 2
+    assert read(events[:6]).redrive_count == 1
+    assert read(events[:5]).redrive_count == 0

@@ -8,7 +8,7 @@ import pytest
 from flowport.core import history, live
 from flowport.core.models import ExecutionStatus
 
-from tests.unit.test_history import NESTED_MAPS, REJECTED, RETRIED, SUCCEEDED
+from tests.unit.test_history import MAP_REDRIVEN, NESTED_MAPS, REDRIVEN, REJECTED, RETRIED, SUCCEEDED
 from tests.unit.test_progress import (
     DOCUMENT_REJECTED,
     DOCUMENT_SUMMARY,
@@ -28,6 +28,8 @@ HISTORIES = {
     "parallel branches retried, then failed": (RETRIED_DEFINITION, RETRIED_THEN_FAILED),
     "retried": ({}, RETRIED),
     "nested maps": ({}, NESTED_MAPS),
+    "document-summary redriven": (DOCUMENT_SUMMARY, REDRIVEN),
+    "document-summary redriven in its map": (DOCUMENT_SUMMARY, MAP_REDRIVEN),
 }
 
 
@@ -99,3 +101,27 @@ def test_long_error_messages_are_cut_in_node_events():
     assert failed.error is not None
     assert len(failed.error.message) == live.MAX_MESSAGE_CHARACTERS
     assert failed.error.message.endswith("…")
+
+
+def test_a_view_says_which_attempt_it_saw_and_runs_again_after_a_redrive():
+    redriven_at = next(event["id"] for event in REDRIVEN if event["type"] == "ExecutionRedriven")
+    failed = live.view_of([event for event in REDRIVEN if event["id"] < redriven_at], DOCUMENT_SUMMARY, 0)
+    assert (failed.status, failed.final, failed.redrive_count) == (ExecutionStatus.FAILED, True, 0)
+    assert failed.error is not None
+    assert failed.error.node == "Summarise"
+    again = live.view_of([event for event in REDRIVEN if event["id"] <= redriven_at + 1], DOCUMENT_SUMMARY, 0)
+    assert (again.status, again.final, again.redrive_count, again.error) == (
+        ExecutionStatus.RUNNING,
+        False,
+        1,
+        None,
+    )
+    assert again.progress.current_node == "Summarise"
+    assert again.node_events[-1].kind == "node_started"
+    done = live.view_of(REDRIVEN, DOCUMENT_SUMMARY, 0)
+    assert (done.status, done.final, done.progress.progress, done.redrive_count) == (
+        ExecutionStatus.COMPLETED,
+        True,
+        100,
+        1,
+    )

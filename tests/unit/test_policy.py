@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flowport.core.identity import Action, AuthMode, anonymous_caller
-from flowport.core.policy import ADMIN_ROUTES, CANCEL_ROUTES, READ_ROUTES, policy_for
+from flowport.core.policy import ADMIN_ROUTES, CANCEL_ROUTES, READ_ROUTES, RETRY_ROUTES, policy_for
 from flowport.core.registry import Registry, Workflow
 
 from tests.support import caller
@@ -36,6 +36,7 @@ def test_an_admin_may_call_everything_and_an_unknown_workflow_reaches_the_functi
         *READ_ROUTES,
         ("GET", "/workflows/*"),
         *CANCEL_ROUTES,
+        *RETRY_ROUTES,
         *ADMIN_ROUTES,
     }
     assert policy.deny == ()
@@ -67,8 +68,15 @@ def test_no_credentials_start_the_public_workflows_only():
     assert set(policy.allow) == starts("open-door")
 
 
-def test_a_caller_without_actions_that_have_routes_is_allowed_nothing():
-    policy = policy_for(caller(workflows=("keyed",), actions=(Action.RETRY,)), REGISTRY)
-    assert set(policy.allow) == starts("open-door")  # public starts only
-    nothing = policy_for(caller(workflows=("keyed",), actions=(Action.RETRY,)), Registry({}, Path(".")))
+def test_a_caller_without_routes_of_its_own_is_allowed_nothing():
+    # A password, and the start of a workflow that takes API keys only.
+    starter = caller(workflows=("keyed",), actions=(Action.START,), mode=AuthMode.BASIC)
+    assert set(policy_for(starter, REGISTRY).allow) == starts("open-door")  # public starts only
+    nothing = policy_for(starter, Registry({"keyed": workflow("keyed")}, Path(".")))
     assert nothing.allow == nothing.deny == ()
+
+
+def test_the_retry_action_allows_retry_and_rerun_of_any_execution_its_function_then_checks():
+    policy = policy_for(caller(workflows=("keyed",), actions=(Action.RETRY,)), REGISTRY)
+    assert set(policy.allow) == {*RETRY_ROUTES, *starts("open-door")}
+    assert set(RETRY_ROUTES) == {("POST", "/executions/*/retry"), ("POST", "/executions/*/rerun")}

@@ -53,7 +53,9 @@ class World:
         )
         self.reader = ReadExecution(self.live, self.engine, SETTINGS.token_secret)
         self.canceller = CancelExecution(self.store, self.engine, self.live, clock=self.clock)
-        self.sync = ApplyStatusChange(self.store, self.engine, self.live, self.admission, clock=self.clock)
+        self.sync = ApplyStatusChange(
+            self.store, self.engine, self.live, self.admission, clock=self.clock, retries=self.store
+        )
 
     def start(self, **changes: Any) -> ExecutionRecord:
         command = StartCommand(

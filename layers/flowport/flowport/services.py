@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from flowport.aws.live_views import DynamoLiveViews
     from flowport.aws.principals import PrincipalStore
     from flowport.aws.queue import QueueIndex
+    from flowport.aws.retry_store import RetryStore
     from flowport.aws.search_store import SearchStore
     from flowport.aws.slots import SlotStore
     from flowport.usecases.admin import ManagePrincipals
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from flowport.usecases.live import LiveExecutions
     from flowport.usecases.read import ReadExecution
     from flowport.usecases.reconcile import Reconcile
+    from flowport.usecases.retry import RerunExecution, RetryExecution
     from flowport.usecases.search import SearchExecutions
     from flowport.usecases.start import StartExecution
     from flowport.usecases.sync import ApplyStatusChange
@@ -46,8 +48,9 @@ _USE_CASE_MODULES = {
     "start": ("flowport.usecases.start", *_ADMISSION),
     "read": ("flowport.usecases.read", *_LIVE),
     "cancel": ("flowport.usecases.cancel", *_LIVE),
-    "sync": ("flowport.usecases.sync", *_LIVE, *_ADMISSION),
-    "reconcile": ("flowport.usecases.reconcile", *_LIVE, *_ADMISSION),
+    "sync": ("flowport.usecases.sync", *_LIVE, *_ADMISSION, "flowport.aws.retry_store"),
+    "retry": ("flowport.usecases.retry", "flowport.aws.retry_store", *_ADMISSION),
+    "reconcile": ("flowport.usecases.reconcile", *_LIVE, *_ADMISSION, "flowport.aws.retry_store"),
     "workflows": ("flowport.usecases.workflows", "flowport.aws.slots", "flowport.aws.queue"),
     "search": ("flowport.usecases.search", "flowport.aws.search_store"),
     "authorize": ("flowport.usecases.authorize", "flowport.aws.principals"),
@@ -99,6 +102,13 @@ def queue_index() -> QueueIndex:
     from flowport.aws.queue import QueueIndex
 
     return QueueIndex(clients.dynamodb(), get_settings().table_name)
+
+
+@cache
+def retry_store() -> RetryStore:
+    from flowport.aws.retry_store import RetryStore
+
+    return RetryStore(clients.dynamodb(), get_settings().table_name)
 
 
 @cache
@@ -161,7 +171,9 @@ def cancel_execution() -> CancelExecution:
 def apply_status_change() -> ApplyStatusChange:
     from flowport.usecases.sync import ApplyStatusChange
 
-    return ApplyStatusChange(execution_store(), workflow_engine(), live_executions(), admission())
+    return ApplyStatusChange(
+        execution_store(), workflow_engine(), live_executions(), admission(), retries=retry_store()
+    )
 
 
 @cache
@@ -178,6 +190,22 @@ def reconcile() -> Reconcile:
         apply_status_change(),
         get_settings(),
     )
+
+
+@cache
+def retry_execution() -> RetryExecution:
+    from flowport.usecases.retry import RetryExecution
+
+    return RetryExecution(
+        registry(), execution_store(), retry_store(), workflow_engine(), admission(), get_settings()
+    )
+
+
+@cache
+def rerun_execution() -> RerunExecution:
+    from flowport.usecases.retry import RerunExecution
+
+    return RerunExecution(execution_store(), start_execution())
 
 
 @cache
@@ -218,11 +246,14 @@ _CACHED = (
     admission,
     reconcile,
     read_workflows,
+    retry_store,
     live_executions,
     start_execution,
     read_execution,
     cancel_execution,
     apply_status_change,
+    retry_execution,
+    rerun_execution,
     search_executions,
     principal_store,
     authorize,

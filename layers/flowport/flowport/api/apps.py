@@ -38,10 +38,10 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
 
 @cache
 def start_app() -> APIGatewayRestResolver:
-    from flowport.api.routes import start
+    from flowport.api.routes import retry, start
 
-    services.load_use_cases("start")
-    return build_app(start.router)
+    services.load_use_cases("start", "retry")
+    return build_app(start.router, retry.router)
 
 
 @cache

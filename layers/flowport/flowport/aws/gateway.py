@@ -1,11 +1,12 @@
-"""Step Functions gateway: start, describe, read the history of and stop executions (the WorkflowEngine
-port)."""
+"""Step Functions gateway: start, describe, read the history of, stop and redrive executions (the
+WorkflowEngine port)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from flowport.aws.errors import error_code, transient_failures_as_unavailable
+from flowport.core.errors import ExecutionNotRetryable
 from flowport.core.status import Observation, observation_from_description
 
 if TYPE_CHECKING:
@@ -15,6 +16,14 @@ from botocore.exceptions import ClientError
 
 # One page of history is all a live view costs; progress is counted over it.
 HISTORY_PAGE = 1000
+# RedriveExecution's refusals: the execution is not one to redrive now, whatever a retry does. Each is a
+# 409 whose detail is Step Functions' own message (throttling stays a 503, as for every call).
+_REDRIVE_REFUSALS = {
+    "ExecutionNotRedrivable": "Step Functions will not redrive it",
+    "ExecutionDoesNotExist": "it never reached Step Functions, so there is nothing to go on from; rerun it",
+    "ExecutionLimitExceeded": "the account runs as many executions as it may; retry later",
+    "ValidationException": "Step Functions refused the request",
+}
 
 
 class StepFunctionsGateway:
@@ -94,6 +103,22 @@ class StepFunctionsGateway:
                 raise
         return True
 
-    def redrive(self, execution_arn: str) -> None:
+    def redrive(self, execution_arn: str, client_token: str | None = None) -> None:
+        """Redrive the execution from where it stopped. A refusal is ExecutionNotRetryable, with Step
+        Functions' reason; the same client token again within 15 minutes is not a second redrive."""
+        arguments = {"executionArn": execution_arn}
+        if client_token is not None:
+            arguments["clientToken"] = client_token
         with transient_failures_as_unavailable("Step Functions"):
-            self._client.redrive_execution(executionArn=execution_arn)
+            try:
+                self._client.redrive_execution(**arguments)
+            except ClientError as error:
+                code = error_code(error)
+                if code not in _REDRIVE_REFUSALS:
+                    raise
+                message = str(error.response.get("Error", {}).get("Message") or "")
+                reason = _REDRIVE_REFUSALS[code] + (f" ({message})" if message else "")
+                execution_id = execution_arn.rsplit(":", 1)[-1]
+                raise ExecutionNotRetryable(
+                    f"Execution {execution_id} cannot be retried: {reason}", execution_id=execution_id
+                ) from error

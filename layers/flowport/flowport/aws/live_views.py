@@ -1,9 +1,10 @@
 """Live views in DynamoDB, beside the records: the LiveViewStore port.
 
 Item `LIVE#<executionId>` / `LIVE`: `view` (the LiveView as zlib-compressed JSON: a page of node events
-compresses about tenfold), `observedAt`, `final`, `claimUntil` while a reader refreshes it, and the
-record's `expiresAt`. Its partition key prefix is what lets the read-only status and stream functions
-write it, and nothing else (template.yaml: a `dynamodb:LeadingKeys` condition).
+compresses about tenfold), `observedAt`, `final`, `redriveCount` (the attempt it saw; absent: the first
+run), `claimUntil` while a reader refreshes it, and the record's `expiresAt`. Its partition key prefix is
+what lets the read-only status and stream functions write it, and nothing else (template.yaml: a
+`dynamodb:LeadingKeys` condition).
 """
 
 from __future__ import annotations
@@ -26,6 +27,18 @@ VIEW_PREFIX = "LIVE#"
 # A claim's item, before its first view: kept a day at most.
 _CLAIM_ONLY_SECONDS = 24 * 3600
 _NOT_FINAL = "(attribute_not_exists(#final) OR #final = :false)"
+
+
+def _or_of_an_earlier_attempt(condition: str, attempt: int) -> str:
+    """`condition`, or the item's view is of an attempt before `attempt` (`:attempt`): a view of a retried
+    execution's earlier attempt is stale, final or not."""
+    if attempt == 0:
+        return condition
+    return f"({condition} OR attribute_not_exists(redriveCount) OR redriveCount < :attempt)"
+
+
+def _attempt_value(attempt: int) -> dict[str, Any]:
+    return {":attempt": {"N": str(attempt)}} if attempt else {}
 
 
 def view_key(execution_id: str) -> dict[str, Any]:
@@ -62,7 +75,20 @@ class DynamoLiveViews:
             return record, None
         return record, _view_of(found.get(live_key["pk"]["S"]), now)
 
-    def claim_refresh(self, execution_id: str, now: float, stale_before: float, claim_seconds: float) -> bool:
+    def claim_refresh(
+        self, execution_id: str, now: float, stale_before: float, claim_seconds: float, attempt: int = 0
+    ) -> bool:
+        stale = _or_of_an_earlier_attempt(
+            f"((attribute_not_exists(observedAt) OR observedAt <= :staleBefore) AND {_NOT_FINAL})", attempt
+        )
+        values = {
+            ":until": {"N": repr(now + claim_seconds)},
+            ":expires": {"N": str(int(now) + _CLAIM_ONLY_SECONDS)},
+            ":staleBefore": {"N": repr(stale_before)},
+            ":now": {"N": repr(now)},
+            ":false": {"BOOL": False},
+            **_attempt_value(attempt),
+        }
         try:
             with transient_failures_as_unavailable("DynamoDB"):
                 self._client.update_item(
@@ -70,16 +96,10 @@ class DynamoLiveViews:
                     Key=view_key(execution_id),
                     UpdateExpression="SET claimUntil = :until, "
                     "expiresAt = if_not_exists(expiresAt, :expires)",
-                    ConditionExpression="(attribute_not_exists(observedAt) OR observedAt <= :staleBefore) "
-                    f"AND (attribute_not_exists(claimUntil) OR claimUntil < :now) AND {_NOT_FINAL}",
+                    ConditionExpression=f"{stale} AND "
+                    "(attribute_not_exists(claimUntil) OR claimUntil < :now)",
                     ExpressionAttributeNames={"#final": "final"},
-                    ExpressionAttributeValues={
-                        ":until": {"N": repr(now + claim_seconds)},
-                        ":expires": {"N": str(int(now) + _CLAIM_ONLY_SECONDS)},
-                        ":staleBefore": {"N": repr(stale_before)},
-                        ":now": {"N": repr(now)},
-                        ":false": {"BOOL": False},
-                    },
+                    ExpressionAttributeValues=values,
                 )
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
@@ -88,9 +108,10 @@ class DynamoLiveViews:
         return True
 
     def put(self, execution_id: str, view: LiveView, expires_at: int) -> None:
-        """Never over a final view: a refresh that read the history before its end may land after the
-        sync function kept the final one."""
+        """Never over a final view of the same attempt: a refresh that read the history before its end may
+        land after the sync function kept the final one."""
         view = live.fitted(view, lambda candidate: len(_encode(candidate)))
+        attempt = view.redrive_count
         try:
             with transient_failures_as_unavailable("DynamoDB"):
                 self._client.put_item(
@@ -100,11 +121,15 @@ class DynamoLiveViews:
                         "view": {"B": _encode(view)},
                         "observedAt": {"N": repr(view.observed_at)},
                         "final": {"BOOL": view.final},
+                        "redriveCount": {"N": str(attempt)},
                         "expiresAt": {"N": str(expires_at)},
                     },
-                    ConditionExpression=_NOT_FINAL,
+                    ConditionExpression=_or_of_an_earlier_attempt(_NOT_FINAL, attempt),
                     ExpressionAttributeNames={"#final": "final"},
-                    ExpressionAttributeValues={":false": {"BOOL": False}},
+                    ExpressionAttributeValues={
+                        ":false": {"BOOL": False},
+                        **_attempt_value(attempt),
+                    },
                 )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":

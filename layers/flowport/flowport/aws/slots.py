@@ -83,6 +83,18 @@ class SlotStore:
             is None
         )
 
+    def renew(self, workflow: str, holder: Holder) -> bool:
+        return (
+            self._update(
+                workflow,
+                "SET #holder = :holding",
+                "#holder.attempt = :previous",
+                {"#holder": HOLDER_PREFIX + holder.execution_id},
+                {":holding": _holding(holder), ":previous": {"N": str(holder.attempt - 1)}},
+            )
+            is None
+        )
+
     def read(self, workflow: str) -> Slots:
         with transient_failures_as_unavailable("DynamoDB"):
             item = self._client.get_item(

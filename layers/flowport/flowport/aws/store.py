@@ -121,6 +121,14 @@ def record_of(item: Mapping[str, Any] | None, now: float) -> ExecutionRecord | N
     return ExecutionRecord.model_validate(_from_item(dict(item)))
 
 
+def of_attempt(attempt: int, value: str = ":attempt") -> str:
+    """The condition that a record is of this attempt (flowport.core.retry), the placeholder `value`
+    holding it: records written before retries existed have no redriveCount, and are first runs."""
+    if attempt == 0:
+        return f"(attribute_not_exists(redriveCount) OR redriveCount = {value})"
+    return f"redriveCount = {value}"
+
+
 def _status_values() -> dict[str, Any]:
     return {":queued": {"S": ExecutionStatus.QUEUED}, ":running": {"S": ExecutionStatus.RUNNING}}
 
@@ -287,7 +295,8 @@ class ExecutionStore:
     def finish(self, record: ExecutionRecord, after_cancel: bool = False) -> bool:
         """Write a finished execution's outcome, and mirror its status onto its key. A finished record is
         never changed again, so late or repeated writers cannot move it backwards; `after_cancel`: but
-        for a CANCELLED one whose execution ended another way before the stop reached it."""
+        for a CANCELLED one whose execution ended another way before the stop reached it. Only a record
+        of the same attempt is written: a late writer of an earlier attempt finds a retried record."""
         if after_cancel:
             return self._finish(
                 record, "#status = :cancelled", {":cancelled": {"S": ExecutionStatus.CANCELLED}}
@@ -303,6 +312,7 @@ class ExecutionStore:
         values = {
             ":status": {"S": record.status.value},
             ":expires": {"N": str(record.expires_at)},
+            ":attempt": {"N": str(record.redrive_count)},
             **condition_values,
         }
         updates = ["#status = :status", "expiresAt = :expires"]
@@ -328,7 +338,7 @@ class ExecutionStore:
         finished = self._update(
             execution_pk(record.execution_id),
             "SET " + ", ".join(updates) + f" REMOVE {queue.PARTITION_KEY}, {queue.SORT_KEY}",
-            "attribute_exists(pk) AND " + condition,
+            f"attribute_exists(pk) AND {condition} AND {of_attempt(record.redrive_count)}",
             values,
             names={"#status": "status", **({"#error": "error"} if ":error" in values else {})},
         )

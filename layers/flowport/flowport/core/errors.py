@@ -93,6 +93,10 @@ class ExecutionNotFound(NotFound):
     code, title = "execution_not_found", "Unknown execution"
 
 
+def execution_not_found(execution_id: str) -> ExecutionNotFound:
+    return ExecutionNotFound(f"No execution '{execution_id}' (unknown, or deleted after its retention)")
+
+
 class PrincipalNotFound(NotFound):
     code, title = "principal_not_found", "Unknown principal"
 
@@ -134,6 +138,13 @@ class CancellationInProgress(Conflict):
     """Another cancel claimed the execution, and it may still read RUNNING until that cancel records it."""
 
     code, title = "cancellation_in_progress", "Execution is already being cancelled"
+
+
+class ExecutionNotRetryable(Conflict):
+    """A retry refused: the execution has not failed (or was never run by Step Functions), ended too long
+    ago, or Step Functions refused to redrive it; `detail` says which."""
+
+    code, title = "execution_not_retryable", "Execution cannot be retried"
 
 
 class KeyLimitReached(Conflict):

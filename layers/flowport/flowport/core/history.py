@@ -24,7 +24,9 @@ The rules:
   stopped: CANCELLED (FAILED if its own last attempt failed). A run never exited is FAILED when its last
   attempt failed; otherwise RUNNING while the execution runs, and once the execution ended FAILED for
   the run it failed in (a Fail state, a failed Map or Parallel), else TIMED_OUT or CANCELLED. After a
-  redrive, the runs it left open stay as they ended, and the execution runs new ones.
+  redrive (an ExecutionRedriven event: a retry, flowport.core.retry), the runs it left open stay as they
+  ended, and the execution runs new ones: the history lists every attempt's runs, oldest first, and how
+  the execution ended is its latest attempt's end.
 - error: the last failed attempt's error and cause (a Lambda's error JSON gives its errorMessage); for
   a failed Map or Parallel, that of the run its failure came from; for the run the execution failed in,
   the execution's error.
@@ -200,6 +202,7 @@ class _Walk:
     event_types: dict[int, str] = field(default_factory=dict)
     ending: _Ending | None = None
     started_at: datetime | None = None
+    redrive_count: int = 0
 
     def up(self, run_id: int | None) -> Iterator[_OpenRun]:
         """The run and its enclosing Maps and Parallels, innermost first."""
@@ -251,12 +254,14 @@ class _Walk:
             run.output = _data(details, "output", cap)
             self.owner[event_id] = run.id
 
-    def redrive(self) -> None:
+    def redrive(self, event: Mapping[str, Any]) -> None:
         """The runs the execution ended in stay as they ended; the redriven execution runs new ones."""
         for run in self.runs.values():
             if not run.exited and run.ended_as is None and self.ending is not None:
                 run.ended_as, run.ended_at = _status(run, self.ending), self.ending.at
         self.ending = None
+        count = (event.get("executionRedrivenEventDetails") or {}).get("redriveCount")
+        self.redrive_count = count if isinstance(count, int) else self.redrive_count + 1
 
     def container_event(
         self, event_id: int, previous: int, event_type: str, event: Mapping[str, Any]
@@ -311,7 +316,7 @@ def _walk(events: Iterable[Mapping[str, Any]], io_cap_bytes: int) -> _Walk:
         elif event_type.startswith(tuple(_CONTAINER_EVENTS)):
             walk.container_event(event_id, previous, event_type, event)
         elif event_type == "ExecutionRedriven":
-            walk.redrive()
+            walk.redrive(event)
         elif event_type == "ExecutionStarted":
             walk.started_at = event.get("timestamp")
         elif chained is not None:
@@ -345,6 +350,9 @@ class Reading:
     failed_node: str | None
     """The state the failure is pinned on, when it failed or timed out (see the module's rules)."""
     last_event_id: int
+    redrive_count: int = 0
+    """The attempt the history is at: its last ExecutionRedriven's redriveCount (0 before any, or when
+    the events read begin after it)."""
 
 
 def read(events: Iterable[Mapping[str, Any]], io_cap_bytes: int = 0) -> Reading:
@@ -371,6 +379,7 @@ def read(events: Iterable[Mapping[str, Any]], io_cap_bytes: int = 0) -> Reading:
         error=ending.error if ending else None,
         failed_node=failed_node,
         last_event_id=max(walk.event_types, default=0),
+        redrive_count=walk.redrive_count,
     )
 
 

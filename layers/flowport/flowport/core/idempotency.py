@@ -22,11 +22,16 @@ def hash_key(key: str, scope: str = "") -> str:
     return hashlib.sha256(f"{scope}\x00{key}".encode()).hexdigest()
 
 
-def fingerprint(workflow: str, version: int, workflow_input: dict[str, Any]) -> str:
-    """Identifies 'the same request': same workflow, same version, same input (key order ignored)."""
-    canonical = json.dumps(
-        [workflow, version, workflow_input], sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+def fingerprint(
+    workflow: str, version: int, workflow_input: dict[str, Any], rerun_of: str | None = None
+) -> str:
+    """Identifies 'the same request': same workflow, same version, same input (key order ignored), and for
+    a rerun the execution it reruns, so that a rerun's key never replays an ordinary start (a start's
+    fingerprint is what it was before reruns existed: the keys already written stay valid)."""
+    request: list[Any] = [workflow, version, workflow_input]
+    if rerun_of is not None:
+        request.append({"rerunOf": rerun_of})
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -29,7 +29,7 @@ class Action(StrEnum):
     START = "start"
     READ = "read"  # status, history, events, search, workflows
     CANCEL = "cancel"
-    RETRY = "retry"  # reserved for the retry of failed executions
+    RETRY = "retry"  # retry a failed execution from where it failed, or rerun one as a new execution
     ADMIN = "admin"  # manage principals and their credentials
 
 

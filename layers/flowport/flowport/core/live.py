@@ -111,6 +111,7 @@ def view_of(
         events_from=0 if whole or oldest <= 1 else oldest,
         last_event_id=reading.last_event_id,
         final=reading.ended is not None,
+        redrive_count=reading.redrive_count,
     )
 
 

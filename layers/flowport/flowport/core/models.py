@@ -159,6 +159,10 @@ class ExecutionDetail(ExecutionSummary):
         ge=1,
         description="While QUEUED in the workflow's queue: 1 runs next (highest priority, then oldest)",
     )
+    redrive_count: int | None = Field(
+        default=None, ge=1, description="How many times it was retried from where it failed (absent: never)"
+    )
+    rerun_of: str | None = Field(default=None, description="The execution this one reruns, if it is a rerun")
 
 
 class NodeStatus(StrEnum):
@@ -221,7 +225,7 @@ class Problem(ApiModel):
     errors: list[FieldProblem] | None = Field(default=None, description="Each failing input field")
     cancelled: bool | None = Field(default=None, description="On a refused cancellation: false")
     execution_status: ExecutionStatus | None = Field(
-        default=None, description="On a refused cancellation: the execution's status"
+        default=None, description="On a refused cancellation or retry: the execution's status"
     )
 
 
@@ -264,7 +268,10 @@ class ExecutionRecord(StoredModel):
     dispatched_at: datetime | None = Field(
         default=None, description="When it left the queue with a slot, to be started in Step Functions"
     )
-    redrive_count: int = 0
+    redrive_count: int = Field(
+        default=0, description="Its attempt: how many times Step Functions redrove it (flowport.core.retry)"
+    )
+    rerun_of: str | None = None
 
     @property
     def execution_arn(self) -> str:
@@ -333,6 +340,9 @@ class LiveView(StoredModel):
     )
     last_event_id: int = 0
     final: bool = Field(default=False, description="The history has ended: this view never goes stale")
+    redrive_count: int = Field(
+        default=0, description="The attempt its history read saw; a view of an earlier attempt is stale"
+    )
 
 
 class WorkflowLinks(ApiModel):

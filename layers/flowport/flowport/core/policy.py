@@ -18,6 +18,7 @@ from flowport.core.registry import Registry, Workflow
 START_ROUTES = (("POST", "/workflows/{name}/executions"), ("GET", "/workflows/{name}/start"))
 READ_ROUTES = (("GET", "/executions"), ("GET", "/executions/*"), ("GET", "/workflows"))
 CANCEL_ROUTES = (("DELETE", "/executions/*"),)
+RETRY_ROUTES = (("POST", "/executions/*/retry"), ("POST", "/executions/*/rerun"))
 ADMIN_ROUTES = (("*", "/admin"), ("*", "/admin/*"))
 
 
@@ -70,6 +71,10 @@ def policy_for(caller: Caller, registry: Registry) -> Policy:
         allow += [("GET", f"/workflows/{name}") for name in readable]
     if Action.CANCEL in scopes.actions:
         allow += CANCEL_ROUTES
+    if Action.RETRY in scopes.actions:
+        # Which executions, and (for a rerun) whether the caller may start their workflow, is the start
+        # function's to check: a policy cannot say what an execution id stands for.
+        allow += RETRY_ROUTES
     if Action.ADMIN in scopes.actions:
         allow += ADMIN_ROUTES
     return Policy(tuple(allow), tuple(deny))

@@ -18,6 +18,7 @@ from flowport.core.status import Observation
 
 if TYPE_CHECKING:
     from flowport.core.principals import KeyInfo, Principal
+    from flowport.core.retry import RetryKeyRecord
 
     # The search's query planning is the status function's alone: the other functions do not load it.
     from flowport.core.search import QuerySpec
@@ -28,6 +29,14 @@ class KeyTaken(Exception):
 
     def __init__(self, existing: IdempotencyKeyRecord | None) -> None:
         super().__init__("idempotency key taken")
+        self.existing = existing
+
+
+class RetryKeyTaken(Exception):
+    """A retry's idempotency key exists (or changed generation); `existing` is its current content."""
+
+    def __init__(self, existing: RetryKeyRecord | None) -> None:
+        super().__init__("retry idempotency key taken")
         self.existing = existing
 
 
@@ -117,6 +126,10 @@ class SlotStore(Protocol):
         """Give one attempt's slot to another execution in one write (the running count stays); False if
         `freed` holds no slot or `successor` holds one already."""
 
+    def renew(self, workflow: str, holder: Holder) -> bool:
+        """Give the slot the attempt before `holder`'s holds to `holder` (a retry of an execution whose
+        end has not freed its slot yet); False if that attempt holds none."""
+
     def read(self, workflow: str) -> Slots: ...
 
 
@@ -137,6 +150,28 @@ class WorkflowQueue(Protocol):
         """How many wait."""
 
 
+class RetryRecords(Protocol):
+    """What retries write beside the records' other writes (flowport.core.retry): a record's new attempt,
+    and the idempotency keys of retries."""
+
+    def restart(self, record: ExecutionRecord, from_attempt: int | None) -> bool:
+        """Write `record` (RUNNING again, flowport.core.retry.restarted) as its attempt
+        `record.redrive_count`, and its key's status. `from_attempt`: only over a record of that attempt
+        whose status it may have had when Step Functions redrove it (flowport.core.retry.CLAIMABLE: a
+        retry's claim); None: over any record of an earlier attempt (the sync function told of a
+        redrive). False when the condition fails."""
+
+    def create_key(self, key: RetryKeyRecord, now: float, replaces_generation: int | None = None) -> None:
+        """Write a retry's key if it is free (absent or expired by `now`), or, with
+        `replaces_generation`, if it is still of that generation; RetryKeyTaken otherwise."""
+
+    def take_over_key(self, key: RetryKeyRecord, lease_until: float) -> bool:
+        """Claim the retry of a key whose request gave up (its lease ended); one claimant wins."""
+
+    def release_key(self, key: RetryKeyRecord) -> None:
+        """Let the key go (its request was refused): the next request with it starts afresh."""
+
+
 class LiveViewStore(Protocol):
     """The live views of running executions (flowport.core.live), beside their records."""
 
@@ -145,13 +180,16 @@ class LiveViewStore(Protocol):
     ) -> tuple[ExecutionRecord | None, LiveView | None]:
         """The record and its live view, read together; a finished record's view only if asked for."""
 
-    def claim_refresh(self, execution_id: str, now: float, stale_before: float, claim_seconds: float) -> bool:
+    def claim_refresh(
+        self, execution_id: str, now: float, stale_before: float, claim_seconds: float, attempt: int = 0
+    ) -> bool:
         """Claim the next history read of this execution: won only while its view was observed at or
-        before `stale_before` (or is absent), is not final, and no other claim of the last
-        `claim_seconds` holds."""
+        before `stale_before` (or is absent) and is not final, or is of an attempt before `attempt` (a
+        retried execution's, final or not), and no other claim of the last `claim_seconds` holds."""
 
     def put(self, execution_id: str, view: LiveView, expires_at: int) -> None:
-        """Keep this view (and end any claim) until the record's own expiry."""
+        """Keep this view (and end any claim) until the record's own expiry; never over a final view of
+        the same or a later attempt."""
 
 
 class WorkflowEngine(Protocol):
@@ -173,8 +211,10 @@ class WorkflowEngine(Protocol):
     def stop(self, execution_arn: str, cause: str) -> bool:
         """Stop it; False if Step Functions has no such execution (its start has not reached it)."""
 
-    def redrive(self, execution_arn: str) -> None:
-        """Run a failed, timed out or aborted execution again from where it stopped."""
+    def redrive(self, execution_arn: str, client_token: str | None = None) -> None:
+        """Run a failed, timed-out or aborted execution again from where it stopped (RedriveExecution);
+        the same `client_token` again (within 15 minutes) redrives it once. ExecutionNotRetryable with
+        Step Functions' reason when it refuses."""
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,8 @@ def detail_of(
         cleanup_after=cleanup_after(record.completed_at, workflow) if record.status.is_terminal else None,
         queued_at=record.queued_at,
         queue_position=queue_position if record.waiting else None,
+        redrive_count=record.redrive_count or None,
+        rerun_of=record.rerun_of,
     )
 
 

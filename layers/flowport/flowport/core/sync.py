@@ -1,8 +1,12 @@
 """Keeping execution records in step with Step Functions, from its "Execution Status Change" events.
 
-Events may come twice, late or out of order (EventBridge delivers at least once, in no set order). The
-record only ever moves forward: QUEUED -> RUNNING -> a finished status, and a finished record never
-changes again. The store enforces this with conditional writes, so concurrent deliveries are safe too.
+Events may come twice, late or out of order (EventBridge delivers at least once, in no set order). Within
+one attempt (flowport.core.retry: a redrive is a new attempt of the same execution, counted by the
+events' `redriveCount`) the record only ever moves forward: QUEUED -> RUNNING -> a finished status, and a
+finished record never changes again. A newer attempt than the record's moves it back to RUNNING (a retry
+whose own write did not happen, or a redrive made outside flowport), then on as before; an earlier
+attempt's events are old news. The store enforces this with conditional writes on the status and the
+attempt, so concurrent deliveries are safe too.
 """
 
 from __future__ import annotations
@@ -39,9 +43,12 @@ class StatusChange(BaseModel):
     output_details: DataDetails | None = Field(default=None, alias="outputDetails")
     error: str | None = None
     cause: str | None = None
-    redrive_count: int = Field(
-        default=0, alias="redriveCount", description="The attempt: 0, then per redrive"
-    )
+    # Present since Step Functions redrives (0 for a first run); absent, the event is of a first run.
+    redrive_count: int | None = Field(default=None, alias="redriveCount")
+
+    @property
+    def attempt(self) -> int:
+        return self.redrive_count or 0
 
     @property
     def flowport_status(self) -> ExecutionStatus:
@@ -54,6 +61,16 @@ class StatusChange(BaseModel):
 
 def _time(epoch_millis: int | None) -> datetime | None:
     return datetime.fromtimestamp(epoch_millis / 1000, UTC) if epoch_millis is not None else None
+
+
+def is_earlier_attempt(record: ExecutionRecord, change: StatusChange) -> bool:
+    """Whether the event is of an attempt before the record's: old news, whatever it says."""
+    return change.attempt < record.redrive_count
+
+
+def is_new_attempt(record: ExecutionRecord, change: StatusChange) -> bool:
+    """Whether the event is of an attempt after the record's: a redrive the record has not heard of."""
+    return change.attempt > record.redrive_count
 
 
 def runs_though_cancelled(record: ExecutionRecord, change: StatusChange) -> bool:

@@ -20,7 +20,7 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig
 
 from flowport import services
-from flowport.local import eventbridge, lambda_seam, moto_fixes, scheduler
+from flowport.local import eventbridge, lambda_seam, moto_fixes, redrive, scheduler
 from flowport.local.template import LOCAL_REGION, FunctionSpec, Stack, TableSpec
 
 # Executing state machines is off by default in moto; local mode is pointless without it.
@@ -122,6 +122,7 @@ class LocalCloud:
         environ.update(environment(self.stack))
         services.reset()
         moto_fixes.apply()
+        redrive.install()
         for table in self.stack.tables.values():
             self._create_table(table)
         role = self._create_role()

@@ -25,6 +25,7 @@ from moto.events.models import EventPattern
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 
 from flowport.local.functions import invoke
+from flowport.local.redrive import redrive_fields
 from flowport.local.template import FunctionSpec, Stack
 
 STATUS_CHANGE = "Step Functions Execution Status Change"
@@ -63,6 +64,12 @@ def status_change_event(execution: Execution) -> dict[str, Any]:
             "outputDetails": {"included": True} if output is not None else None,
             "error": execution.error,
             "cause": execution.cause,
+            # As AWS sends them since redrives exist: the attempt, when it was redriven, whether it may be.
+            "redriveDate": None,
+            **{
+                name: _millis(value) if isinstance(value, datetime) else value
+                for name, value in redrive_fields(execution).items()
+            },
         },
     }
 

@@ -35,6 +35,7 @@ from moto.stepfunctions.parser.api import ExecutionStatus, GetExecutionHistoryOu
 from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+from flowport.local import redrive
 from flowport.local.files import write_atomically
 from flowport.local.template import LOCAL_REGION
 
@@ -43,7 +44,7 @@ LOCAL_RESTART_CAUSE = (
     "The local server restarted while this execution ran; local mode does not resume executions"
 )
 _RUNNING = "RUNNING"
-_DATES = ("startDate", "stopDate")
+_DATES = ("startDate", "stopDate", "redriveDate")
 
 
 def _directory(state_dir: Path) -> Path:
@@ -156,6 +157,10 @@ class _Restored(Execution):
         self.error = description.get("error")
         self.cause = description.get("cause")
         self._events = saved.events
+        # A redriven one may be redriven again (flowport.local.redrive), counting on from here.
+        self.redrive_count = int(description.get("redriveCount") or 0)
+        if description.get("redriveDate") is not None:
+            self.redrive_date = description["redriveDate"]
 
     def to_history_output(self) -> GetExecutionHistoryOutput:
         return GetExecutionHistoryOutput(events=self._events)  # type: ignore[typeddict-item]
@@ -200,12 +205,15 @@ class ExecutionSaver:
 
     def __init__(self, state_dir: Path, already_saved: set[str]) -> None:
         self._state_dir = state_dir
-        self._final = set(already_saved)
+        # Finished executions saved, with how many redrives this process had made of each by then: a
+        # redrive (flowport.local.redrive) makes a saved one run, and end, again.
+        self._final = dict.fromkeys(already_saved, 0)
         self._event_counts: dict[str, int] = {}
 
     def save(self) -> None:
         client = boto3.client("stepfunctions", region_name=LOCAL_REGION)
         for execution_arn in self._unsaved(client):
+            redrives = redrive.redrives_made(execution_arn)
             description = _description(client, execution_arn)
             events = [
                 dict(event)
@@ -223,7 +231,7 @@ class ExecutionSaver:
             if running:
                 self._event_counts[execution_arn] = len(events)
             else:
-                self._final.add(execution_arn)
+                self._final[execution_arn] = redrives
                 self._event_counts.pop(execution_arn, None)
 
     def _unsaved(self, client: Any) -> Iterator[str]:
@@ -233,5 +241,6 @@ class ExecutionSaver:
                 stateMachineArn=machine["stateMachineArn"]
             ):
                 for execution in page["executions"]:
-                    if execution["executionArn"] not in self._final:
-                        yield str(execution["executionArn"])
+                    arn = str(execution["executionArn"])
+                    if self._final.get(arn) != redrive.redrives_made(arn):
+                        yield arn

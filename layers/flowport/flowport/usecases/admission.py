@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flowport.core import admission, inputs
+from flowport.core import admission, inputs, retry
 from flowport.core.admission import Holder
 from flowport.core.clock import Clock, utcnow
 from flowport.core.models import ExecutionRecord
@@ -51,7 +51,10 @@ class Admission:
         """Take a slot for the record's attempt: True if it may start now, False if it must wait."""
         workflow = self._registry[record.workflow]
         holder = Holder(record.execution_id, record.redrive_count, self._clock().timestamp())
-        return self._slots.take(record.workflow, holder, self.limit(workflow))
+        if self._slots.take(record.workflow, holder, self.limit(workflow)):
+            return True
+        # A retry of an execution whose end has not freed its slot yet keeps that slot for its new attempt.
+        return bool(record.redrive_count) and self._slots.renew(record.workflow, holder)
 
     def give_back(self, record: ExecutionRecord) -> None:
         """Free the slot `admit` took for a record that will not run (its start was refused)."""
@@ -70,7 +73,9 @@ class Admission:
     def launch(self, record: ExecutionRecord) -> None:
         """Start the record's attempt in Step Functions (a redrive when it is not the first)."""
         if record.redrive_count:
-            self._engine.redrive(record.execution_arn)
+            self._engine.redrive(
+                record.execution_arn, retry.client_token(record.execution_id, record.redrive_count)
+            )
         else:
             self._engine.start(
                 record.state_machine_arn, record.execution_id, inputs.serialize_input(record.input)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flowport.core import admission, live, status
+from flowport.core import admission, live, retry, status
 from flowport.core.clock import Clock, utcnow
-from flowport.core.errors import ExecutionNotFound
+from flowport.core.errors import execution_not_found
 from flowport.core.identity import Action, Caller
 from flowport.core.models import ExecutionDetail, ExecutionRecord, ExecutionStatus, LiveView
 from flowport.core.ports import ExecutionStore, LiveViewStore, WorkflowEngine, WorkflowQueue
@@ -33,8 +33,7 @@ class Look:
     """Whether the stored record already holds how it ended (False: only Step Functions knows yet)."""
 
 
-def not_found(execution_id: str) -> ExecutionNotFound:
-    return ExecutionNotFound(f"No execution '{execution_id}' (unknown, or deleted after its retention)")
+not_found = execution_not_found
 
 
 class LiveExecutions:
@@ -76,7 +75,11 @@ class LiveExecutions:
                 return Look(record, view)
             # Its history is complete now: any view observed before this moment is stale.
             return Look(record, self._refreshed(record, view, now, stale_before=now.timestamp()))
-        fresh = view is not None and live.is_fresh(view, now.timestamp(), self._settings.live_view_seconds)
+        fresh = (
+            view is not None
+            and view.redrive_count >= record.redrive_count  # else the view of an attempt before a retry
+            and live.is_fresh(view, now.timestamp(), self._settings.live_view_seconds)
+        )
         if not fresh:
             view = self._refreshed(record, view, now, now.timestamp() - self._settings.live_view_seconds)
         current = status.current_record(record, view, now, self._settings.start_deadline_seconds)
@@ -95,9 +98,13 @@ class LiveExecutions:
         self, record: ExecutionRecord, stale: LiveView | None, now: datetime, stale_before: float
     ) -> LiveView | None:
         claimed = self._views.claim_refresh(
-            record.execution_id, now.timestamp(), stale_before, self._settings.live_view_claim_seconds
+            record.execution_id,
+            now.timestamp(),
+            stale_before,
+            self._settings.live_view_claim_seconds,
+            attempt=record.redrive_count,
         )
-        if not claimed and stale is not None:
+        if not claimed and stale is not None and stale.redrive_count >= record.redrive_count:
             return stale  # another reader is reading the history right now
         view = self.view_from_history(record, now)
         if claimed and view is not None:
@@ -109,7 +116,11 @@ class LiveExecutions:
         events = self._engine.history_page(record.execution_arn)
         if events is None:
             return None
-        return live.view_of(events, self._definition(record), now.timestamp())
+        view = live.view_of(events, self._definition(record), now.timestamp())
+        # A record of attempt N was written after Step Functions redrove it N times (a retry records its
+        # attempt after the redrive; the sync function, on hearing of it), so this history read, made after,
+        # is of attempt N at least, even when its newest page no longer holds the ExecutionRedriven event.
+        return view.model_copy(update={"redrive_count": max(view.redrive_count, record.redrive_count)})
 
     def keep_final_view(self, record: ExecutionRecord, view: LiveView) -> None:
         """Keep a finished execution's view, so that no stream has to read its history again."""
@@ -137,6 +148,11 @@ class LiveExecutions:
     def output_from_step_functions(self, record: ExecutionRecord) -> Any:
         observation = self._engine.describe(record.execution_arn)
         return observation.output if observation is not None else None
+
+    def expiry_of_a_new_run(self, record: ExecutionRecord, now: datetime) -> int:
+        """The TTL of a record that runs again (a retry's new attempt): a new start's from now."""
+        workflow = self._registry.get(record.workflow)
+        return retry.new_run_expiry(record, workflow, now, self._settings.max_run_seconds)
 
     def with_retention(self, record: ExecutionRecord) -> ExecutionRecord:
         """A finished record with its expiry set to the end of its workflow's retention."""

@@ -42,6 +42,7 @@ class StartCommand:
     priority: int = 0
     idempotency_key: str | None = None
     on_conflict: ConflictStrategy | None = None
+    rerun_of: str | None = None  # the execution this start reruns (flowport.usecases.retry)
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class StartExecution:
         assert command.on_conflict is not None
         # Keys are the caller's own, as Stripe's are the account's: another principal's same key is another.
         key_hash = idempotency.hash_key(command.idempotency_key, scope=command.caller.idempotency_scope)
-        request_fingerprint = idempotency.fingerprint(workflow.name, version, command.input)
+        request_fingerprint = idempotency.fingerprint(workflow.name, version, command.input, command.rerun_of)
         search_keys = index.search_keys(workflow, command.input)
         replaces_generation: int | None = None
         for _ in range(MAX_KEY_ATTEMPTS):
@@ -254,6 +255,7 @@ class StartExecution:
             started_by=command.caller.principal_id,
             idempotency_key_hash=key_hash,
             expires_at=status.expiry_for_new(now, workflow, self._settings.max_run_seconds),
+            rerun_of=command.rerun_of,
         )
 
     def _new_key(

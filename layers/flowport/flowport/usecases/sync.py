@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flowport.core import sync
+from flowport.core import retry, sync
 from flowport.core.clock import Clock, utcnow
 from flowport.core.models import ExecutionRecord, ExecutionStatus
-from flowport.core.ports import ExecutionStore, WorkflowEngine
+from flowport.core.ports import ExecutionStore, RetryRecords, WorkflowEngine
 from flowport.core.sync import StatusChange
 from flowport.usecases.admission import Admission
 from flowport.usecases.cancel import CANCEL_CAUSE
@@ -20,12 +20,15 @@ class ApplyStatusChange:
         executions: LiveExecutions,
         admission: Admission,
         clock: Clock = utcnow,
+        *,
+        retries: RetryRecords,
     ) -> None:
         self._store = store
         self._engine = engine
         self._executions = executions
         self._admission = admission
         self._clock = clock
+        self._retries = retries
 
     def apply(self, change: StatusChange) -> bool:
         """Move the record forward as Step Functions reports; False when the event is old news or not ours.
@@ -34,12 +37,22 @@ class ApplyStatusChange:
         record = self._store.get(change.name, self._clock().timestamp())
         if record is None or record.execution_arn != change.execution_arn:
             return False
+        if sync.is_earlier_attempt(record, change):
+            return False  # its slot, if it held one, was freed when it ended
         applied = self._apply(record, change)
         if change.flowport_status.is_terminal:
-            self._admission.release_and_dispatch(record.workflow, record.execution_id, change.redrive_count)
+            self._admission.release_and_dispatch(record.workflow, record.execution_id, change.attempt)
         return applied
 
     def _apply(self, record: ExecutionRecord, change: StatusChange) -> bool:
+        if sync.is_new_attempt(record, change):
+            restarted = self._restarted(record, change)
+            if restarted is None:  # another writer recorded that attempt first: look again
+                fresh = self._store.get(change.name, self._clock().timestamp())
+                return fresh is not None and self._apply(fresh, change)
+            if not change.flowport_status.is_terminal:
+                return True
+            record = restarted  # its RUNNING event is late, or lost: the end is recorded on from here
         if sync.runs_though_cancelled(record, change):
             self._stop_if_running(record)
             return False
@@ -60,6 +73,13 @@ class ApplyStatusChange:
         if updated.status is ExecutionStatus.RUNNING:
             return self._store.mark_running(updated)
         return self._store.finish(self._final(updated))
+
+    def _restarted(self, record: ExecutionRecord, change: StatusChange) -> ExecutionRecord | None:
+        """The record as the attempt Step Functions reports, if this wrote it: a retry whose own write did
+        not happen (it crashed after RedriveExecution), or a redrive made outside flowport."""
+        expires_at = self._executions.expiry_of_a_new_run(record, self._clock())
+        restarted = retry.restarted(record, change.attempt, expires_at)
+        return restarted if self._retries.restart(restarted, from_attempt=None) else None
 
     def _stop_if_running(self, record: ExecutionRecord) -> None:
         # Asked first: the event may be a late one of an execution the cancel itself stopped.

@@ -100,7 +100,7 @@ class StartOptions:
     accept: str | None
 
 
-def _idempotency(
+def key_and_strategy(
     key: str | None, legacy_key: str | None, on_conflict: ConflictStrategy | None
 ) -> tuple[str | None, ConflictStrategy | None]:
     if key and legacy_key and key != legacy_key:
@@ -127,7 +127,9 @@ def _body(request: Request) -> bytes:
     return body.encode("utf-8", errors="surrogateescape")
 
 
-def _answer(started: Started, request: Request, accept: str | None) -> Response[str]:
+def answer_started(started: Started, request: Request, accept: str | None) -> Response[str]:
+    """202 with the execution (or its bare id), `Location` naming it; 200 `Idempotent-Replayed` for a
+    replay. Retry and rerun answer so too (flowport.api.routes.retry)."""
     representation = negotiation.choose_start_representation(accept)
     execution = with_links(started.execution, request)
     headers = {"Location": execution.links.self_}
@@ -149,7 +151,9 @@ def _start(
     starter = services.start_execution()
     workflow = starter.workflow_to_start(name, caller)
     negotiation.choose_start_representation(options.accept)  # refuse before starting anything
-    key, strategy = _idempotency(options.idempotency_key, options.legacy_idempotency_key, options.on_conflict)
+    key, strategy = key_and_strategy(
+        options.idempotency_key, options.legacy_idempotency_key, options.on_conflict
+    )
     if source is ExecutionSource.HTTP_GET:
         if not workflow.start_by_get:
             # This workflow's /start has no method at all (RFC 9110's empty Allow): its POST is elsewhere.
@@ -171,7 +175,7 @@ def _start(
         idempotency_key=key,
         on_conflict=strategy,
     )
-    return _answer(starter.start(command), request, options.accept)
+    return answer_started(starter.start(command), request, options.accept)
 
 
 @router.post(
