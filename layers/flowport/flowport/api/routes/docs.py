@@ -51,7 +51,20 @@ def openapi_document() -> dict[str, Any]:
         document["paths"][path][method]["requestBody"] = body
     _drop_powertools_validation_responses(document)
     _no_content_in_204s(document)
+    _gateway_refusals(document)
     return document
+
+
+def _gateway_refusals(document: dict[str, Any]) -> None:
+    """What API Gateway refuses before any route is matched can be any route's answer: a request line and
+    headers over 10 KB together (a long query, a large `nextToken` or header), 431 locally."""
+    refusal = {
+        "description": "The request line and headers are over 10 KB together: refused before any route runs",
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            operation.setdefault("responses", {}).setdefault("431", refusal)
 
 
 def _no_content_in_204s(document: dict[str, Any]) -> None:
