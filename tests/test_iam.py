@@ -101,11 +101,11 @@ def calls_made(stack: Stack) -> CallsMade:
             )
             api.call(load_event("list-executions"))
             api.search(workflow="ticket-triage", **{"input.customerId": "c-1"})
-            # Two run, the third waits; the first one's end starts it (the sync function's dispatch).
-            pushes = [
-                api.start("partner-sync", {"batchId": f"b{n}", "seconds": s})
-                for n, s in enumerate([0, 60, 60])
-            ]
+            # Two run, the third waits; the first one's end (its cancel) starts it: the sync function's
+            # dispatch. Cancelled, not ended by itself, so that the third surely waits by then.
+            pushes = [api.start("partner-sync", {"batchId": f"b{s}", "seconds": s}) for s in (60, 61, 62)]
+            assert pushes[2].json()["status"] == "QUEUED"
+            api.cancel(pushes[0].json()["executionId"])
             wait_until(lambda: api.get(pushes[2].json()["executionId"]).json()["status"] == "RUNNING")
             api.call(with_request(load_event("get-workflow"), path_parameters={"name": "partner-sync"}))
             services.slot_store().take("partner-sync", Holder("no-record", 0, 0.0), None)

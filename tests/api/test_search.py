@@ -216,7 +216,7 @@ def test_the_route_is_documented(api: Api):
         )
     }
     assert "input.<field>" in operation["description"]
-    assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "503"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "431", "503"}
     assert "ExecutionPage" in document["components"]["schemas"]
     assert "searchableInputFields" in document["components"]["schemas"]["WorkflowView"]["properties"]
 
