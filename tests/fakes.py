@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flowport.core.admission import Holder
+from flowport.core.admission import Hold, Holder
 from flowport.core.errors import ExecutionNotRetryable, ServiceUnavailable
 from flowport.core.identity import Reach
 from flowport.core.models import ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord, LiveView
@@ -280,15 +280,15 @@ class InMemorySlots:
     holders: dict[str, dict[str, Holder]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
 
-    def take(self, workflow: str, holder: Holder, limit: int | None) -> bool:
+    def take(self, workflow: str, holder: Holder, limit: int | None) -> Hold:
         self.calls.append("take")
         held = self.holders.setdefault(workflow, {})
         if holder.execution_id in held:
-            return held[holder.execution_id].attempt == holder.attempt
+            return Hold.HELD if held[holder.execution_id].attempt == holder.attempt else Hold.REFUSED
         if limit is not None and len(held) >= limit:
-            return False
+            return Hold.REFUSED
         held[holder.execution_id] = holder
-        return True
+        return Hold.TAKEN
 
     def release(self, workflow: str, execution_id: str, attempt: int) -> bool:
         self.calls.append("release")
@@ -308,11 +308,11 @@ class InMemorySlots:
         held[successor.execution_id] = successor
         return True
 
-    def renew(self, workflow: str, holder: Holder) -> bool:
+    def renew(self, workflow: str, holder: Holder, from_attempt: int) -> bool:
         self.calls.append("renew")
         held = self.holders.setdefault(workflow, {})
         current = held.get(holder.execution_id)
-        if current is None or current.attempt != holder.attempt - 1:
+        if current is None or current.attempt != from_attempt:
             return False
         held[holder.execution_id] = holder
         return True

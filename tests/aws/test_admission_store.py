@@ -12,7 +12,7 @@ from flowport.aws.queue import QueueIndex
 from flowport.aws.slots import SlotStore
 from flowport.aws.store import ExecutionStore
 from flowport.core import admission
-from flowport.core.admission import Holder
+from flowport.core.admission import Hold, Holder
 from flowport.core.models import ExecutionRecord, ExecutionStatus
 from flowport.local.cloud import LocalCloud
 
@@ -58,19 +58,21 @@ def waiting(execution_id: str, priority: int = 0, seconds: float = 0) -> Executi
 
 
 def test_takes_stop_at_the_limit_and_a_retried_take_counts_once(slots: SlotStore):
-    assert slots.take(WORKFLOW, holder("a"), limit=2)
-    assert slots.take(WORKFLOW, holder("a"), limit=2)  # the same attempt again
-    assert slots.take(WORKFLOW, holder("b"), limit=2)
-    assert not slots.take(WORKFLOW, holder("c"), limit=2)
-    assert not slots.take(WORKFLOW, holder("a", attempt=1), limit=2)  # another attempt needs its own
+    assert slots.take(WORKFLOW, holder("a"), limit=2) is Hold.TAKEN
+    assert slots.take(WORKFLOW, holder("a"), limit=2) is Hold.HELD  # the same attempt again
+    assert slots.take(WORKFLOW, holder("b"), limit=2) is Hold.TAKEN
+    assert slots.take(WORKFLOW, holder("c"), limit=2) is Hold.REFUSED
+    # Another attempt needs its own, limit or none.
+    assert slots.take(WORKFLOW, holder("a", attempt=1), limit=2) is Hold.REFUSED
+    assert slots.take(WORKFLOW, holder("a", attempt=1), limit=None) is Hold.REFUSED
     assert [h.execution_id for h in slots.read(WORKFLOW).holders] == ["a", "b"]
-    assert slots.take(WORKFLOW, holder("c"), limit=None)  # no limit: every take is counted
+    assert slots.take(WORKFLOW, holder("c"), limit=None) is Hold.TAKEN  # no limit: every take is counted
 
 
 def test_racing_takes_hand_out_exactly_the_limit(slots: SlotStore):
     with ThreadPoolExecutor(max_workers=16) as pool:
         won = list(pool.map(lambda n: slots.take(WORKFLOW, holder(f"e{n}"), limit=3), range(40)))
-    assert sum(won) == 3
+    assert won.count(Hold.TAKEN) == 3
     assert slots.read(WORKFLOW).running == 3
 
 
@@ -90,7 +92,7 @@ def test_a_hand_over_moves_the_slot_without_freeing_it(slots: SlotStore):
     slots.take(WORKFLOW, holder("a"), limit=1)
     assert slots.hand_over(WORKFLOW, holder("a"), holder("b"))
     assert not slots.hand_over(WORKFLOW, holder("a"), holder("c"))  # a's slot is b's now
-    assert not slots.take(WORKFLOW, holder("c"), limit=1)  # still full
+    assert slots.take(WORKFLOW, holder("c"), limit=1) is Hold.REFUSED  # still full
     slots.take(WORKFLOW, holder("c"), limit=2)
     assert not slots.hand_over(WORKFLOW, holder("b"), holder("c"))  # c holds one already
     assert {h.execution_id for h in slots.read(WORKFLOW).holders} == {"b", "c"}
@@ -175,8 +177,12 @@ def _workflow():  # type: ignore[no-untyped-def]
 
 def test_a_retry_renews_the_slot_its_execution_still_holds(slots: SlotStore):
     slots.take(WORKFLOW, holder("a"), limit=1)
-    assert not slots.take(WORKFLOW, holder("a", attempt=1), limit=1)
-    assert slots.renew(WORKFLOW, holder("a", attempt=1))
-    assert not slots.renew(WORKFLOW, holder("a", attempt=1))  # attempt 0 holds none now
+    assert slots.take(WORKFLOW, holder("a", attempt=1), limit=1) is Hold.REFUSED
+    assert slots.renew(WORKFLOW, holder("a", attempt=1), from_attempt=0)
+    assert not slots.renew(WORKFLOW, holder("a", attempt=1), from_attempt=0)  # attempt 0 holds none now
     assert not slots.release(WORKFLOW, "a", attempt=0)  # the late end of the first attempt frees nothing
     assert [(h.execution_id, h.attempt) for h in slots.read(WORKFLOW).holders] == [("a", 1)]
+    # A retry Step Functions refused hands the slot back to the attempt it renewed it from.
+    assert slots.renew(WORKFLOW, holder("a", attempt=0), from_attempt=1)
+    assert [(h.execution_id, h.attempt) for h in slots.read(WORKFLOW).holders] == [("a", 0)]
+    assert slots.read(WORKFLOW).running == 1

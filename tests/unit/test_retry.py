@@ -247,6 +247,24 @@ def test_two_retries_of_one_attempt_redrive_once_and_answer_alike(world: RetryWo
     assert world.store.records[failed.execution_id].redrive_count == 1
 
 
+def test_a_retry_whose_earlier_attempt_frees_its_slot_mid_way_takes_the_freed_slot(world: RetryWorld):
+    """The cancel's end reaches the sync function between the retry's take (refused: attempt 0 still holds
+    the slot) and its renew (refused: the slot is free now). Queued, nothing would ever dispatch it."""
+    record = world.start()
+    world.history(record).append(entered(2, "Wait"))
+    world.canceller.cancel(record.execution_id, ADMIN)
+    renew = world.slots.renew
+
+    def renew_after_the_end(workflow: str, holder: Any, from_attempt: int) -> bool:
+        assert world.sync.apply(world.change(record, "ABORTED"))
+        return renew(workflow, holder, from_attempt)
+
+    world.slots.renew = renew_after_the_end  # type: ignore[method-assign]
+    assert world.retry(record.execution_id).execution.status is ExecutionStatus.RUNNING
+    assert world.slots.holders["ticket-triage"][record.execution_id].attempt == 1
+    assert world.engine.redrive_tokens[record.execution_arn] == [retry.client_token(record.execution_id, 1)]
+
+
 class StaleReads:
     """The store, but its first read of the record returns it as it was (a racer's read)."""
 
@@ -274,6 +292,26 @@ def test_step_functions_refusal_is_the_409_and_the_key_is_let_go(world: RetryWor
         world.retry(record.execution_id, key="k")
     assert world.store.calls[-1] == "release_key"
     assert world.store.records[record.execution_id].redrive_count == 0
+    # The slot the retry renewed for attempt 1 is the still running attempt 0's again.
+    assert world.slots.holders["ticket-triage"][record.execution_id].attempt == 0
+
+
+def test_a_retry_that_fails_leaves_the_slot_another_retry_of_the_same_attempt_holds(world: RetryWorld):
+    failed = world.failed()
+    world.retry(failed.execution_id)  # attempt 1 holds its slot, and runs
+    late = RetryExecution(
+        REGISTRY,
+        StaleReads(world.store, failed),
+        world.store,
+        world.engine,
+        world.admission,
+        SETTINGS,
+        world.clock,
+    )
+    world.engine.refuse = ServiceUnavailable("busy")
+    with pytest.raises(ServiceUnavailable):
+        late.retry(RetryCommand(failed.execution_id, ADMIN))  # the same attempt: its slot is held already
+    assert world.slots.holders["ticket-triage"][failed.execution_id].attempt == 1
 
 
 def test_step_functions_unavailable_is_a_503_that_a_retry_with_the_key_repeats(world: RetryWorld):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from flowport.aws.errors import error_code, transient_failures_as_unavailable
-from flowport.core.admission import Holder
+from flowport.core.admission import Hold, Holder
 from flowport.core.ports import Slots
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class SlotStore:
         self._client = client
         self._table = table_name
 
-    def take(self, workflow: str, holder: Holder, limit: int | None) -> bool:
+    def take(self, workflow: str, holder: Holder, limit: int | None) -> Hold:
         condition = "attribute_not_exists(#holder)"
         values: dict[str, Any] = {":one": {"N": "1"}, ":holding": _holding(holder)}
         if limit is not None:
@@ -51,10 +51,12 @@ class SlotStore:
             values,
         )
         if found is None:
-            return True
+            return Hold.TAKEN
         # Refused: full, unless this very attempt holds a slot already (a retried take).
         held = found.get(HOLDER_PREFIX + holder.execution_id)
-        return held is not None and int(held["M"]["attempt"]["N"]) == holder.attempt
+        if held is not None and int(held["M"]["attempt"]["N"]) == holder.attempt:
+            return Hold.HELD
+        return Hold.REFUSED
 
     def release(self, workflow: str, execution_id: str, attempt: int) -> bool:
         return (
@@ -83,14 +85,14 @@ class SlotStore:
             is None
         )
 
-    def renew(self, workflow: str, holder: Holder) -> bool:
+    def renew(self, workflow: str, holder: Holder, from_attempt: int) -> bool:
         return (
             self._update(
                 workflow,
                 "SET #holder = :holding",
                 "#holder.attempt = :previous",
                 {"#holder": HOLDER_PREFIX + holder.execution_id},
-                {":holding": _holding(holder), ":previous": {"N": str(holder.attempt - 1)}},
+                {":holding": _holding(holder), ":previous": {"N": str(from_attempt)}},
             )
             is None
         )

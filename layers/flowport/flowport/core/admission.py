@@ -101,6 +101,15 @@ class Holder:
     """Epoch seconds it was taken."""
 
 
+class Hold(Enum):
+    """How a request holds its attempt's slot, which is what it gives back if the attempt never runs."""
+
+    TAKEN = "taken"  # it took a free slot
+    HELD = "held"  # the attempt held one already: a retried take, or another request for the same attempt
+    RENEWED = "renewed"  # it took the slot its execution's previous attempt still held (a retry)
+    REFUSED = "refused"  # none free (or another attempt of the execution holds its slot): it waits
+
+
 class Verdict(Enum):
     KEEP = "keep"  # it holds its slot rightly, or may still: look again next time
     RELEASE = "release"  # nothing will ever release it: free it now

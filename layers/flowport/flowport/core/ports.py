@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from flowport.core.admission import Holder
+from flowport.core.admission import Hold, Holder
 from flowport.core.identity import Reach, StoredCredential
 from flowport.core.models import ExecutionRecord, ExecutionSummary, IdempotencyKeyRecord, LiveView
 from flowport.core.status import Observation
@@ -115,9 +115,9 @@ class Slots:
 class SlotStore(Protocol):
     """Each workflow's slots: which execution attempts hold one (flowport.core.admission)."""
 
-    def take(self, workflow: str, holder: Holder, limit: int | None) -> bool:
-        """Hold a slot for this attempt if fewer than `limit` are held (None: no limit); True too when it
-        holds one already, so a retried take never counts twice."""
+    def take(self, workflow: str, holder: Holder, limit: int | None) -> Hold:
+        """Hold a slot for this attempt if fewer than `limit` are held (None: no limit): TAKEN; HELD when
+        it holds one already, so a retried take never counts twice; REFUSED otherwise."""
 
     def release(self, workflow: str, execution_id: str, attempt: int) -> bool:
         """Free this attempt's slot; False if it holds none (freed already: a repeated or late end)."""
@@ -126,9 +126,9 @@ class SlotStore(Protocol):
         """Give one attempt's slot to another execution in one write (the running count stays); False if
         `freed` holds no slot or `successor` holds one already."""
 
-    def renew(self, workflow: str, holder: Holder) -> bool:
-        """Give the slot the attempt before `holder`'s holds to `holder` (a retry of an execution whose
-        end has not freed its slot yet); False if that attempt holds none."""
+    def renew(self, workflow: str, holder: Holder, from_attempt: int) -> bool:
+        """Give the slot attempt `from_attempt` of the execution holds to `holder` (a retry of an execution
+        whose end has not freed its slot yet, or the undoing of that renewal); False if it holds none."""
 
     def read(self, workflow: str) -> Slots: ...
 

@@ -12,7 +12,7 @@ import logging
 from datetime import datetime
 
 from flowport.core import admission, inputs, retry
-from flowport.core.admission import Holder
+from flowport.core.admission import Hold, Holder
 from flowport.core.clock import Clock, utcnow
 from flowport.core.models import ExecutionRecord
 from flowport.core.ports import ExecutionStore, SlotStore, WorkflowEngine, WorkflowQueue
@@ -47,18 +47,31 @@ class Admission:
     def limit(self, workflow: Workflow) -> int | None:
         return admission.limit_of(workflow, self._settings.default_max_concurrency)
 
-    def admit(self, record: ExecutionRecord) -> bool:
-        """Take a slot for the record's attempt: True if it may start now, False if it must wait."""
+    def admit(self, record: ExecutionRecord) -> Hold:
+        """Take a slot for the record's attempt: how it holds one, if it may start now; REFUSED if it must
+        wait."""
         workflow = self._registry[record.workflow]
         holder = Holder(record.execution_id, record.redrive_count, self._clock().timestamp())
-        if self._slots.take(record.workflow, holder, self.limit(workflow)):
-            return True
-        # A retry of an execution whose end has not freed its slot yet keeps that slot for its new attempt.
-        return bool(record.redrive_count) and self._slots.renew(record.workflow, holder)
+        limit = self.limit(workflow)
+        taken = self._slots.take(record.workflow, holder, limit)
+        if taken is not Hold.REFUSED or not record.redrive_count:
+            return taken
+        # A retry of an execution whose end has not freed its slot yet keeps that slot for its new attempt;
+        # if that end freed it between the two writes, the slot is to be taken as by any start.
+        if self._slots.renew(record.workflow, holder, from_attempt=record.redrive_count - 1):
+            return Hold.RENEWED
+        return self._slots.take(record.workflow, holder, limit)
 
-    def give_back(self, record: ExecutionRecord) -> None:
-        """Free the slot `admit` took for a record that will not run (its start was refused)."""
-        self._slots.release(record.workflow, record.execution_id, record.redrive_count)
+    def give_back(self, record: ExecutionRecord, hold: Hold) -> None:
+        """Undo what `admit` did for a record that will not run (its start was refused): free the slot it
+        took, or hand a renewed one back to the attempt before (which may still run: a retry of a record
+        that had not heard of its end, refused by Step Functions). A slot the attempt held already is
+        another request's to give back."""
+        if hold is Hold.TAKEN:
+            self._slots.release(record.workflow, record.execution_id, record.redrive_count)
+        elif hold is Hold.RENEWED:
+            previous = Holder(record.execution_id, record.redrive_count - 1, self._clock().timestamp())
+            self._slots.renew(record.workflow, previous, from_attempt=record.redrive_count)
 
     def waiting(self, record: ExecutionRecord, now: datetime) -> ExecutionRecord:
         """The record as it joins its workflow's queue."""
@@ -114,7 +127,7 @@ class Admission:
                 self.time_out(workflow, order)
                 continue
             successor = admission.holder_of(order, now.timestamp())
-            if not self._slots.take(workflow.name, successor, self.limit(workflow)):
+            if self._slots.take(workflow.name, successor, self.limit(workflow)) is Hold.REFUSED:
                 break
             if self._dispatch(order, now):
                 started.append(successor.execution_id)

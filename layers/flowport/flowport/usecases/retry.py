@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from flowport.core import idempotency, retry, status
+from flowport.core.admission import Hold
 from flowport.core.clock import Clock, utcnow
 from flowport.core.errors import (
     ExecutionNotRetryable,
@@ -100,7 +101,8 @@ class RetryExecution:
         restarted = retry.restarted(record, attempt, self._new_run_expiry(record, now))
         # A slot for the new attempt, as for any start; with none free it waits in the queue, and the
         # dispatch that gives it one redrives it (flowport.usecases.admission.Admission.launch).
-        if not self._admission.admit(restarted):
+        hold = self._admission.admit(restarted)
+        if hold is Hold.REFUSED:
             queued = restarted.model_copy(update={"status": ExecutionStatus.QUEUED})
             waiting = self._admission.waiting(queued, now)
             if self._retries.restart(waiting, from_attempt=record.redrive_count):
@@ -115,7 +117,7 @@ class RetryExecution:
         try:
             self._admission.launch(restarted)
         except Exception:
-            self._admission.give_back(restarted)
+            self._admission.give_back(restarted, hold)
             raise
         if self._retries.restart(restarted, from_attempt=record.redrive_count):
             return status.summary_of(restarted)

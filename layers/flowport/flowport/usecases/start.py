@@ -99,15 +99,15 @@ class StartExecution:
                     search_keys=index.search_keys(workflow, command.input),
                 )
             except Exception:
-                if admitted:
-                    self._admission.give_back(record)
+                if admitted:  # a new execution's slot: this request took it
+                    self._admission.give_back(record, admission.Hold.TAKEN)
                 raise
             return self._started(record, admitted, key=None)
         return self._start_keyed(workflow, version, command)
 
     def _admitted(self, record: ExecutionRecord) -> tuple[ExecutionRecord, bool]:
         """The new record with a slot taken for it (True), or as it joins the queue (False)."""
-        if self._admission.admit(record):
+        if self._admission.admit(record) is not admission.Hold.REFUSED:
             return record, True
         return self._admission.waiting(record, record.created_at), False
 
@@ -115,7 +115,7 @@ class StartExecution:
         """A slot for a record written without one (a keyed start's), or its place in the queue. A crash
         before this leaves a record neither holding a slot nor waiting: only a retry with its key can
         start it, and that retry comes here too (`_status_of_key`)."""
-        if self._admission.admit(record):
+        if self._admission.admit(record) is not admission.Hold.REFUSED:
             return self._started(record, True, key)
         waiting = self._admission.waiting(record, self._clock())
         if not self._store.enqueue(waiting):  # cancelled meanwhile: it is over before it began
@@ -232,7 +232,7 @@ class StartExecution:
                         }
                     )
                 )
-                self._admission.give_back(record)
+                self._admission.give_back(record, admission.Hold.TAKEN)
             if isinstance(error, ServiceUnavailable):
                 raise
             raise ServiceUnavailable("Step Functions did not accept the execution; retry shortly") from error
