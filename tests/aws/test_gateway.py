@@ -71,7 +71,7 @@ def test_redrive_runs_a_failed_execution_again_and_refusals_are_409s(machine_arn
         gateway.redrive(done)
     assert (refused.value.status, refused.value.code) == (409, "execution_not_retryable")
     assert refused.value.extensions == {"execution_id": "fine-1"}
-    with pytest.raises(ExecutionNotRetryable, match="never reached Step Functions"):
+    with pytest.raises(ExecutionNotRetryable, match="has not reached Step Functions"):
         gateway.redrive(execution_arn(machine_arn, "never-started"))
 
 

@@ -221,8 +221,8 @@ def test_the_sync_functions_restart_takes_only_a_newer_attempt(store: ExecutionS
     assert not retries.restart(retry.restarted(record(), 3, expires_at=1), from_attempt=0)  # claimed at 2
 
 
-def test_a_claim_is_refused_over_a_completed_or_queued_record(store: ExecutionStore, retries: RetryStore):
-    for number, status in enumerate((ExecutionStatus.COMPLETED, ExecutionStatus.QUEUED)):
+def test_a_claim_is_refused_over_a_completed_record(store: ExecutionStore, retries: RetryStore):
+    for number, status in enumerate((ExecutionStatus.COMPLETED,)):
         store.create(record(f"q{number}", status=status), None, now=NOW.timestamp())
         again = retry.restarted(record(f"q{number}"), 1, expires_at=int(NOW.timestamp()) + 60)
         assert not retries.restart(again, from_attempt=0)

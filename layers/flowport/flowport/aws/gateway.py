@@ -20,7 +20,8 @@ HISTORY_PAGE = 1000
 # 409 whose detail is Step Functions' own message (throttling stays a 503, as for every call).
 _REDRIVE_REFUSALS = {
     "ExecutionNotRedrivable": "Step Functions will not redrive it",
-    "ExecutionDoesNotExist": "it never reached Step Functions, so there is nothing to go on from; rerun it",
+    "ExecutionDoesNotExist": "it has not reached Step Functions (it is queued, or its start never got "
+    "there), so there is nothing to go on from",
     "ExecutionLimitExceeded": "the account runs as many executions as it may; retry later",
     "ValidationException": "Step Functions refused the request",
 }

@@ -9,11 +9,12 @@ the sync function tells a redriven execution's events from the late events of an
 The rules:
 
 - Retryable: an execution recorded FAILED, TIMED_OUT or CANCELLED whose end (`completedAt`) is less than
-  REDRIVABLE_DAYS ago, as Step Functions redrives only within 14 days of the end. A COMPLETED or QUEUED
-  one is refused without asking Step Functions. A RUNNING one is Step Functions' to judge: the record may
-  not have heard of the end yet (the sync function writes it within seconds), and Step Functions refuses
-  an execution that still runs. Step Functions refuses the rest itself too (one it never ran, one over
-  its history limit), and its reason is the 409's detail.
+  REDRIVABLE_DAYS ago, as Step Functions redrives only within 14 days of the end. A COMPLETED one is
+  refused without asking Step Functions. A QUEUED or RUNNING one is Step Functions' to judge: the record
+  may not have heard yet that it ran and ended (the sync function writes that within seconds, while a
+  status read already shows it), and Step Functions refuses one that still runs or never reached it.
+  Step Functions refuses the rest itself too (one over its history limit), and its reason is the 409's
+  detail.
 - One attempt per retry: the attempt a retry asks for is the record's count + 1, and its RedriveExecution
   carries a client token derived from the execution and that attempt (`client_token`). Step Functions
   answers repeated tokens of one execution idempotently (its last 10, for 15 minutes), so two retries
@@ -41,8 +42,9 @@ from flowport.core.registry import Workflow
 
 RETRYABLE = frozenset({ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.CANCELLED})
 # What a record of the attempt Step Functions has just redriven may say: how that attempt ended, or still
-# RUNNING, when the sync function had not heard of the end yet (Step Functions redrives no running one).
-CLAIMABLE = RETRYABLE | {ExecutionStatus.RUNNING}
+# QUEUED or RUNNING, when the sync function had not heard of it yet (Step Functions redrives no running
+# one), never COMPLETED (nor does it redrive a succeeded one).
+CLAIMABLE = RETRYABLE | {ExecutionStatus.QUEUED, ExecutionStatus.RUNNING}
 # Step Functions redrives an execution within 14 days of its end.
 REDRIVABLE_DAYS = 14
 
@@ -61,12 +63,10 @@ class RetryKeyRecord(StoredModel):
 
 def refusal(record: ExecutionRecord, now: datetime) -> str | None:
     """Why this execution cannot be retried now, as the 409's detail; None when it can, as far as the
-    record tells (a RUNNING one is for Step Functions to refuse, if it still runs)."""
+    record tells (a QUEUED or RUNNING one is for Step Functions to refuse, if it has not ended)."""
     if record.status is ExecutionStatus.COMPLETED:
         return "it completed; rerun it (POST .../rerun) to run it again"
-    if record.status is ExecutionStatus.QUEUED:
-        return "it is QUEUED: it has not run yet"
-    if record.status is ExecutionStatus.RUNNING:
+    if not record.status.is_terminal:
         return None
     if record.completed_at is not None and now - record.completed_at >= timedelta(days=REDRIVABLE_DAYS):
         return f"it ended more than {REDRIVABLE_DAYS} days ago; rerun it (POST .../rerun) instead"
