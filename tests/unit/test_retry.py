@@ -275,10 +275,13 @@ class StaleReads:
         return self._stale.pop() if self._stale else self._store.get(execution_id, now)
 
 
-@pytest.mark.parametrize("status", ["COMPLETED"])
+@pytest.mark.parametrize("status", ["COMPLETED", "QUEUED"])
 def test_a_retry_of_what_has_not_failed_asks_step_functions_nothing(world: RetryWorld, status: str):
     record = world.start()
-    world.store.records[record.execution_id] = record.model_copy(update={"status": ExecutionStatus(status)})
+    waits = {"queue_order": "99#2026#x#0"} if status == "QUEUED" else {}  # a QUEUED one waiting for a slot
+    world.store.records[record.execution_id] = record.model_copy(
+        update={"status": ExecutionStatus(status), **waits}
+    )
     with pytest.raises(ExecutionNotRetryable) as refused:
         world.retry(record.execution_id)
     assert refused.value.extensions["execution_status"] is ExecutionStatus(status)

@@ -10,9 +10,10 @@ The rules:
 
 - Retryable: an execution recorded FAILED, TIMED_OUT or CANCELLED whose end (`completedAt`) is less than
   REDRIVABLE_DAYS ago, as Step Functions redrives only within 14 days of the end. A COMPLETED one is
-  refused without asking Step Functions. A QUEUED or RUNNING one is Step Functions' to judge: the record
-  may not have heard yet that it ran and ended (the sync function writes that within seconds, while a
-  status read already shows it), and Step Functions refuses one that still runs or never reached it.
+  refused without asking Step Functions, and so is one waiting in its workflow's queue. Another QUEUED
+  one, or a RUNNING one, is Step Functions' to judge: the record may not have heard yet that it ran and
+  ended (the sync function writes that within seconds, while a status read already shows it), and Step
+  Functions refuses one that still runs or never reached it.
   Step Functions refuses the rest itself too (one over its history limit), and its reason is the 409's
   detail.
 - One attempt per retry: the attempt a retry asks for is the record's count + 1, and its RedriveExecution
@@ -66,6 +67,8 @@ def refusal(record: ExecutionRecord, now: datetime) -> str | None:
     record tells (a QUEUED or RUNNING one is for Step Functions to refuse, if it has not ended)."""
     if record.status is ExecutionStatus.COMPLETED:
         return "it completed; rerun it (POST .../rerun) to run it again"
+    if record.waiting:
+        return "it waits in its workflow's queue: it has not run yet"
     if not record.status.is_terminal:
         return None
     if record.completed_at is not None and now - record.completed_at >= timedelta(days=REDRIVABLE_DAYS):
