@@ -1,4 +1,5 @@
-"""Races: many identical requests at once start one execution, and many cancels cancel it once.
+"""Races: many identical requests at once start one execution, many cancels cancel it once, and many
+retries redrive it once.
 
 The racers call the use cases the handlers call, on threads of one process: a Powertools resolver keeps
 its request in state the threads would share (which is why local mode runs each function in containers
@@ -17,11 +18,13 @@ from flowport import services
 from flowport.api.problems import problem_response
 from flowport.api.responses import json_body
 from flowport.core.errors import FlowportError
+from flowport.core.identity import Action
 from flowport.core.models import ConflictStrategy, ExecutionSource
 from flowport.local.cloud import LocalCloud
+from flowport.usecases.retry import RetryCommand
 from flowport.usecases.start import StartCommand
 
-from tests.support import ADMIN, TICKET, Api, HttpResult, wait_until
+from tests.support import ADMIN, TICKET, Api, HttpResult, caller, wait_until
 
 RACERS = 50
 T = TypeVar("T")
@@ -132,3 +135,47 @@ def test_fifty_concurrent_cancels_cancel_once(cloud: LocalCloud, api: Api):
     sfn = boto3.client("stepfunctions")
     # Step Functions stops it once: the stop that won; moto changes the status a moment after.
     wait_until(lambda: sfn.describe_execution(executionArn=arn)["status"] == "ABORTED")
+
+
+def retry(execution_id: str, number: int) -> HttpResult:
+    """One of many different retries of one execution: each with a key of its own (or none), and
+    strategies and callers that vary, as unrelated clients would send them."""
+    key = None if number % 5 == 0 else f"retry-{number}"
+    strategy = ("RETURN_EXISTING", "FAIL", "FAIL_ON_RUNNING")[number % 3] if key else None
+    who = ADMIN if number % 2 else caller(f"p_retrier{number:012d}", actions=(Action.RETRY, Action.READ))
+    command = RetryCommand(
+        execution_id, who, idempotency_key=key, on_conflict=ConflictStrategy(strategy) if strategy else None
+    )
+
+    def retried() -> HttpResult:
+        started = services.retry_execution().retry(command)
+        return HttpResult(200 if started.replayed else 202, {}, json_body(started.execution))
+
+    return answered(retried)
+
+
+@pytest.mark.parametrize("racers", [2, 20])
+def test_concurrent_retries_with_different_keys_redrive_once(cloud: LocalCloud, api: Api, racers: int):
+    execution_id = api.start(body={**TICKET, "delaySeconds": 30}).json()["executionId"]
+    wait_until(lambda: api.get(execution_id).json().get("currentNode") == "WaitForAgentPool")
+    assert api.cancel(execution_id).status == 200
+    with ThreadPoolExecutor(max_workers=racers) as pool:
+        responses = list(pool.map(lambda number: retry(execution_id, number), range(racers)))
+    # Every retry asked for the same attempt, and it happened once: each answers that the execution runs
+    # again, or that Step Functions, already running it, will not redrive it a second time.
+    for response in responses:
+        if response.status == 202:
+            assert (response.json()["executionId"], response.json()["status"]) == (execution_id, "RUNNING")
+        else:
+            assert (response.status, response.problem_code) == (409, "execution_not_retryable"), response.body
+    assert any(response.status == 202 for response in responses)
+    machine = cloud.stack.state_machines["TicketTriageV2StateMachine"]
+    arn = f"{machine.arn.replace(':stateMachine:', ':execution:')}:{execution_id}"
+    sfn = boto3.client("stepfunctions")
+    assert sfn.describe_execution(executionArn=arn)["redriveCount"] == 1
+    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    assert [event["type"] for event in history].count("ExecutionRedriven") == 1
+    record = services.execution_store().get(execution_id, 0)
+    assert record is not None
+    assert (record.status.value, record.redrive_count) == ("RUNNING", 1)
+    assert api.cancel(execution_id).status == 200
