@@ -325,6 +325,14 @@ class InMemorySlots:
         return set(self.holders.get(workflow, {}))
 
 
+_ENDS = {
+    "ExecutionSucceeded": ExecutionStatus.COMPLETED,
+    "ExecutionFailed": ExecutionStatus.FAILED,
+    "ExecutionTimedOut": ExecutionStatus.TIMED_OUT,
+    "ExecutionAborted": ExecutionStatus.CANCELLED,
+}
+
+
 @dataclass
 class FakeEngine:
     """Step Functions as a test scripts it: each execution's history, growing as the test appends."""
@@ -349,8 +357,8 @@ class FakeEngine:
         self._call("describe")
         if execution_arn not in self.histories:
             return None
-        ended = any(event["type"] == "ExecutionSucceeded" for event in self.histories[execution_arn])
-        status = ExecutionStatus.COMPLETED if ended else ExecutionStatus.RUNNING
+        events = self.histories[execution_arn]
+        status = _ENDS.get(events[-1]["type"], ExecutionStatus.RUNNING) if events else ExecutionStatus.RUNNING
         return Observation(status, START, None, self.outputs.get(execution_arn), None)
 
     def history_page(self, execution_arn: str) -> list[dict[str, Any]] | None:

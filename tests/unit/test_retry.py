@@ -25,6 +25,7 @@ from flowport.usecases.start import StartCommand
 
 from tests.fakes import entered, state_events
 from tests.support import ADMIN, caller
+from tests.unit.test_admission import AdmissionWorld
 from tests.unit.test_usecases import REGISTRY, SETTINGS, World
 
 DAY = timedelta(days=1)
@@ -263,6 +264,38 @@ def test_a_retry_whose_earlier_attempt_frees_its_slot_mid_way_takes_the_freed_sl
     assert world.retry(record.execution_id).execution.status is ExecutionStatus.RUNNING
     assert world.slots.holders["ticket-triage"][record.execution_id].attempt == 1
     assert world.engine.redrive_tokens[record.execution_arn] == [retry.client_token(record.execution_id, 1)]
+
+
+def slot_lost(world: AdmissionWorld) -> tuple[ExecutionRecord, RetryExecution]:
+    """A RUNNING record whose slot went to another execution (the end freed it, then the sync function's
+    write of the record failed; or another attempt's retry renewed the slot and gave it back) in a full
+    workflow: the attempt may still run, and only Step Functions knows whether a retry is to wait."""
+    record = world.push("a")
+    world.push("b")
+    world.slots.release("partner-sync", record.execution_id, 0)
+    world.push("c")
+    retrier = RetryExecution(
+        REGISTRY, world.store, world.store, world.engine, world.admission, SETTINGS, world.clock
+    )
+    return record, retrier
+
+
+def test_a_retry_finding_no_slot_for_a_record_unaware_of_its_end_waits_if_step_functions_ended_it():
+    world = AdmissionWorld()
+    record, retrier = slot_lost(world)
+    world.history(record).append({"id": 2, "type": "ExecutionFailed"})
+    assert retrier.retry(RetryCommand(record.execution_id, ADMIN)).execution.status is ExecutionStatus.QUEUED
+    assert world.store.records[record.execution_id].waiting
+    assert "redrive" not in world.engine.calls  # the dispatch that gives it a slot redrives it
+
+
+def test_a_retry_finding_no_slot_for_a_record_unaware_of_its_end_is_refused_while_it_runs():
+    world = AdmissionWorld()
+    record, retrier = slot_lost(world)
+    with pytest.raises(ExecutionNotRetryable, match=r"\(it is RUNNING\)"):
+        retrier.retry(RetryCommand(record.execution_id, ADMIN))
+    assert not world.store.records[record.execution_id].waiting
+    assert "redrive" not in world.engine.calls
 
 
 class StaleReads:

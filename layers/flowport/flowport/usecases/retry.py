@@ -62,7 +62,8 @@ class RetryExecution:
     """Redrive a FAILED, TIMED_OUT or CANCELLED execution: the same execution runs again from where it
     failed. Three AWS calls: the record's read, RedriveExecution, one conditional write of the record;
     with an idempotency key one more, the key's write, before (and its start key's status after, if it was
-    started with one, as every status change mirrors it)."""
+    started with one, as every status change mirrors it). One whose slot is not to be had waits in the
+    queue instead of the redrive; if its record has not heard of its end, DescribeExecution first."""
 
     def __init__(
         self,
@@ -103,6 +104,8 @@ class RetryExecution:
         # dispatch that gives it one redrives it (flowport.usecases.admission.Admission.launch).
         hold = self._admission.admit(restarted)
         if hold is Hold.REFUSED:
+            if not record.status.is_terminal:
+                self._refuse_unless_ended(record)
             queued = restarted.model_copy(update={"status": ExecutionStatus.QUEUED})
             waiting = self._admission.waiting(queued, now)
             if self._retries.restart(waiting, from_attempt=record.redrive_count):
@@ -122,6 +125,20 @@ class RetryExecution:
         if self._retries.restart(restarted, from_attempt=record.redrive_count):
             return status.summary_of(restarted)
         return self._as_now(record, now)
+
+    def _refuse_unless_ended(self, record: ExecutionRecord) -> None:
+        """A record that has not heard of its attempt's end, whose slot is not to be had: the attempt may
+        still run (and hold it), so only Step Functions can tell whether a redrive is to wait in the queue
+        (its RedriveExecution, which would tell, comes only when a slot is free)."""
+        observed = self._engine.describe(record.execution_arn)
+        if observed is None or observed.status not in retry.RETRYABLE:
+            state = record.status if observed is None else observed.status
+            raise ExecutionNotRetryable(
+                f"Execution {record.execution_id} cannot be retried: Step Functions will not redrive it "
+                + ("(it has not reached Step Functions)" if observed is None else f"(it is {state.value})"),
+                execution_id=record.execution_id,
+                execution_status=state,
+            )
 
     def _as_now(self, record: ExecutionRecord, now: datetime) -> ExecutionSummary:
         # Another writer recorded the attempt first: a concurrent retry (whose redrive was this one) or the
