@@ -23,7 +23,7 @@ def test_every_layer_with_python_code_is_built_by_its_makefile():
         )
 
 
-def test_the_flowport_layer_holds_the_package_compiled_without_its_local_mode(tmp_path: Path):
+def test_the_flowport_layer_holds_the_package_compiled_without_its_local_mode_and_client(tmp_path: Path):
     layer = build_stack(ROOT / "template.yaml").layers["FlowportLayer"]
     subprocess.run(
         [
@@ -44,6 +44,7 @@ def test_the_flowport_layer_holds_the_package_compiled_without_its_local_mode(tm
     assert Path("usecases/start.py") in sources
     assert Path("api/routes/start.py") in sources
     assert not (package / "local").exists()
+    assert not (package / "client").exists()
     for source in sources:
         [compiled] = (package / source.parent / "__pycache__").glob(f"{source.stem}.cpython-311.pyc")
         flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
