@@ -132,7 +132,6 @@ class Saver:
 
     def save(self) -> int:
         """Save once; how many items the tables hold."""
-        saved_at = datetime.now(UTC)
         self._executions.save()
         client = boto3.client("dynamodb", region_name=LOCAL_REGION)
         saved = 0
@@ -144,6 +143,9 @@ class Saver:
                 write_atomically(_table_file(self._state_dir, table.name), encoded)
                 self._written[table.name] = encoded
             saved += len(items)
+        # Taken once all is written, so that every execution and record saved started before it: the end a
+        # restart gives what was running then is never before its start.
+        saved_at = datetime.now(UTC)
         write_atomically(
             _saved_at_file(self._state_dir), json.dumps({"savedAt": saved_at.isoformat()}).encode()
         )
