@@ -77,6 +77,7 @@ class FlowportClient:
         if key:
             headers["X-API-Key"] = key
         self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, transport=transport)
+        self._timeout = timeout
         self._max_retries = max_retries
         self._backoff = backoff
         self._max_backoff = max_backoff
@@ -188,19 +189,28 @@ class FlowportClient:
                 return
             params = {**params, "nextToken": page["nextToken"]}
 
-    def events(self, execution_id: str, *, last_event_id: str | None = None) -> Iterator[Event]:
+    def events(
+        self, execution_id: str, *, last_event_id: str | None = None, timeout: float | None = None
+    ) -> Iterator[Event]:
         """The execution's live events, until its final one. A connection that ends early (API Gateway
         ends each response within 29 s; networks drop) is resumed with Last-Event-ID, so no event comes
-        twice or is lost; a resume after the end (204) stops."""
+        twice or is lost; a resume after the end (204) stops. With `timeout`, WaitTimedOut once that many
+        seconds have passed without the end (each read waits no longer than what is left)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         position = last_event_id
+        last_status: str | None = None
         failures = 0
         while True:
             headers = {"Accept": "text/event-stream"}
             if position:
                 headers["Last-Event-ID"] = position
+            read = self._timeout if deadline is None else min(self._timeout, deadline - time.monotonic())
+            if read <= 0:
+                raise WaitTimedOut(execution_id, last_status)
             try:
                 path = f"/executions/{execution_id}/events"
-                with connect_sse(self._http, "GET", path, headers=headers) as source:
+                limits = httpx.Timeout(self._timeout, read=read)
+                with connect_sse(self._http, "GET", path, headers=headers, timeout=limits) as source:
                     if source.response.status_code == 204:
                         return
                     if source.response.is_error:
@@ -212,10 +222,15 @@ class FlowportClient:
                             continue
                         event = event_of(message.event, message.id, message.data)
                         position = message.id or position
+                        last_status = str(event.data.get("status") or last_status)
                         yield event
                         if event.final:
                             return
+                        if deadline is not None and time.monotonic() >= deadline:
+                            raise WaitTimedOut(execution_id, last_status)
             except (httpx.TransportError, SSEError):
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise WaitTimedOut(execution_id, last_status) from None
                 failures += 1
                 if failures > self._max_retries:
                     raise
@@ -225,15 +240,10 @@ class FlowportClient:
         """Its final status document, once it has ended: from the event stream, or, where the stream
         cannot be had (a proxy that buffers it, an older API), by polling with backoff up to 10 s."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        last: str | None = None
         try:
-            for event in self.events(execution_id):
-                if event.kind == "status":
-                    last = str(event.data.get("status"))
+            for event in self.events(execution_id, timeout=timeout):
                 if event.final:
                     return Execution.from_json(event.data)
-                if deadline is not None and time.monotonic() > deadline:
-                    raise WaitTimedOut(execution_id, last)
         except FlowportApiError as error:
             if error.status not in (404, 405, 406, 501) or error.code == "execution_not_found":
                 raise
@@ -259,6 +269,11 @@ class FlowportClient:
         return document
 
     # HTTP
+
+    def request(self, method: str, path: str, json: Any = None) -> Any:
+        """Any route (the admin ones, say): its JSON answer, None for one without a body (204)."""
+        response = self._send(method, path, json=json)
+        return response.json() if response.content else None
 
     @staticmethod
     def _key_headers(key: str | None, on_conflict: ConflictStrategy) -> dict[str, str]:

@@ -1,78 +1,30 @@
 """`flowport principals|keys|passwords ...`: the admin routes from a shell, and `flowport admin bootstrap`,
 which writes a deployed stack's first admin straight into its table.
 
-The HTTP part is the standard library's (urllib), so the command needs nothing the package does not
-already have; it lives in flowport.local, which the Lambda layer leaves out. What a command makes is
-printed alone on stdout (`KEY=$(flowport keys issue P)`), everything else on stderr.
+The HTTP part is flowport.client's. What a command makes is printed alone on stdout
+(`KEY=$(flowport keys issue P)`), everything else on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import os
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-DEFAULT_URL = "http://127.0.0.1:3000"
+import httpx
+
+from flowport.client import DEFAULT_URL as DEFAULT_URL
+from flowport.client import FlowportApiError, FlowportClient
+
 URL_VARIABLE, KEY_VARIABLE = "FLOWPORT_URL", "FLOWPORT_API_KEY"
-TIMEOUT_SECONDS = 30
 
 
 class CommandError(Exception):
-    """Why a command could not run or was refused; printed on stderr, and the command exits non-zero."""
-
-
-class ApiError(CommandError):
-    """A problem document the API answered with."""
-
-    def __init__(self, status: int, title: str, detail: str, code: str) -> None:
-        super().__init__(f"{status} {title}: {detail} ({code})")
-        self.status, self.title, self.detail, self.code = status, title, detail, code
-
-
-class ApiClient:
-    """flowport's HTTP API with one credential: JSON in, JSON out, problem documents as ApiError."""
-
-    def __init__(self, url: str, api_key: str, timeout: float = TIMEOUT_SECONDS) -> None:
-        self._url = url.rstrip("/")
-        self._api_key = api_key
-        self._timeout = timeout
-
-    def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
-        """The answer's JSON, or None for an answer without a body (204)."""
-        headers = {"X-API-Key": self._api_key, "Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(self._url + path, data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as error:
-            raise _api_error(error.code, error.read()) from None
-        except (urllib.error.URLError, TimeoutError) as error:
-            reason = getattr(error, "reason", error)
-            raise CommandError(f"cannot reach {self._url}: {reason}") from None
-        return json.loads(raw) if raw else None
-
-
-def _api_error(status: int, raw: bytes) -> ApiError:
-    try:
-        problem = json.loads(raw)
-    except ValueError:
-        problem = None
-    if not isinstance(problem, dict):  # not flowport's answer: a proxy's page, say
-        return ApiError(status, "HTTP error", raw[:200].decode(errors="replace"), "unknown")
-    return ApiError(
-        status, str(problem.get("title", "")), str(problem.get("detail", "")), str(problem.get("code", ""))
-    )
+    """Why a command could not run; printed on stderr, and the command exits non-zero."""
 
 
 # -- the commands ------------------------------------------------------------------------------------
@@ -128,14 +80,18 @@ def run(arguments: argparse.Namespace) -> int:
             api_key = os.environ.get(KEY_VARIABLE)
             if not api_key:
                 raise CommandError(f"set {KEY_VARIABLE} to an admin principal's API key")
-            _API_ACTIONS[arguments.command, arguments.action](ApiClient(arguments.url, api_key), arguments)
-    except CommandError as error:
+            with FlowportClient(arguments.url, api_key) as client:
+                _API_ACTIONS[arguments.command, arguments.action](client, arguments)
+    except (CommandError, FlowportApiError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except httpx.TransportError as error:
+        print(f"error: cannot reach {arguments.url}: {error}", file=sys.stderr)
         return 1
     return 0
 
 
-def _create_principal(client: ApiClient, arguments: argparse.Namespace) -> None:
+def _create_principal(client: FlowportClient, arguments: argparse.Namespace) -> None:
     principal = client.request(
         "POST",
         "/admin/principals",
@@ -152,31 +108,31 @@ def _create_principal(client: ApiClient, arguments: argparse.Namespace) -> None:
     _note(f"created principal {principal['principalId']} ({principal['name']}): {_scopes(principal)}")
 
 
-def _list_principals(client: ApiClient, _: argparse.Namespace) -> None:
+def _list_principals(client: FlowportClient, _: argparse.Namespace) -> None:
     for principal in client.request("GET", "/admin/principals")["principals"]:
         keys = ",".join(key["keyId"] for key in principal.get("keys", [])) or "-"
         user = principal.get("username", "-")
         print("\t".join((principal["principalId"], principal["name"], _scopes(principal), keys, user)))
 
 
-def _delete_principal(client: ApiClient, arguments: argparse.Namespace) -> None:
+def _delete_principal(client: FlowportClient, arguments: argparse.Namespace) -> None:
     client.request("DELETE", f"/admin/principals/{quote(arguments.id, safe='')}")
     _note(f"deleted principal {arguments.id} and its credentials")
 
 
-def _issue_key(client: ApiClient, arguments: argparse.Namespace) -> None:
+def _issue_key(client: FlowportClient, arguments: argparse.Namespace) -> None:
     body = {} if arguments.expires_in_days is None else {"expiresInDays": arguments.expires_in_days}
     issued = client.request("POST", f"/admin/principals/{quote(arguments.principal, safe='')}/keys", body)
     print(issued["secret"])
     _issued(issued)
 
 
-def _revoke_key(client: ApiClient, arguments: argparse.Namespace) -> None:
+def _revoke_key(client: FlowportClient, arguments: argparse.Namespace) -> None:
     client.request("DELETE", f"/admin/keys/{quote(arguments.key_id, safe='')}")
     _note(f"revoked {arguments.key_id}: it stops working within the authorizer's cache time")
 
 
-def _set_password(client: ApiClient, arguments: argparse.Namespace) -> None:
+def _set_password(client: FlowportClient, arguments: argparse.Namespace) -> None:
     # Never an argument: it would be in the shell's history and in every process listing.
     if sys.stdin.isatty():
         password = getpass.getpass(f"password for {arguments.username}: ")

@@ -1,5 +1,6 @@
 """The `flowport` command. `flowport dev` runs the whole API locally over an embedded AWS emulator;
-`flowport principals|keys|passwords` manage who may call an API, `flowport admin bootstrap` writes a
+`flowport workflows|start|status|watch|cancel|retry|rerun|list|history` call an API (flowport.client.cli);
+`flowport principals|keys|passwords` manage who may call it, `flowport admin bootstrap` writes a
 deployed stack's first admin."""
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ if TYPE_CHECKING:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from flowport.client import cli as client_cli
     from flowport.local import admin_cli
 
-    parser = argparse.ArgumentParser(prog="flowport", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="flowport", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--url",
         default=os.environ.get(admin_cli.URL_VARIABLE, admin_cli.DEFAULT_URL),
-        help=f"the API the admin commands call (default: ${admin_cli.URL_VARIABLE}, "
-        f"else {admin_cli.DEFAULT_URL})",
+        help=f"the API the commands call (default: ${admin_cli.URL_VARIABLE}, else {admin_cli.DEFAULT_URL})",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     dev = commands.add_parser(
@@ -50,8 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         default=10,
         help="containers each function may run at once, as Lambda's concurrency (default: 10)",
     )
+    client_cli.add_commands(commands)
     admin_cli.add_commands(commands)
     arguments = parser.parse_args(argv)
+    if arguments.command in client_cli.COMMANDS:
+        return client_cli.run(arguments)
     if arguments.command != "dev":
         return admin_cli.run(arguments)
     return run_dev(
