@@ -49,6 +49,11 @@ class RetryWorld(World):
         assert self.sync.apply(self.change(record, "FAILED", error="States.TaskFailed"))
         return self.store.records[record.execution_id]
 
+    def late_retrier(self, record: ExecutionRecord) -> RetryExecution:
+        """A second retry's, which read the record as it was before the first retry wrote it."""
+        stale = StaleReads(self.store, record)
+        return RetryExecution(REGISTRY, stale, self.store, self.engine, self.admission, SETTINGS, self.clock)
+
     def retry(self, execution_id: str, key: str | None = None, strategy: str = "RETURN_EXISTING") -> Any:
         command = RetryCommand(
             execution_id, ADMIN, idempotency_key=key, on_conflict=ConflictStrategy(strategy) if key else None
@@ -232,15 +237,7 @@ def test_two_retries_of_one_attempt_redrive_once_and_answer_alike(world: RetryWo
     failed = world.failed()
     first = world.retry(failed.execution_id, key="a")
     # A second retry that read the record before the first wrote it: same attempt, same token.
-    late = RetryExecution(
-        REGISTRY,
-        StaleReads(world.store, failed),
-        world.store,
-        world.engine,
-        world.admission,
-        SETTINGS,
-        world.clock,
-    )
+    late = world.late_retrier(failed)
     second = late.retry(RetryCommand(failed.execution_id, ADMIN, "b", ConflictStrategy.RETURN_EXISTING))
     assert first.execution.execution_id == second.execution.execution_id
     assert second.execution.status is ExecutionStatus.RUNNING
@@ -335,15 +332,7 @@ def test_step_functions_refusal_is_the_409_and_the_key_is_let_go(world: RetryWor
 def test_a_retry_that_fails_leaves_the_slot_another_retry_of_the_same_attempt_holds(world: RetryWorld):
     failed = world.failed()
     world.retry(failed.execution_id)  # attempt 1 holds its slot, and runs
-    late = RetryExecution(
-        REGISTRY,
-        StaleReads(world.store, failed),
-        world.store,
-        world.engine,
-        world.admission,
-        SETTINGS,
-        world.clock,
-    )
+    late = world.late_retrier(failed)
     world.engine.refuse = ServiceUnavailable("busy")
     with pytest.raises(ServiceUnavailable):
         late.retry(RetryCommand(failed.execution_id, ADMIN))  # the same attempt: its slot is held already
