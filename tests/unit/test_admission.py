@@ -397,3 +397,13 @@ def test_a_start_that_never_reached_step_functions_is_abandoned_after_the_deadli
     assert (repair.kind, repair.execution_id) == (RepairKind.ABANDONED, held)
     assert world.store.records[held].error.code == "start_abandoned"  # type: ignore[union-attr]
     assert world.slots.running("partner-sync") == set()
+
+
+def test_a_reconciler_run_looks_at_the_next_holders_so_every_one_is_looked_at_in_turn():
+    holders = [Holder(f"e{n:03d}", 0, float(n)) for n in range(250)]
+    windows = [admission.holders_to_check(holders, run, 100) for run in range(7, 10)]
+    assert [len(window) for window in windows] == [100, 100, 100]
+    assert {holder.execution_id for window in windows for holder in window} == {
+        h.execution_id for h in holders
+    }
+    assert admission.holders_to_check(holders[:40], 7, 100) == holders[:40]  # few: all of them, every run

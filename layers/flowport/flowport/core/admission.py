@@ -13,6 +13,7 @@ holder is `judge_holder`; flowport.usecases.admission carries the decisions out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -108,6 +109,16 @@ class Hold(Enum):
     HELD = "held"  # the attempt held one already: a retried take, or another request for the same attempt
     RENEWED = "renewed"  # it took the slot its execution's previous attempt still held (a retry)
     REFUSED = "refused"  # none free (or another attempt of the execution holds its slot): it waits
+
+
+def holders_to_check(holders: Sequence[Holder], run: int, most: int) -> Sequence[Holder]:
+    """The holders a reconciler run looks at, at most `most`: a window that moves on by `most` each run
+    (wrapping around), so that every holder is looked at within ceil(len / most) runs, however long the
+    oldest ones rightly run; all of them when they are few."""
+    if len(holders) <= most:
+        return holders
+    start = (run * most) % len(holders)
+    return [*holders[start : start + most], *holders[: max(0, start + most - len(holders))]]
 
 
 class Verdict(Enum):

@@ -22,9 +22,10 @@ from flowport.settings import Settings
 from flowport.usecases.admission import Admission
 from flowport.usecases.sync import ApplyStatusChange
 
-# Holders asked about per workflow and run, the longest-held first: a bound on DescribeExecution calls
-# (their quota is the account's); the others are looked at in the runs that follow.
+# Holders asked about per workflow and run: a bound on DescribeExecution calls (their quota is the
+# account's); with more, each run (each minute of the clock) looks at the next ones (holders_to_check).
 MAX_HOLDERS_CHECKED = 100
+RUN_SECONDS = 60
 
 
 class RepairKind(StrEnum):
@@ -73,7 +74,10 @@ class Reconcile:
 
     def workflow(self, workflow: Workflow) -> list[Repair]:
         now = self._clock()
-        holders = self._slots.read(workflow.name).holders[:MAX_HOLDERS_CHECKED]
+        run = int(now.timestamp() // RUN_SECONDS)
+        holders = admission.holders_to_check(
+            self._slots.read(workflow.name).holders, run, MAX_HOLDERS_CHECKED
+        )
         records = self._store.get_many([holder.execution_id for holder in holders], now.timestamp())
         repairs = [
             repair
