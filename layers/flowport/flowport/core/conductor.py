@@ -91,10 +91,10 @@ def epoch_millis(instant: datetime | None) -> int | None:
 
 
 def idempotency_strategy(key: str | None, strategy: str | None) -> ConflictStrategy | None:
-    """The conflict strategy of a start with this key: Conductor's default FAIL when a key has none."""
+    """The conflict strategy of a start with this key: Conductor's default FAIL when a key has none.
+    Without a key there is none, whatever the request says: Conductor's SDK sends its default strategy
+    (FAIL) on every start, key or not."""
     if key is None:
-        if strategy is not None:
-            raise BadRequest("idempotencyStrategy applies only with an idempotencyKey")
         return None
     if strategy is None:
         return DEFAULT_IDEMPOTENCY_STRATEGY
