@@ -59,13 +59,17 @@ def policy_for(caller: Caller, registry: Registry) -> Policy:
     deny: list[tuple[str, str]] = []
     public = [name for name, workflow in registry.items() if AuthMode.NONE in workflow.auth]
     if caller.anonymous:
-        return Policy(tuple(_start_routes(public)))
+        # Not Conductor's: /api takes no anonymous caller (its clients always send their token).
+        return Policy(tuple(_start_routes(public, conductor=False)))
     scopes = caller.scopes
     if Action.START in scopes.actions and scopes.all_workflows:
         # A wildcard, so that an unknown workflow reaches the function's 404 rather than a 403; the
         # workflows that do not take this kind of credential are denied by name (a Deny wins).
         allow += _start_routes(["*"])
         deny += _start_routes(name for name, w in registry.items() if not accepts(w, caller.mode))
+        if Action.RETRY not in scopes.actions:
+            # The wildcard's POST /api/workflow/* would reach Conductor's retry and restart too.
+            deny += CONDUCTOR_RETRY_ROUTES
     else:
         startable = [
             name
@@ -75,9 +79,6 @@ def policy_for(caller: Caller, registry: Registry) -> Policy:
         allow += _start_routes(startable)
     if allow:
         allow.append(CONDUCTOR_START_BY_BODY)
-    if Action.RETRY not in scopes.actions:
-        # A start wildcard's POST /api/workflow/* would reach Conductor's retry and restart too.
-        deny += CONDUCTOR_RETRY_ROUTES
     if Action.READ in scopes.actions:
         allow += READ_ROUTES
         allow += CONDUCTOR_READ_ROUTES
@@ -96,6 +97,6 @@ def policy_for(caller: Caller, registry: Registry) -> Policy:
     return Policy(tuple(allow), tuple(deny))
 
 
-def _start_routes(names: Iterable[str]) -> list[tuple[str, str]]:
-    routes = (*START_ROUTES, *CONDUCTOR_START_ROUTES)
+def _start_routes(names: Iterable[str], *, conductor: bool = True) -> list[tuple[str, str]]:
+    routes = (*START_ROUTES, *CONDUCTOR_START_ROUTES) if conductor else START_ROUTES
     return [(method, path.replace("{name}", name)) for name in names for method, path in routes]

@@ -12,7 +12,7 @@ the query check takes it, and left unused (`noqa: ARG001`): the routes' descript
 from __future__ import annotations
 
 import itertools
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -21,9 +21,11 @@ from aws_lambda_powertools.event_handler.request import Request
 
 from flowport import services
 from flowport.api.caller import CallerOf
+from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.responses import json_response
 from flowport.api.routes.start import request_body
+from flowport.api.security import ANY_CREDENTIAL
 from flowport.core import conductor, credentials, inputs
 from flowport.core.errors import Unauthorized
 from flowport.core.history import MAX_PAGE_SIZE
@@ -54,14 +56,17 @@ Start = Annotated[int, Query(ge=0, le=conductor.MAX_HITS, description="Hits to s
 Size = Annotated[int, Query(ge=1, le=conductor.MAX_HITS, description="Most hits to return")]
 
 
-def _responses(ok: int, description: str, model: type | None = None) -> dict[int, object]:
+def _responses(ok: int, description: str, model: type | None = None) -> dict[int, Any]:
     content = {"application/json": {"model": model}} if model else {TEXT: {"schema": {"type": "string"}}}
     error = {
         "description": "Conductor's error document",
         "content": {"application/json": {"model": conductor.ConductorError}},
     }
-    answers: dict[int, object] = {ok: {"description": description, "content": content}}
-    answers.update(dict.fromkeys((400, 401, 403, 404, 409, 503), error))
+    answers: dict[int, Any] = {ok: {"description": description, "content": content}}
+    answers.update(dict.fromkeys((400, 404, 409, 422, 501, 503), error))
+    # A missing credential or a route the caller's scopes do not allow is API Gateway's own answer
+    # (template.yaml GatewayResponses): a problem document there as on every other route.
+    answers.update(problem_responses(401, 403))
     return answers
 
 
@@ -85,7 +90,7 @@ def _start(command: StartCommand) -> Response[str]:
     description="`keySecret` is a flowport API key (fpk_...); the token is that same key, which every "
     "later call sends as `X-Authorization` and the authorizer checks there as any credential. `keyId` is "
     "not checked: flowport finds a key by its secret alone.",
-    responses=_responses(200, "The token", conductor.TokenResponse),  # type: ignore[arg-type]
+    responses=_responses(200, "The token", conductor.TokenResponse),
     tags=TAG,
     operation_id="conductorToken",
 )
@@ -101,8 +106,9 @@ def token(body: Annotated[conductor.TokenRequest, Body()]) -> Response[str]:
     summary="Start a workflow (Conductor's StartWorkflowRequest)",
     description="`idempotencyKey` and `idempotencyStrategy` (FAIL, the default, RETURN_EXISTING or "
     "FAIL_ON_RUNNING) are flowport's Idempotency-Key and X-On-Conflict. Answers the workflow id.",
-    responses=_responses(200, "The new workflow id (or, replayed, the existing one)"),  # type: ignore[arg-type]
+    responses=_responses(200, "The new workflow id (or, replayed, the existing one)"),
     tags=TAG,
+    security=ANY_CREDENTIAL,
     operation_id="conductorStartWorkflow",
 )
 @takes_query()
@@ -131,8 +137,9 @@ def start_workflow(
     description="`query` takes `workflowType`, `status` (Conductor's names) and `correlationId`, each "
     "as `field = value` or `field IN (a,b)`, joined by AND; `freeText` only `*`; `sort` startTime:DESC "
     f"(default) or startTime:ASC. Counts and pages over the first {conductor.MAX_HITS} hits.",
-    responses=_responses(200, "The hits", conductor.ConductorSearchResult),  # type: ignore[arg-type]
+    responses=_responses(200, "The hits", conductor.ConductorSearchResult),
     tags=TAG,
+    security=ANY_CREDENTIAL,
     operation_id="conductorSearch",
 )
 @takes_query()
@@ -187,8 +194,9 @@ def _search(parsed: conductor.SearchQuery, caller: Caller) -> list[ExecutionSumm
     summary="Start a workflow by name (Conductor's start with the input as body)",
     description="The body is the input; `version`, `correlationId` and `priority` as for a start. "
     "Answers the workflow id.",
-    responses=_responses(200, "The new workflow id"),  # type: ignore[arg-type]
+    responses=_responses(200, "The new workflow id"),
     tags=TAG,
+    security=ANY_CREDENTIAL,
     operation_id="conductorStartWorkflowByName",
 )
 @takes_query()
@@ -221,8 +229,9 @@ def start_workflow_by_name(
     "/api/workflow/<workflowId>",
     summary="Get a workflow (Conductor's Workflow), with its tasks",
     description="`tasks` are the execution's state runs (its history), unless includeTasks=false.",
-    responses=_responses(200, "The workflow", conductor.ConductorWorkflow),  # type: ignore[arg-type]
+    responses=_responses(200, "The workflow", conductor.ConductorWorkflow),
     tags=TAG,
+    security=ANY_CREDENTIAL,
     operation_id="conductorGetWorkflow",
 )
 @takes_query()
@@ -255,8 +264,9 @@ def _all_runs(execution_id: str, caller: Caller) -> list[NodeEntry]:
 @router.get(
     "/api/workflow/<workflowId>/status",
     summary="Get a workflow's status (Conductor's WorkflowStatus)",
-    responses=_responses(200, "The status", conductor.ConductorWorkflowStatus),  # type: ignore[arg-type]
+    responses=_responses(200, "The status", conductor.ConductorWorkflowStatus),
     tags=TAG,
+    security=ANY_CREDENTIAL,
     operation_id="conductorGetWorkflowStatus",
 )
 @takes_query()
@@ -279,8 +289,9 @@ def get_workflow_status(
     summary="Terminate a workflow (flowport's cancel)",
     description="`reason` is accepted and not kept: flowport records a cancellation as CANCELLED "
     "(TERMINATED here). A finished workflow is a 409.",
-    responses=_responses(204, "Terminated"),  # type: ignore[arg-type]
+    responses=_responses(204, "Terminated"),
     tags=TAG,
+    security=ANY_CREDENTIAL,
     operation_id="conductorTerminateWorkflow",
 )
 @takes_query()
@@ -298,8 +309,9 @@ def terminate_workflow(
     "/api/workflow/<workflowId>/retry",
     summary="Retry a failed workflow from where it failed (flowport's retry)",
     description="The same workflow id runs again from the state it failed in (Step Functions' redrive).",
-    responses=_responses(204, "Retried"),  # type: ignore[arg-type]
+    responses=_responses(204, "Retried"),
     tags=TAG,
+    security=ANY_CREDENTIAL,
     operation_id="conductorRetryWorkflow",
 )
 @takes_query()
@@ -319,8 +331,9 @@ def retry_workflow(
     description="Step Functions does not run an execution twice from its start, so the restart is a new "
     "execution of the same input, correlationId and priority, whose reRunFromWorkflowId names this one; "
     "its id is the answer's body. useLatestDefinitions=true runs the latest version.",
-    responses=_responses(200, "The new workflow id"),  # type: ignore[arg-type]
+    responses=_responses(200, "The new workflow id"),
     tags=TAG,
+    security=ANY_CREDENTIAL,
     operation_id="conductorRestartWorkflow",
 )
 @takes_query()
@@ -329,6 +342,6 @@ def restart_workflow(
     caller: CallerOf,
     use_latest_definitions: Annotated[bool | None, Query(alias="useLatestDefinitions")] = None,
 ) -> Response[str]:
-    version = LATEST if use_latest_definitions else None
+    version: Literal["latest"] | None = LATEST if use_latest_definitions else None
     started = services.rerun_execution().rerun(RerunCommand(workflow_id, caller, version))
     return _text(started.execution.execution_id)
