@@ -47,9 +47,12 @@ def error_response(error: FlowportError) -> Response[str]:
 
 
 def _described(problem: FieldProblem | dict[str, str]) -> str:
+    """A field problem as text: its JSON Pointer ('' for the whole input) and what is wrong there."""
     if isinstance(problem, FieldProblem):
-        return f"{problem.field} {problem.message}"
-    return f"{problem.get('field', '')} {problem.get('message', '')}"
+        field, message = problem.field, problem.message
+    else:
+        field, message = problem.get("field", ""), problem.get("message", "")
+    return f"{field} {message}" if field else message
 
 
 def unknown_route(event: APIGatewayProxyEvent) -> Response[str]:
