@@ -24,6 +24,7 @@ from flowport.core.models import (
     ExecutionSummary,
     NodeEntry,
     NodeStatus,
+    absent_rather_than_null,
 )
 
 # Conductor's workflow statuses. QUEUED is flowport's admission queue: to Conductor the workflow has
@@ -205,7 +206,16 @@ def newest_first(sort: str | None) -> bool:
 
 
 class ConductorModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    # As flowport's own bodies: a field without a value is left out, never null (flowport.api.responses).
+    # Conductor's SDK reads an absent field as None. Built at first use: only the conductor function has
+    # them, and the OpenAPI document.
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        json_schema_extra=absent_rather_than_null,
+        defer_build=True,
+    )
 
 
 class StartWorkflowRequest(ConductorModel):
