@@ -249,6 +249,7 @@ def test_conductors_errors_are_retryable_when_flowports_are():
     assert conductor.error_of(503, "service_unavailable", "m").retryable is True
     assert conductor.error_of(429, "throttled", "m").retryable is True
     assert conductor.error_of(409, "execution_not_cancellable", "m").retryable is False
+    assert conductor.error_of(501, "not_implemented", "m").retryable is False
 
 
 REGISTRY = Registry(

@@ -24,6 +24,7 @@ from flowport.core.errors import (
     MalformedJson,
     MethodNotAllowed,
     NotImplementedByFlowport,
+    RouteNotFound,
     UnsupportedMediaType,
 )
 from flowport.core.models import FieldProblem
@@ -56,14 +57,18 @@ def _described(problem: FieldProblem | dict[str, str]) -> str:
 
 
 def unknown_route(event: APIGatewayProxyEvent) -> Response[str]:
-    """A path of this API's /api with another method: 405 naming its methods. Any other path under /api
-    (the catch-all route brings it here): 501, naming what flowport offers instead."""
+    """A path of this API's /api with another method: 405 naming its methods; with its own method but a
+    value its route refuses, 404 as on flowport's routes. Any other path under /api (the catch-all route
+    brings it here): 501, naming what flowport offers instead."""
     allowed = allowed_methods(event.resource)
     method = event.http_method.upper()
     if allowed and method not in allowed:
         return error_response(
             MethodNotAllowed(f"{event.resource} answers {', '.join(allowed)}, not {method}", allow=allowed)
         )
+    if allowed:
+        # One of this API's paths and methods, whose values no route takes (an id of other characters).
+        return error_response(RouteNotFound(f"No such route: {event.path}; see /openapi.json"))
     below_api = event.path.removeprefix(API_PREFIX) if event.path.startswith(API_PREFIX + "/") else event.path
     return error_response(
         NotImplementedByFlowport(

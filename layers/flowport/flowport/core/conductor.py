@@ -406,8 +406,10 @@ def hits_page(
 
 
 def error_of(status: int, code: str, message: str) -> ConductorError:
-    # Conductor's clients retry what the server says is retryable: flowport's 429 and 5xx answers are.
-    return ConductorError(status=status, code=code, message=message, retryable=status == 429 or status >= 500)
+    # Conductor's clients retry what the server says is retryable: flowport's 429 and 5xx answers are,
+    # but for 501, which no retry changes.
+    retryable = status == 429 or (status >= 500 and status != 501)
+    return ConductorError(status=status, code=code, message=message, retryable=retryable)
 
 
 # Endpoints of Conductor's API that flowport cannot honour: each answers 501 naming what to do instead.

@@ -70,6 +70,15 @@ def _responses(ok: int, description: str, model: type | None = None) -> dict[int
     return answers
 
 
+def _token_responses() -> dict[int, Any]:
+    """The token exchange has no credential for API Gateway to refuse: its 401 (a keySecret that is not
+    a flowport API key) is the function's own, Conductor's document."""
+    answers = _responses(200, "The token", conductor.TokenResponse)
+    answers.pop(403)
+    answers[401] = answers[400]
+    return answers
+
+
 def _text(value: str, status: int = 200) -> Response[str]:
     return Response(status_code=status, content_type=TEXT, body=value)
 
@@ -90,7 +99,7 @@ def _start(command: StartCommand) -> Response[str]:
     description="`keySecret` is a flowport API key (fpk_...); the token is that same key, which every "
     "later call sends as `X-Authorization` and the authorizer checks there as any credential. `keyId` is "
     "not checked: flowport finds a key by its secret alone.",
-    responses=_responses(200, "The token", conductor.TokenResponse),
+    responses=_token_responses(),
     tags=TAG,
     operation_id="conductorToken",
 )
