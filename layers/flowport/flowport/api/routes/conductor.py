@@ -58,15 +58,15 @@ Size = Annotated[int, Query(ge=1, le=conductor.MAX_HITS, description="Most hits 
 
 def _responses(ok: int, description: str, model: type | None = None) -> dict[int, Any]:
     content = {"application/json": {"model": model}} if model else {TEXT: {"schema": {"type": "string"}}}
-    error = {
-        "description": "Conductor's error document",
-        "content": {"application/json": {"model": conductor.ConductorError}},
-    }
+    error_content: dict[str, Any] = {"application/json": {"model": conductor.ConductorError}}
+    error = {"description": "Conductor's error document", "content": error_content}
     answers: dict[int, Any] = {ok: {"description": description, "content": content}}
     answers.update(dict.fromkeys((400, 404, 409, 422, 501, 503), error))
     # A missing credential or a route the caller's scopes do not allow is API Gateway's own answer
-    # (template.yaml GatewayResponses): a problem document there as on every other route.
-    answers.update(problem_responses(401, 403))
+    # (template.yaml GatewayResponses), a problem document as on every other route; what the function
+    # itself refuses (a workflow's scope or kind of credential) is Conductor's document.
+    for status, entry in problem_responses(401, 403).items():
+        answers[status] = {**entry, "content": {**entry.get("content", {}), **error_content}}
     return answers
 
 
@@ -74,8 +74,8 @@ def _token_responses() -> dict[int, Any]:
     """The token exchange has no credential for API Gateway to refuse: its 401 (a keySecret that is not
     a flowport API key) is the function's own, Conductor's document."""
     answers = _responses(200, "The token", conductor.TokenResponse)
-    answers.pop(403)
-    answers[401] = answers[400]
+    del answers[403]
+    answers[401] = {**answers[400], "description": "keySecret is not a flowport API key"}
     return answers
 
 
