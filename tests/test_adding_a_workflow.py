@@ -176,7 +176,14 @@ def test_a_workflow_or_version_is_its_folder_and_one_block(
     execution = f"{machine.arn.replace(':stateMachine:', ':execution:')}:an-execution"
     assert machine.arn.endswith(f":stateMachine:flowport-local-{addition.workflow}-v{addition.version}")
     assert allows(function_statements(after, "StartFunction"), Call("states:StartExecution", machine.arn))
-    for function in ("StartFunction", "StatusFunction", "StreamFunction", "CancelFunction", "SyncFunction"):
+    for function in (
+        "StartFunction",
+        "StatusFunction",
+        "StreamFunction",
+        "CancelFunction",
+        "ConductorFunction",
+        "SyncFunction",
+    ):
         action = EXECUTION_ACTION.get(function, "states:DescribeExecution")
         assert allows(function_statements(after, function), Call(action, execution))
     (rule,) = stack.functions["SyncFunction"].rules

@@ -51,7 +51,7 @@ from tests.template_checks import EXECUTIONS, STATE_MACHINES, as_list
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = load_template(ROOT / "template.yaml")
-API_FUNCTIONS = ("StartFunction", "StatusFunction", "StreamFunction", "CancelFunction")
+API_FUNCTIONS = ("StartFunction", "StatusFunction", "StreamFunction", "CancelFunction", "ConductorFunction")
 # The functions whose calls the scenario below records: the API's, the admin routes' and the sync function.
 CALLING = (*API_FUNCTIONS, "AdminFunction", "SyncFunction", "AuthorizerFunction", "ReconcileFunction")
 CallsMade = dict[str, set[Call]]
@@ -115,6 +115,7 @@ def calls_made(stack: Stack) -> CallsMade:
             api.retry(first["executionId"], headers={"Idempotency-Key": "iam", "X-On-Conflict": "FAIL"})
             api.rerun(first["executionId"])
             _authorize_with_a_key_and_a_password(cloud)
+            _drive_conductor(api)
             # Delivers what the local EventBridge still holds; the sync function is invoked by hand below.
             cloud.close()
             second = api.start(body=slow).json()
@@ -150,6 +151,49 @@ def _manage_principals(api: Api) -> None:
     api.call(admin_event("PUT", "/admin/principals/{principalId}/password", principal, password))
     api.call(admin_event("DELETE", "/admin/keys/{keyId}", {"keyId": key["keyId"]}))
     api.call(admin_event("DELETE", "/admin/principals/{principalId}", principal))
+
+
+def _conductor(
+    api: Api,
+    method: str,
+    resource: str,
+    path_parameters: dict[str, str] | None = None,
+    *,
+    query: dict[str, str] | None = None,
+    body: str | None = None,
+) -> Any:
+    """A request to Conductor's /api, from events/conductor-start.json on another route."""
+    event = load_event("conductor-start")
+    event.update(httpMethod=method, resource=resource, path=resource)
+    event["requestContext"].update(httpMethod=method, resourcePath=resource)
+    return api.call(
+        with_request(
+            event, path_parameters=path_parameters, query=query, body=body, keep_body=body is not None
+        )
+    )
+
+
+def _drive_conductor(api: Api) -> None:
+    """Every Conductor route the conductor function serves: both starts (one keyed, twice), get with its
+    tasks, status, search, terminate, retry and restart."""
+    keyed = {"idempotencyKey": "iam-conductor", "idempotencyStrategy": "FAIL_ON_RUNNING"}
+    body = json.dumps({"name": "ticket-triage", "input": {**TICKET, "delaySeconds": 60}, **keyed})
+    started = _conductor(api, "POST", "/api/workflow", body=body)
+    assert started.status == 200, started.body
+    workflow = {"workflowId": started.body}
+    assert _conductor(api, "POST", "/api/workflow", body=body).status == 409  # its execution runs
+    by_name = _conductor(
+        api, "POST", "/api/workflow/{workflowId}", {"workflowId": "ticket-triage"}, body=json.dumps(TICKET)
+    )
+    assert by_name.status == 200, by_name.body
+    wait_until(lambda: api.get(started.body).json()["status"] == "RUNNING")
+    assert _conductor(api, "GET", "/api/workflow/{workflowId}", workflow).json()["tasks"]
+    assert _conductor(api, "GET", "/api/workflow/{workflowId}/status", workflow).status == 200
+    search = _conductor(api, "GET", "/api/workflow/search", query={"query": "workflowType = ticket-triage"})
+    assert search.json()["totalHits"] >= 2
+    assert _conductor(api, "DELETE", "/api/workflow/{workflowId}", workflow).status == 204
+    assert _conductor(api, "POST", "/api/workflow/{workflowId}/retry", workflow).status == 204
+    assert _conductor(api, "POST", "/api/workflow/{workflowId}/restart", workflow).status == 200
 
 
 def _authorize_with_a_key_and_a_password(cloud: LocalCloud) -> None:

@@ -89,12 +89,25 @@ def test_every_path_sends_the_methods_it_lacks_to_one_function_that_answers_405(
             any_functions[route.path] = function.logical_id
         else:
             explicit.setdefault(route.path, set()).add(route.method)
+    # Conductor's /api has one more: a greedy path, for every endpoint of Conductor's that flowport lacks
+    # (a 501 naming the alternative), which is reached only where no other path matches.
+    assert any_functions.pop(CONDUCTOR_CATCH_ALL) == "ConductorFunction"
     assert set(any_functions) == set(explicit)
     # Read-only, it only answers 405 there; but for the admin paths, answered by the function that serves
-    # them (only admins reach them at all: flowport.core.policy).
+    # them (only admins reach them at all: flowport.core.policy), and for Conductor's, whose 405 is in
+    # Conductor's error document.
     for path, function in any_functions.items():
-        assert function == ("AdminFunction" if path.startswith("/admin/") else "StatusFunction"), path
+        assert function == _answers_405(path), path
     assert {path: set(methods) for path, methods in methods_by_path().items()} == explicit
+
+
+CONDUCTOR_CATCH_ALL = "/api/{proxy+}"
+
+
+def _answers_405(path: str) -> str:
+    if path.startswith("/admin/"):
+        return "AdminFunction"
+    return "ConductorFunction" if path.startswith("/api/") else "StatusFunction"
 
 
 def _states_resources(function: str, actions: frozenset[str]) -> list[Any]:
@@ -418,5 +431,10 @@ def test_no_route_starts_reads_or_cancels_without_the_authorizer():
                 public.append((logical_id, properties["Method"].upper(), properties["Path"]))
     assert public
     for function, method, path in public:
+        if function == "ConductorFunction":
+            # Conductor's token exchange is called before there is a token (its SDK sends none); it only
+            # checks the key's form and hands it back, to be checked by the authorizer on every call.
+            assert method == "ANY" or (method, path) == ("POST", "/api/token"), (function, method, path)
+            continue
         assert method == "ANY" or path == "/openapi.json", (function, method, path)
         assert function == "StatusFunction", (function, method, path)  # the read-only one

@@ -55,6 +55,8 @@ def test_a_scoped_key_is_allowed_only_its_workflows_routes(cloud: LocalCloud):
         "Allow": {
             f"{ARN_PREFIX}/POST/workflows/ticket-triage/executions",
             f"{ARN_PREFIX}/GET/workflows/ticket-triage/start",
+            f"{ARN_PREFIX}/POST/api/workflow/ticket-triage",
+            f"{ARN_PREFIX}/POST/api/workflow",
         }
     }
 
@@ -122,7 +124,12 @@ def test_the_retry_action_allows_retry_and_rerun_of_any_execution(cloud: LocalCl
         cloud, {"X-API-Key": issue_key(new_principal(workflows=["ticket-triage"], actions=["retry"])).secret}
     )
     assert statements(answer) == {
-        "Allow": {f"{ARN_PREFIX}/POST/executions/*/retry", f"{ARN_PREFIX}/POST/executions/*/rerun"}
+        "Allow": {
+            f"{ARN_PREFIX}/POST/executions/*/retry",
+            f"{ARN_PREFIX}/POST/executions/*/rerun",
+            f"{ARN_PREFIX}/POST/api/workflow/*/retry",
+            f"{ARN_PREFIX}/POST/api/workflow/*/restart",
+        }
     }
 
 

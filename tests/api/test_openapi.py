@@ -70,6 +70,9 @@ def test_the_security_schemes_and_each_operations_requirement_are_declared(api: 
     assert "security" not in document  # no requirement for the whole API: /openapi.json is public
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
+            if path == "/api/token":  # Conductor's exchange, called before there is a token
+                assert "security" not in operation
+                continue
             if path == "/openapi.json":
                 assert "security" not in operation
                 assert "401" not in operation["responses"]

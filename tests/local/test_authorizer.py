@@ -211,7 +211,14 @@ def test_every_route_but_the_public_ones_has_the_templates_authorizer(stack: Sta
         for route, function in stack.routes.items()
         if route.method == "ANY" and function.logical_id == "StatusFunction"
     }
-    assert public == {ApiRoute("GET", "/openapi.json"), *status_405s}
+    # Conductor's: its 405s and 501s, and its token exchange, called before there is a token.
+    conductor = {
+        route
+        for route, function in stack.routes.items()
+        if function.logical_id == "ConductorFunction"
+        and (route.method == "ANY" or route.path == "/api/token")
+    }
+    assert public == {ApiRoute("GET", "/openapi.json"), *status_405s, *conductor}
     (authorizer,) = set(stack.route_authorizers.values())
     assert authorizer.function_arn == stack.functions["AuthorizerFunction"].arn
     assert authorizer.reauthorize_seconds == 0  # API Gateway's cache is off: template.yaml says why

@@ -87,3 +87,21 @@ def test_a_malformed_result_is_a_502_problem_as_in_api_gateway():
     response = http_response({"body": "no status code"})
     assert response.status == 502
     assert json.loads(response.body)["code"] == "bad_gateway"
+
+
+def test_a_path_of_its_own_wins_over_a_variable_and_any_path_over_a_greedy_one(stack: Stack):
+    """As API Gateway picks: /api/workflow/search before /api/workflow/{workflowId}, and /api/{proxy+}
+    only for a path no other route has (Conductor's endpoints that flowport lacks)."""
+    gateway = LocalApiGateway(stack)
+    search = gateway.match("GET", "/api/workflow/search")
+    assert search is not None
+    assert (search[0].route.path, search[1]) == ("/api/workflow/search", {})
+    workflow = gateway.match("PUT", "/api/workflow/abc")
+    assert workflow is not None
+    assert (workflow[0].route, workflow[1]) == (
+        ApiRoute("ANY", "/api/workflow/{workflowId}"),
+        {"workflowId": "abc"},
+    )
+    pause = gateway.match("PUT", "/api/workflow/abc/pause")
+    assert pause is not None
+    assert (pause[0].route, pause[1]) == (ApiRoute("ANY", "/api/{proxy+}"), {"proxy": "workflow/abc/pause"})

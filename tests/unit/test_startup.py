@@ -14,7 +14,14 @@ from flowport.startup import init_phase
 
 ROOT = Path(__file__).resolve().parents[2]
 # The functions whose init loads the stack (boto3, pydantic, Powertools, flowport).
-STACK_FUNCTIONS = ("StartFunction", "StatusFunction", "StreamFunction", "CancelFunction", "SyncFunction")
+STACK_FUNCTIONS = (
+    "StartFunction",
+    "StatusFunction",
+    "StreamFunction",
+    "CancelFunction",
+    "ConductorFunction",
+    "SyncFunction",
+)
 
 
 @pytest.fixture

@@ -76,4 +76,14 @@ def admin_app() -> APIGatewayRestResolver:
     return build_app(admin.router)
 
 
-ALL_APPS = (start_app, status_app, cancel_app, stream_app, admin_app)
+@cache
+def conductor_app() -> APIGatewayRestResolver:
+    """Conductor's workflow resource under /api: flowport's own use cases, Conductor's documents."""
+    from flowport.api.conductor import build_conductor_app
+    from flowport.api.routes import conductor
+
+    services.load_use_cases("start", "read", "cancel", "retry", "search")
+    return build_conductor_app(conductor.router)
+
+
+ALL_APPS = (start_app, status_app, cancel_app, stream_app, admin_app, conductor_app)

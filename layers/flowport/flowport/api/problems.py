@@ -38,18 +38,22 @@ def problem_response(error: FlowportError) -> Response[str]:
 
 
 def invalid_parameters(error: RequestValidationError, query_refusals: list[FieldProblem]) -> Response[str]:
+    return problem_response(validation_error(error, query_refusals))
+
+
+def validation_error(error: RequestValidationError, query_refusals: list[FieldProblem]) -> FlowportError:
     """Powertools' validation failed. A query parameter refused as repeated or unknown (flowport.api.query)
     is named for that: a repeated one reaches the validation as a list, "not a valid integer"."""
     if any(detail.get("type") == "json_invalid" for detail in error.errors()):
         # A body Powertools parses for a route's model (the admin routes): not JSON is malformed_json, as
         # for a start; the position is enough, the body itself may hold a password.
-        return problem_response(MalformedJson("The request body is not valid JSON"))
+        return MalformedJson("The request body is not valid JSON")
     refused = {problem.field for problem in query_refusals}
     others = [problem for problem in map(_field_problem, error.errors()) if problem.field not in refused]
     if query_refusals:
-        return problem_response(query.refused(query_refusals, others))
+        return query.refused(query_refusals, others)
     names = ", ".join(map(_named, others))
-    return problem_response(InvalidParameter(f"Invalid request parameter(s): {names}", errors=others))
+    return InvalidParameter(f"Invalid request parameter(s): {names}", errors=others)
 
 
 def undecodable_body(_: UnicodeDecodeError) -> Response[str]:

@@ -114,6 +114,12 @@ class MethodNotAllowed(FlowportError):
         self.headers["Allow"] = ", ".join(allow)
 
 
+class NotImplementedByFlowport(FlowportError):
+    """An endpoint of an API flowport is compatible with (Conductor's) that it cannot honour."""
+
+    status, code, title = 501, "not_implemented", "Not implemented"
+
+
 class NotAcceptable(FlowportError):
     status, code, title = 406, "not_acceptable", "Not acceptable"
 

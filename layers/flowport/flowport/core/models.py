@@ -42,7 +42,7 @@ class ExecutionSource(StrEnum):
     HTTP_GET = "http-get"
 
 
-def _absent_rather_than_null(schema: dict[str, Any]) -> None:
+def absent_rather_than_null(schema: dict[str, Any]) -> None:
     """An API body leaves out a field that has no value (flowport.api.responses): it is never null. So an
     optional field's schema is its type alone, not `anyOf [type, null]`, and it has no default of null."""
     required = set(schema.get("required", ()))
@@ -65,7 +65,7 @@ class ApiModel(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         frozen=True,
-        json_schema_extra=_absent_rather_than_null,
+        json_schema_extra=absent_rather_than_null,
     )
 
 

@@ -20,6 +20,14 @@ READ_ROUTES = (("GET", "/executions"), ("GET", "/executions/*"), ("GET", "/workf
 CANCEL_ROUTES = (("DELETE", "/executions/*"),)
 RETRY_ROUTES = (("POST", "/executions/*/retry"), ("POST", "/executions/*/rerun"))
 ADMIN_ROUTES = (("*", "/admin"), ("*", "/admin/*"))
+# Conductor's workflow resource (flowport.api.routes.conductor), by the same actions. Its start by name
+# is a start route of the workflow; the start whose body names the workflow is allowed to any caller who
+# may start some workflow, and the start function checks the scope for the one named.
+CONDUCTOR_START_ROUTES = (("POST", "/api/workflow/{name}"),)
+CONDUCTOR_START_BY_BODY = ("POST", "/api/workflow")
+CONDUCTOR_READ_ROUTES = (("GET", "/api/workflow/*"),)
+CONDUCTOR_CANCEL_ROUTES = (("DELETE", "/api/workflow/*"),)
+CONDUCTOR_RETRY_ROUTES = (("POST", "/api/workflow/*/retry"), ("POST", "/api/workflow/*/restart"))
 
 
 @dataclass(frozen=True)
@@ -51,13 +59,17 @@ def policy_for(caller: Caller, registry: Registry) -> Policy:
     deny: list[tuple[str, str]] = []
     public = [name for name, workflow in registry.items() if AuthMode.NONE in workflow.auth]
     if caller.anonymous:
-        return Policy(tuple(_start_routes(public)))
+        # Not Conductor's: /api takes no anonymous caller (its clients always send their token).
+        return Policy(tuple(_start_routes(public, conductor=False)))
     scopes = caller.scopes
     if Action.START in scopes.actions and scopes.all_workflows:
         # A wildcard, so that an unknown workflow reaches the function's 404 rather than a 403; the
         # workflows that do not take this kind of credential are denied by name (a Deny wins).
         allow += _start_routes(["*"])
         deny += _start_routes(name for name, w in registry.items() if not accepts(w, caller.mode))
+        if Action.RETRY not in scopes.actions:
+            # The wildcard's POST /api/workflow/* would reach Conductor's retry and restart too.
+            deny += CONDUCTOR_RETRY_ROUTES
     else:
         startable = [
             name
@@ -65,20 +77,26 @@ def policy_for(caller: Caller, registry: Registry) -> Policy:
             if accepts(workflow, caller.mode) and (name in public or scopes.allows(Action.START, name))
         ]
         allow += _start_routes(startable)
+    if allow:
+        allow.append(CONDUCTOR_START_BY_BODY)
     if Action.READ in scopes.actions:
         allow += READ_ROUTES
+        allow += CONDUCTOR_READ_ROUTES
         readable = ["*"] if scopes.all_workflows else caller.readable_workflows(scopes.workflows)
         allow += [("GET", f"/workflows/{name}") for name in readable]
     if Action.CANCEL in scopes.actions:
         allow += CANCEL_ROUTES
+        allow += CONDUCTOR_CANCEL_ROUTES
     if Action.RETRY in scopes.actions:
         # Which executions, and (for a rerun) whether the caller may start their workflow, is the start
         # function's to check: a policy cannot say what an execution id stands for.
         allow += RETRY_ROUTES
+        allow += CONDUCTOR_RETRY_ROUTES
     if Action.ADMIN in scopes.actions:
         allow += ADMIN_ROUTES
     return Policy(tuple(allow), tuple(deny))
 
 
-def _start_routes(names: Iterable[str]) -> list[tuple[str, str]]:
-    return [(method, path.replace("{name}", name)) for name in names for method, path in START_ROUTES]
+def _start_routes(names: Iterable[str], *, conductor: bool = True) -> list[tuple[str, str]]:
+    routes = (*START_ROUTES, *CONDUCTOR_START_ROUTES) if conductor else START_ROUTES
+    return [(method, path.replace("{name}", name)) for name in names for method, path in routes]

@@ -60,7 +60,12 @@ class HttpResponse:
 
 class LocalApiGateway:
     def __init__(self, stack: Stack) -> None:
-        self._routes = [CompiledRoute.of(route, function) for route, function in stack.routes.items()]
+        # API Gateway prefers a path's own resource to one with a variable there (/api/workflow/search
+        # over /api/workflow/{workflowId}), and any resource to a greedy {proxy+}: fewest variables first.
+        self._routes = sorted(
+            (CompiledRoute.of(route, function) for route, function in stack.routes.items()),
+            key=lambda compiled: ("+}" in compiled.route.path, compiled.route.path.count("{")),
+        )
         self._responses = {
             kind: r for api in stack.apis.values() for kind, r in api.gateway_responses.items()
         }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 from flowport.core import idempotency, retry, status
 from flowport.core.admission import Hold
@@ -38,7 +38,7 @@ from flowport.settings import Settings
 from flowport.usecases.admission import Admission
 from flowport.usecases.start import MAX_KEY_ATTEMPTS, StartCommand, Started, StartExecution
 
-LATEST = "latest"
+LATEST: Final = "latest"
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ def key_and_strategy(
     return key, on_conflict
 
 
-def _body(request: Request) -> bytes:
+def request_body(request: Request) -> bytes:
     body = request.body or ""
     if request.resolved_event.is_base64_encoded:
         try:
@@ -163,7 +163,9 @@ def _start(
             )
         workflow_input = inputs.input_from_query(workflow, request.query_parameters or {})
     else:
-        workflow_input = inputs.input_from_body(workflow, _body(request), request.headers.get("content-type"))
+        workflow_input = inputs.input_from_body(
+            workflow, request_body(request), request.headers.get("content-type")
+        )
     command = StartCommand(
         workflow=name,
         version=options.version,
