@@ -94,8 +94,8 @@ def test_every_path_sends_the_methods_it_lacks_to_one_function_that_answers_405(
     assert any_functions.pop(CONDUCTOR_CATCH_ALL) == "ConductorFunction"
     assert set(any_functions) == set(explicit)
     # Read-only, it only answers 405 there; but for the admin paths, answered by the function that serves
-    # them (only admins reach them at all: flowport.core.policy), and for Conductor's, whose 405 is in
-    # Conductor's error document.
+    # them (only admins reach them at all: flowport.core.policy), for Conductor's, whose 405 is in
+    # Conductor's error document, and for the console's, whose function serves nothing else.
     for path, function in any_functions.items():
         assert function == _answers_405(path), path
     assert {path: set(methods) for path, methods in methods_by_path().items()} == explicit
@@ -107,6 +107,8 @@ CONDUCTOR_CATCH_ALL = "/api/{proxy+}"
 def _answers_405(path: str) -> str:
     if path.startswith("/admin/"):
         return "AdminFunction"
+    if path.startswith("/console"):
+        return "ConsoleFunction"
     return "ConductorFunction" if path.startswith("/api/") else "StatusFunction"
 
 
@@ -416,8 +418,9 @@ def test_api_gateways_own_auth_answers_are_the_problem_documents_of_the_function
 
 
 def test_no_route_starts_reads_or_cancels_without_the_authorizer():
-    """Only the OpenAPI document and the ANY methods (which answer 405 and nothing else) skip it; a
-    public workflow's start still goes through it (the authorizer lets credential-less callers in)."""
+    """Only the OpenAPI document, the console's files and the ANY methods (which answer 405 and nothing
+    else) skip it; a public workflow's start still goes through it (the authorizer lets credential-less
+    callers in)."""
     template = load_template(ROOT / "template.yaml")
     api = template["Resources"]["FlowportApi"]["Properties"]
     assert api["Auth"]["DefaultAuthorizer"] in api["Auth"]["Authorizers"]
@@ -435,6 +438,9 @@ def test_no_route_starts_reads_or_cancels_without_the_authorizer():
             # Conductor's token exchange is called before there is a token (its SDK sends none); it only
             # checks the key's form and hands it back, to be checked by the authorizer on every call.
             assert method == "ANY" or (method, path) == ("POST", "/api/token"), (function, method, path)
+            continue
+        if function == "ConsoleFunction":  # static files, which call the API with the user's key
+            assert path in ("/console", "/console/{asset}"), (function, method, path)
             continue
         assert method == "ANY" or path == "/openapi.json", (function, method, path)
         assert function == "StatusFunction", (function, method, path)  # the read-only one

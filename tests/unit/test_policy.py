@@ -14,6 +14,7 @@ from flowport.core.policy import (
     CONDUCTOR_START_BY_BODY,
     READ_ROUTES,
     RETRY_ROUTES,
+    WHO_AM_I,
     policy_for,
 )
 from flowport.core.registry import Registry, Workflow
@@ -53,18 +54,20 @@ def test_an_admin_may_call_everything_and_an_unknown_workflow_reaches_the_functi
         *READ_ROUTES,
         *CONDUCTOR_READ_ROUTES,
         ("GET", "/workflows/*"),
+        ("GET", "/workflows/*/graph"),
         *CANCEL_ROUTES,
         *CONDUCTOR_CANCEL_ROUTES,
         *RETRY_ROUTES,
         *CONDUCTOR_RETRY_ROUTES,
         *ADMIN_ROUTES,
+        WHO_AM_I,
     }
     assert policy.deny == ()
 
 
 def test_a_wildcard_starter_with_a_password_is_denied_the_key_only_workflows():
     policy = policy_for(caller(mode=AuthMode.BASIC, actions=(Action.START,)), REGISTRY)
-    assert set(policy.allow) == {*starts("*"), CONDUCTOR_START_BY_BODY}
+    assert set(policy.allow) == {*starts("*"), CONDUCTOR_START_BY_BODY, WHO_AM_I}
     # Conductor's start wildcard, POST /api/workflow/*, would reach its retry and restart: denied too.
     assert set(policy.deny) == {*starts("keyed"), *CONDUCTOR_RETRY_ROUTES}
 
@@ -79,6 +82,8 @@ def test_a_scoped_caller_gets_its_workflows_and_the_public_ones():
         *READ_ROUTES,
         *CONDUCTOR_READ_ROUTES,
         ("GET", "/workflows/keyed"),
+        ("GET", "/workflows/keyed/graph"),
+        WHO_AM_I,
     }
     basic = policy_for(
         caller(workflows=("keyed", "either"), actions=(Action.START,), mode=AuthMode.BASIC), REGISTRY
@@ -87,6 +92,7 @@ def test_a_scoped_caller_gets_its_workflows_and_the_public_ones():
         *starts("either"),
         *starts("open-door"),
         CONDUCTOR_START_BY_BODY,
+        WHO_AM_I,
     }  # keyed: keys
 
 
@@ -99,7 +105,11 @@ def test_a_caller_without_routes_of_its_own_is_allowed_nothing():
     # A password, and the start of a workflow that takes API keys only.
     starter = caller(workflows=("keyed",), actions=(Action.START,), mode=AuthMode.BASIC)
     # Public starts only.
-    assert set(policy_for(starter, REGISTRY).allow) == {*starts("open-door"), CONDUCTOR_START_BY_BODY}
+    assert set(policy_for(starter, REGISTRY).allow) == {
+        *starts("open-door"),
+        CONDUCTOR_START_BY_BODY,
+        WHO_AM_I,
+    }
     nothing = policy_for(starter, Registry({"keyed": workflow("keyed")}, Path(".")))
     assert nothing.allow == nothing.deny == ()
 
@@ -111,5 +121,6 @@ def test_the_retry_action_allows_retry_and_rerun_of_any_execution_its_function_t
         *CONDUCTOR_RETRY_ROUTES,
         *starts("open-door"),
         CONDUCTOR_START_BY_BODY,
+        WHO_AM_I,
     }
     assert set(RETRY_ROUTES) == {("POST", "/executions/*/retry"), ("POST", "/executions/*/rerun")}

@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # Where the WorkflowsLayer puts `statemachines/` inside a Lambda container.
 LAMBDA_WORKFLOWS_PATH = Path("/opt/python")
+# A function's code folder, as Lambda (and local mode) say in LAMBDA_TASK_ROOT; the console's files in it.
+LAMBDA_TASK_ROOT = Path("/var/task")
+CONSOLE_ASSETS = "assets"
 
 
 ENVIRONMENT_PREFIX = "FLOWPORT_"
@@ -32,6 +35,11 @@ class Settings(BaseModel):
         description="ARN of a state machine without its `<workflow>-v<version>` suffix",
     )
     workflows_path: Path = Field(default=LAMBDA_WORKFLOWS_PATH, description="Folder of workflow folders")
+    console_path: Path = Field(
+        default=LAMBDA_TASK_ROOT / CONSOLE_ASSETS,
+        description="Folder of the web console's files: the console function's assets/ (functions/console) "
+        "unless set",
+    )
     start_lease_seconds: int = Field(
         default=30, gt=0, description="How long a keyed start may take before another request takes it over"
     )
@@ -108,14 +116,15 @@ class Settings(BaseModel):
         """The settings whose variables are set; SettingsError names each variable that is missing or
         whose value does not fit its setting."""
         variables = {name.upper(): value for name, value in environ.items()}
+        values: dict[str, object] = {
+            name: variables[variable]
+            for name in cls.model_fields
+            if (variable := ENVIRONMENT_PREFIX + name.upper()) in variables
+        }
+        if "LAMBDA_TASK_ROOT" in variables:  # Lambda's own variable
+            values.setdefault("console_path", Path(variables["LAMBDA_TASK_ROOT"]) / CONSOLE_ASSETS)
         try:
-            return cls.model_validate(
-                {
-                    name: variables[variable]
-                    for name in cls.model_fields
-                    if (variable := ENVIRONMENT_PREFIX + name.upper()) in variables
-                }
-            )
+            return cls.model_validate(values)
         except ValidationError as error:
             raise SettingsError.from_validation(error) from None
 

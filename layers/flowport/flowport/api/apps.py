@@ -46,10 +46,10 @@ def start_app() -> APIGatewayRestResolver:
 
 @cache
 def status_app() -> APIGatewayRestResolver:
-    from flowport.api.routes import docs, history, search, status, workflows
+    from flowport.api.routes import docs, history, me, search, status, workflows
 
     services.load_use_cases("read", "search", "workflows")
-    return build_app(status.router, history.router, search.router, workflows.router, docs.router)
+    return build_app(status.router, history.router, search.router, workflows.router, me.router, docs.router)
 
 
 @cache
@@ -86,4 +86,12 @@ def conductor_app() -> APIGatewayRestResolver:
     return build_conductor_app(conductor.router)
 
 
-ALL_APPS = (start_app, status_app, cancel_app, stream_app, admin_app, conductor_app)
+@cache
+def console_app() -> APIGatewayRestResolver:
+    """The web console's static files (flowport.api.routes.console)."""
+    from flowport.api.routes import console
+
+    return build_app(console.router)
+
+
+ALL_APPS = (start_app, status_app, cancel_app, stream_app, admin_app, conductor_app, console_app)

@@ -97,6 +97,10 @@ def execution_not_found(execution_id: str) -> ExecutionNotFound:
     return ExecutionNotFound(f"No execution '{execution_id}' (unknown, or deleted after its retention)")
 
 
+class ConsoleFileNotFound(NotFound):
+    code, title = "console_file_not_found", "Unknown console file"
+
+
 class PrincipalNotFound(NotFound):
     code, title = "principal_not_found", "Unknown principal"
 

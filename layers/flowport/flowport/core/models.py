@@ -403,3 +403,44 @@ class WorkflowList(ApiModel):
     model_config = _BUILT_ON_FIRST_USE
 
     workflows: list[WorkflowView] = Field(description="Every workflow, sorted by name")
+
+
+class GraphNode(ApiModel):
+    """One state of a workflow's definition, nested states included."""
+
+    model_config = _BUILT_ON_FIRST_USE
+
+    name: str = Field(description="The state's name, unique in its definition")
+    type: str = Field(description="Task, Choice, Parallel, Map, Wait, Pass, Succeed or Fail")
+    parent: str | None = Field(default=None, description="The Map or Parallel state it runs inside")
+    branch: int | None = Field(default=None, description="Which of its Parallel parent's branches, from 0")
+    start: bool = Field(description="Whether its (sub-)machine starts with it")
+    end: bool = Field(description="Whether its (sub-)machine can end with it")
+    retries: bool = Field(description="Whether it retries failed attempts (a Retry)")
+    resource: str | None = Field(
+        default=None, description="What a Task calls, as `service:action` (no ARNs, no parameters)"
+    )
+    comment: str | None = Field(default=None, description="The definition's comment on it")
+
+
+class GraphEdge(ApiModel):
+    model_config = _BUILT_ON_FIRST_USE
+
+    from_: str = Field(alias="from", description="The state the transition leaves")
+    to: str = Field(description="The state it enters")
+    kind: Literal["next", "choice", "default", "catch"] = Field(
+        description="next: Next; choice: a Choice rule; default: a Choice's Default; catch: a Catch"
+    )
+    label: str | None = Field(default=None, description="A choice rule in short, or the errors a catch takes")
+
+
+class WorkflowGraph(ApiModel):
+    """A workflow version's definition as a graph: its states and their transitions."""
+
+    model_config = _BUILT_ON_FIRST_USE
+
+    workflow: str
+    version: int
+    start_at: str = Field(description="The state the execution starts in")
+    nodes: list[GraphNode] = Field(description="Every state, outer before inner, in definition order")
+    edges: list[GraphEdge] = Field(description="Every transition, inside Maps and Parallels too")

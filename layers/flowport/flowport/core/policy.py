@@ -20,6 +20,7 @@ READ_ROUTES = (("GET", "/executions"), ("GET", "/executions/*"), ("GET", "/workf
 CANCEL_ROUTES = (("DELETE", "/executions/*"),)
 RETRY_ROUTES = (("POST", "/executions/*/retry"), ("POST", "/executions/*/rerun"))
 ADMIN_ROUTES = (("*", "/admin"), ("*", "/admin/*"))
+WHO_AM_I = ("GET", "/me")  # any caller with credentials
 # Conductor's workflow resource (flowport.api.routes.conductor), by the same actions. Its start by name
 # is a start route of the workflow; the start whose body names the workflow is allowed to any caller who
 # may start some workflow, and the start function checks the scope for the one named.
@@ -83,7 +84,7 @@ def policy_for(caller: Caller, registry: Registry) -> Policy:
         allow += READ_ROUTES
         allow += CONDUCTOR_READ_ROUTES
         readable = ["*"] if scopes.all_workflows else caller.readable_workflows(scopes.workflows)
-        allow += [("GET", f"/workflows/{name}") for name in readable]
+        allow += [("GET", f"/workflows/{name}{part}") for name in readable for part in ("", "/graph")]
     if Action.CANCEL in scopes.actions:
         allow += CANCEL_ROUTES
         allow += CONDUCTOR_CANCEL_ROUTES
@@ -94,6 +95,8 @@ def policy_for(caller: Caller, registry: Registry) -> Policy:
         allow += CONDUCTOR_RETRY_ROUTES
     if Action.ADMIN in scopes.actions:
         allow += ADMIN_ROUTES
+    if allow:  # a caller allowed anything may ask what it is allowed (the console does)
+        allow.append(WHO_AM_I)
     return Policy(tuple(allow), tuple(deny))
 
 

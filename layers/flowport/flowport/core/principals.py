@@ -66,3 +66,13 @@ class NewPassword(ApiModel):
 
     username: Username
     password: Annotated[str, StringConstraints(min_length=12, max_length=1024)]
+
+
+class CallerView(ApiModel):
+    """GET /me: the principal a credential stands for and what it may do, so that a client (the console)
+    offers only what it may do."""
+
+    principal_id: str
+    name: str
+    auth_mode: str = Field(description='How this request authenticated: "apiKey" or "basic"')
+    scopes: Scopes

@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flowport.core import admission
+from flowport.core.graph import graph_of
 from flowport.core.identity import Caller
+from flowport.core.models import WorkflowGraph
 from flowport.core.ports import SlotStore, WorkflowQueue
 from flowport.core.registry import Registry, Workflow
 from flowport.settings import Settings
@@ -41,3 +43,9 @@ class ReadWorkflows:
             self._slots.read(workflow.name).running,
             self._queue.length(workflow.name),
         )
+
+    def graph(self, name: str, version: int | None, caller: Caller) -> WorkflowGraph:
+        """A version's definition as a graph (the latest without one); no AWS call."""
+        workflow = self._registry.find(name, caller)
+        resolved = workflow.resolve_version(version)
+        return graph_of(workflow.name, resolved, self._registry.definition(workflow, resolved))

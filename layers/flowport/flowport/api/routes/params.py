@@ -8,6 +8,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from flowport.core import tokens
 
+WorkflowName = Annotated[str, Path(min_length=1, max_length=63, description="The workflow's name")]
+Version = Annotated[int | None, Query(ge=1, le=1_000_000, description="Workflow version; latest if absent")]
+
 ExecutionIdPath = Annotated[
     str,
     Path(

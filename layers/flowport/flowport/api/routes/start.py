@@ -8,7 +8,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.event_handler.request import Request
 from pydantic import BeforeValidator, StringConstraints
 
@@ -19,6 +19,7 @@ from flowport.api.paths import with_links
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.responses import json_body
+from flowport.api.routes.params import Version, WorkflowName
 from flowport.api.security import ANY_CREDENTIAL, START_AUTH_NOTE
 from flowport.core import idempotency, inputs
 from flowport.core.errors import BadRequest, MethodNotAllowed
@@ -29,8 +30,6 @@ from flowport.usecases.start import StartCommand, Started
 
 router = Router()
 
-WorkflowName = Annotated[str, Path(min_length=1, max_length=63, description="The workflow's name")]
-Version = Annotated[int | None, Query(ge=1, le=1_000_000, description="Workflow version; latest if absent")]
 CorrelationId = Annotated[
     str | None,
     Query(alias="correlationId", min_length=1, max_length=128, description="Your id, to find executions by"),

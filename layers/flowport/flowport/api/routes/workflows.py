@@ -5,11 +5,8 @@ Disabled workflows are listed too, with `enabled: false`, so a caller can tell "
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.request import Request
 
 from flowport import services
@@ -18,16 +15,15 @@ from flowport.api.paths import api_base
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.responses import json_response
+from flowport.api.routes.params import Version, WorkflowName
 from flowport.api.security import ANY_CREDENTIAL
 from flowport.core.admission import limit_of
 from flowport.core.identity import Caller
-from flowport.core.models import WorkflowLinks, WorkflowList, WorkflowLoad, WorkflowView
+from flowport.core.models import WorkflowGraph, WorkflowLinks, WorkflowList, WorkflowLoad, WorkflowView
 from flowport.core.registry import Registry, Workflow
 from flowport.settings import get_settings
 
 router = Router()
-
-WorkflowName = Annotated[str, Path(min_length=1, max_length=63, description="The workflow's name")]
 
 
 def workflow_view(workflow: Workflow, limit: int | None, base: str = "") -> WorkflowView:
@@ -104,3 +100,22 @@ def get_workflow(name: WorkflowName, request: Request, caller: CallerOf) -> Resp
     load = services.read_workflows().load(name, caller)
     view = workflow_view(load.workflow, load.limit, api_base(request))
     return json_response(WorkflowLoad(**view.model_dump(), running=load.running, queued=load.queued))
+
+
+@router.get(
+    "/workflows/<name>/graph",
+    summary="Get a workflow version's definition as a graph",
+    description="Its states (nested ones name the Map or Parallel they run in) and transitions (Next, "
+    "Choice rules and Default, Catch), as drawn by the console; what Tasks call is named by service and "
+    "action only.",
+    responses={
+        200: {"description": "The graph", "content": {"application/json": {"model": WorkflowGraph}}},
+        **problem_responses(400, 401, 403, 404),
+    },
+    tags=["workflows"],
+    operation_id="getWorkflowGraph",
+    security=ANY_CREDENTIAL,
+)
+@takes_query()
+def get_workflow_graph(name: WorkflowName, caller: CallerOf, version: Version = None) -> Response[str]:
+    return json_response(services.read_workflows().graph(name, version, caller))
