@@ -127,6 +127,7 @@ def run_dev(
         key, key_file = dev_admin_key(state_dir or DEFAULT_DIRECTORY)
         print(f"flowport local API on {server.url}  (embedded moto; Ctrl-C stops)")
         print(f"dev admin key (every scope; also in {key_file}): {key}")
+        print(f"console: {server.url}/console  (sign in with that key)")
         print("\n".join(banner(registry, stack)))
         for gap in local_gaps(stack):
             print(f"warning: {gap}")

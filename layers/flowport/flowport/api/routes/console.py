@@ -41,7 +41,7 @@ _HTML = {"text/html": {"schema": {"type": "string"}}}
 @takes_query()
 def open_console(request: Request) -> Response[str]:
     location = f"{api_base(request)}/console/{INDEX}"
-    return Response(status_code=308, headers={**SECURITY_HEADERS, "Location": location})
+    return Response(status_code=308, body="", headers={**SECURITY_HEADERS, "Location": location})
 
 
 @router.get(
@@ -64,5 +64,5 @@ def get_console_file(asset: AssetName, if_none_match: IfNoneMatch = None) -> Res
         raise ConsoleFileNotFound(f"The console has no file '{asset}'")
     headers = {**SECURITY_HEADERS, "ETag": found.etag}
     if not_modified(found, if_none_match):
-        return Response(status_code=304, headers=headers)
+        return Response(status_code=304, body="", headers=headers)
     return Response(status_code=200, content_type=found.media_type, body=found.body, headers=headers)
