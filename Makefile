@@ -14,7 +14,7 @@ export PIP_CONFIG_FILE ?= $(CURDIR)/pip.conf
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: help install dev test lint typecheck unit clock-ahead cfn-lint sam-validate checkov fuzz sam-check bench clean
+.PHONY: help install browser dev test lint typecheck unit clock-ahead cfn-lint sam-validate checkov fuzz sam-check bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,10 +44,21 @@ typecheck: install
 cfn-lint: install
 	$(BIN)/cfn-lint template.yaml
 
+# The console's browser tests (tests/e2e/test_console_browser.py) drive Debian's chromium through its
+# chromium-driver: no browser is downloaded. Installed here when missing, where apt-get runs as root (CI,
+# the development machines); anywhere else those tests skip, saying how to get a browser.
+browser:  ## Install chromium and chromium-driver with apt-get if they are missing (as root)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver for the browser tests (apt-get)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } \
+			>/dev/null 2>&1 || echo "apt-get could not install them: the browser tests will skip"; \
+	else echo "no chromium and chromedriver, and no apt-get as root: the browser tests will skip"; fi
+
 # Most test time is waiting on executions in moto's background threads, so two workers halve it.
 PYTEST_WORKERS ?= 2
 
-unit: install
+unit: install browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 # The tests that build events, records and expiries, again with the wall clock ten years ahead

@@ -137,6 +137,16 @@ def test_schema_failures_list_every_field():
     assert fields == ["", "/subject", "/tier"]
 
 
+def test_a_missing_required_property_is_pointed_at_where_it_belongs():
+    with pytest.raises(InputValidationFailed) as raised:
+        inputs.validate_input(TYPED, {"count": 1})
+    problems = {problem.field: problem.message for problem in raised.value.extensions["errors"]}
+    assert problems == {
+        "/subject": "'subject' is a required property",
+        "/tier": "'tier' is a required property",
+    }
+
+
 def test_query_parameters_are_typed_by_the_schema_and_reserved_ones_dropped():
     query = {"subject": "42", "tier": "pro", "count": "7", "ratio": "0.5", "urgent": "true", "version": "2"}
     assert inputs.input_from_query(TYPED, query) == {

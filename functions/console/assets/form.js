@@ -23,7 +23,7 @@ function fieldFor(name, schema, required) {
   let control;
   let read;
   if (Array.isArray(schema.enum)) {
-    control = h("select", common, required ? null : h("option", { value: "" }, "(not set)"), schema.enum.map((value, index) => h("option", { value: String(index) }, JSON.stringify(value) === `"${value}"` ? value : JSON.stringify(value))));
+    control = h("select", common, h("option", { value: "" }, required ? "(choose one)" : "(not set)"), schema.enum.map((value, index) => h("option", { value: String(index) }, JSON.stringify(value) === `"${value}"` ? value : JSON.stringify(value))));
     read = () => (control.value === "" ? [false] : [true, schema.enum[Number(control.value)]]);
   } else if (types.length === 1 && types[0] === "boolean") {
     control = h("select", common, required ? null : h("option", { value: "" }, "(not set)"), h("option", { value: "true" }, "true"), h("option", { value: "false" }, "false"));

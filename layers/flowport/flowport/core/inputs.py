@@ -191,7 +191,7 @@ def validate_input(workflow: Workflow, workflow_input: dict[str, Any]) -> None:
         return
     validator = workflow.input_validator
     problems = [
-        FieldProblem(field=_pointer(error.absolute_path), message=_message(error))
+        FieldProblem(field=_pointer([*error.absolute_path, *_missing(error)]), message=_message(error))
         for error in sorted(validator.iter_errors(workflow_input), key=lambda e: list(map(str, e.path)))
     ]
     if problems:
@@ -217,6 +217,14 @@ def _message(error: Any) -> str:
         )
     description = error.schema.get("description") if isinstance(error.schema, dict) else None
     return f"{message}: {description}" if isinstance(description, str) and description else message
+
+
+def _missing(error: Any) -> list[str]:
+    """A missing required property is pointed at where it belongs (/subject), not at the object that lacks
+    it, so that a form shows the refusal next to that field."""
+    if error.validator != "required" or not isinstance(error.validator_value, list):
+        return []
+    return [name for name in error.validator_value if error.message == f"{name!r} is a required property"][:1]
 
 
 def _pointer(path: Any) -> str:

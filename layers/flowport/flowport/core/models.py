@@ -208,7 +208,10 @@ class CancelResult(ApiModel):
 
 
 class FieldProblem(ApiModel):
-    field: str = Field(description="JSON Pointer to the failing part of the input ('' for the whole input)")
+    field: str = Field(
+        description="JSON Pointer to the failing part of the input ('' for the whole input); for a missing "
+        "required property, where it belongs"
+    )
     message: str
 
 
