@@ -137,5 +137,8 @@ export function pause(milliseconds, signal) {
 export function allows(caller, action, workflow) {
   if (!caller) return false;
   const { actions, workflows } = caller.scopes;
-  return actions.includes(action) && (workflow === undefined || workflows.includes("*") || workflows.includes(workflow));
+  return (
+    actions.includes(action) &&
+    (workflow === undefined || workflows.includes("*") || workflows.includes(workflow))
+  );
 }

@@ -2,7 +2,19 @@
 // execution live. A single page routed by the URL's fragment (#/workflows, #/executions/<id>), on the
 // public API only (api.js).
 
-import { ApiError, CONFLICT_STRATEGIES, LIVE, STATUSES, allows, call, follow, get, key, pause, query } from "./api.js";
+import {
+  ApiError,
+  CONFLICT_STRATEGIES,
+  LIVE,
+  STATUSES,
+  allows,
+  call,
+  follow,
+  get,
+  key,
+  pause,
+  query,
+} from "./api.js";
 import { duration, h, pretty, seconds, show, when } from "./dom.js";
 import { FieldError, inputForm } from "./form.js";
 import { draw, layout, paint } from "./graph.js";
@@ -22,7 +34,10 @@ window.addEventListener("DOMContentLoaded", route);
 
 function parseHash() {
   const [path, search] = location.hash.replace(/^#/, "").split("?");
-  return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(search || "") };
+  return {
+    parts: path.split("/").filter(Boolean).map(decodeURIComponent),
+    params: new URLSearchParams(search || ""),
+  };
 }
 
 async function route() {
@@ -54,9 +69,16 @@ function title(text) {
 }
 
 function problemText(error) {
-  if (!(error instanceof ApiError)) return h("p", { class: "problem", role: "alert" }, String(error.message || error));
+  if (!(error instanceof ApiError))
+    return h("p", { class: "problem", role: "alert" }, String(error.message || error));
   const { title: heading, detail, code } = error.problem;
-  return h("p", { class: "problem", role: "alert" }, h("strong", {}, heading || `HTTP ${error.status}`), detail ? `: ${detail}` : "", code ? h("span", { class: "code" }, ` (${code})`) : "");
+  return h(
+    "p",
+    { class: "problem", role: "alert" },
+    h("strong", {}, heading || `HTTP ${error.status}`),
+    detail ? `: ${detail}` : "",
+    code ? h("span", { class: "code" }, ` (${code})`) : "",
+  );
 }
 
 function statusBadge(status) {
@@ -68,7 +90,14 @@ function statusBadge(status) {
 function signIn(message) {
   title("Sign in");
   showSession();
-  const input = h("input", { id: "api-key", type: "password", autocomplete: "off", spellcheck: "false", required: true, "aria-describedby": "key-help key-error" });
+  const input = h("input", {
+    id: "api-key",
+    type: "password",
+    autocomplete: "off",
+    spellcheck: "false",
+    required: true,
+    "aria-describedby": "key-help key-error",
+  });
   const error = h("p", { id: "key-error", class: "field-error", role: "alert" }, message || "");
   const form = h(
     "form",
@@ -91,16 +120,31 @@ function signIn(message) {
       route();
     } catch (refused) {
       key.forget();
-      error.textContent = refused instanceof ApiError ? `${refused.problem.title || "Refused"}: ${refused.problem.detail || refused.status}` : String(refused);
+      error.textContent =
+        refused instanceof ApiError
+          ? `${refused.problem.title || "Refused"}: ${refused.problem.detail || refused.status}`
+          : String(refused);
       input.focus();
     }
   });
   show(
     view,
     h("h1", {}, "Sign in"),
-    h("p", { id: "key-help" }, "The console calls the flowport API with your API key. It is kept in this browser tab only (sessionStorage), and sent in the X-API-Key header."),
+    h(
+      "p",
+      { id: "key-help" },
+      "The console calls the flowport API with your API key. It is kept in this browser tab only (sessionStorage), and sent in the X-API-Key header.",
+    ),
     form,
-    h("p", { class: "help" }, "Running locally? ", h("code", {}, "make dev"), " prints the development admin key; it is also in ", h("code", {}, ".flowport/dev-admin-key"), "."),
+    h(
+      "p",
+      { class: "help" },
+      "Running locally? ",
+      h("code", {}, "make dev"),
+      " prints the development admin key; it is also in ",
+      h("code", {}, ".flowport/dev-admin-key"),
+      ".",
+    ),
   );
   input.focus();
 }
@@ -125,7 +169,11 @@ async function workflowsView(signal) {
     h(
       "tr",
       {},
-      h("th", { scope: "row" }, h("a", { href: `#/workflows/${encodeURIComponent(workflow.name)}` }, workflow.name)),
+      h(
+        "th",
+        { scope: "row" },
+        h("a", { href: `#/workflows/${encodeURIComponent(workflow.name)}` }, workflow.name),
+      ),
       h("td", {}, workflow.description),
       h("td", {}, workflow.enabled ? "enabled" : h("span", { class: "muted" }, "disabled")),
       h("td", {}, workflow.versions.join(", ")),
@@ -137,7 +185,26 @@ async function workflowsView(signal) {
     view,
     h("h1", {}, "Workflows"),
     workflows.length
-      ? h("div", { class: "table" }, h("table", {}, h("thead", {}, h("tr", {}, ["Name", "Description", "State", "Versions", "Auth", "Limit"].map((name) => h("th", { scope: "col" }, name)))), h("tbody", {}, rows)))
+      ? h(
+          "div",
+          { class: "table" },
+          h(
+            "table",
+            {},
+            h(
+              "thead",
+              {},
+              h(
+                "tr",
+                {},
+                ["Name", "Description", "State", "Versions", "Auth", "Limit"].map((name) =>
+                  h("th", { scope: "col" }, name),
+                ),
+              ),
+            ),
+            h("tbody", {}, rows),
+          ),
+        )
       : h("p", {}, "This key may read no workflow."),
   );
 }
@@ -147,12 +214,26 @@ async function workflowView(name, params, signal) {
   const workflow = await get(`/workflows/${encodeURIComponent(name)}`, { signal });
   const version = Number(params.get("version")) || workflow.latestVersion;
   const graph = await get(`/workflows/${encodeURIComponent(name)}/graph${query({ version })}`, { signal });
-  const picker = h("select", { id: "graph-version" }, workflow.versions.map((v) => h("option", { value: v, selected: v === version }, `v${v}${v === workflow.latestVersion ? " (latest)" : ""}`)));
+  const picker = h(
+    "select",
+    { id: "graph-version" },
+    workflow.versions.map((v) =>
+      h(
+        "option",
+        { value: v, selected: v === version },
+        `v${v}${v === workflow.latestVersion ? " (latest)" : ""}`,
+      ),
+    ),
+  );
   picker.addEventListener("change", () => {
     location.hash = `#/workflows/${encodeURIComponent(name)}?version=${picker.value}`;
   });
   const drawing = drawGraph(graph, (state) => describeState(graph, state, detail));
-  const detail = h("div", { class: "state-detail", "aria-live": "polite" }, h("p", { class: "help" }, "Choose a state to see what it does."));
+  const detail = h(
+    "div",
+    { class: "state-detail", "aria-live": "polite" },
+    h("p", { class: "help" }, "Choose a state to see what it does."),
+  );
   const facts = [
     ["State", workflow.enabled ? "enabled" : "disabled: starts are refused"],
     ["Versions", `${workflow.versions.join(", ")} (latest ${workflow.latestVersion})`],
@@ -165,15 +246,38 @@ async function workflowView(name, params, signal) {
     ["Searchable input fields", workflow.searchableInputFields.join(", ") || "none"],
     ["Kept after it ends", `${workflow.retentionHours} h`],
   ];
-  const mayStart = workflow.enabled && (workflow.auth.includes("none") || (workflow.auth.includes(caller.authMode) && allows(caller, "start", name)));
+  const mayStart =
+    workflow.enabled &&
+    (workflow.auth.includes("none") ||
+      (workflow.auth.includes(caller.authMode) && allows(caller, "start", name)));
   show(
     view,
     h("h1", {}, name),
     h("p", {}, workflow.description),
-    h("dl", { class: "facts" }, facts.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])),
-    h("p", {}, h("a", { href: `#/executions?workflow=${encodeURIComponent(name)}` }, "Executions of this workflow")),
-    h("section", { "aria-labelledby": "definition" }, h("h2", { id: "definition" }, "Definition"), h("p", {}, h("label", { for: "graph-version" }, "Version "), picker), h("div", { class: "graph-and-detail" }, h("div", { class: "graph-box" }, drawing.svg), detail)),
-    mayStart ? tryIt(workflow) : h("p", { class: "muted" }, workflow.enabled ? "This key may not start this workflow." : "Disabled: it cannot be started."),
+    h(
+      "dl",
+      { class: "facts" },
+      facts.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
+    ),
+    h(
+      "p",
+      {},
+      h("a", { href: `#/executions?workflow=${encodeURIComponent(name)}` }, "Executions of this workflow"),
+    ),
+    h(
+      "section",
+      { "aria-labelledby": "definition" },
+      h("h2", { id: "definition" }, "Definition"),
+      h("p", {}, h("label", { for: "graph-version" }, "Version "), picker),
+      h("div", { class: "graph-and-detail" }, h("div", { class: "graph-box" }, drawing.svg), detail),
+    ),
+    mayStart
+      ? tryIt(workflow)
+      : h(
+          "p",
+          { class: "muted" },
+          workflow.enabled ? "This key may not start this workflow." : "Disabled: it cannot be started.",
+        ),
   );
 }
 
@@ -192,21 +296,53 @@ function describeState(graph, name, detail) {
     node.resource ? h("p", {}, "Calls ", h("code", {}, node.resource)) : null,
     node.retries ? h("p", {}, "Retries failed attempts.") : null,
     node.parent ? h("p", {}, "Runs inside ", h("code", {}, node.parent)) : null,
-    out.length ? h("ul", {}, out.map((edge) => h("li", {}, `${edge.kind} → ${edge.to}`, edge.label ? `: ${edge.label}` : ""))) : h("p", {}, node.end ? "Its machine can end here." : ""),
+    out.length
+      ? h(
+          "ul",
+          {},
+          out.map((edge) => h("li", {}, `${edge.kind} → ${edge.to}`, edge.label ? `: ${edge.label}` : "")),
+        )
+      : h("p", {}, node.end ? "Its machine can end here." : ""),
   );
 }
 
 function tryIt(workflow) {
   const input = inputForm(workflow);
-  const version = h("select", { id: "start-version", name: "version" }, workflow.versions.map((v) => h("option", { value: v, selected: v === workflow.latestVersion }, `v${v}`)));
-  const correlation = h("input", { id: "start-correlation", type: "text", maxlength: 128, autocomplete: "off" });
+  const version = h(
+    "select",
+    { id: "start-version", name: "version" },
+    workflow.versions.map((v) => h("option", { value: v, selected: v === workflow.latestVersion }, `v${v}`)),
+  );
+  const correlation = h("input", {
+    id: "start-correlation",
+    type: "text",
+    maxlength: 128,
+    autocomplete: "off",
+  });
   const priority = h("input", { id: "start-priority", type: "number", min: 0, max: 99, step: 1, value: 0 });
-  const idempotency = h("input", { id: "start-key", type: "text", maxlength: 255, autocomplete: "off", "aria-describedby": "start-key-help" });
-  const strategy = h("select", { id: "start-conflict" }, CONFLICT_STRATEGIES.map((name) => h("option", { value: name }, name)));
+  const idempotency = h("input", {
+    id: "start-key",
+    type: "text",
+    maxlength: 255,
+    autocomplete: "off",
+    "aria-describedby": "start-key-help",
+  });
+  const strategy = h(
+    "select",
+    { id: "start-conflict" },
+    CONFLICT_STRATEGIES.map((name) => h("option", { value: name }, name)),
+  );
   const formError = h("div", { class: "form-problem", role: "alert" });
   const submit = h("button", { type: "submit" }, "Start execution");
   const option = (id, label, control, pointer, help) =>
-    h("div", { class: "field", "data-pointer": pointer }, h("label", { for: id }, label), control, help ? h("p", { class: "help", id: `${id}-help` }, help) : null, h("p", { class: "field-error", role: "alert" }));
+    h(
+      "div",
+      { class: "field", "data-pointer": pointer },
+      h("label", { for: id }, label),
+      control,
+      help ? h("p", { class: "help", id: `${id}-help` }, help) : null,
+      h("p", { class: "field-error", role: "alert" }),
+    );
   const options = h(
     "fieldset",
     { class: "options" },
@@ -214,7 +350,13 @@ function tryIt(workflow) {
     option("start-version", "Version", version, "version"),
     option("start-correlation", "Correlation id", correlation, "correlationId"),
     option("start-priority", "Priority (0-99)", priority, "priority"),
-    option("start-key", "Idempotency key (optional)", idempotency, "Idempotency-Key", "The same key again returns, refuses or replaces the first start, as chosen below."),
+    option(
+      "start-key",
+      "Idempotency key (optional)",
+      idempotency,
+      "Idempotency-Key",
+      "The same key again returns, refuses or replaces the first start, as chosen below.",
+    ),
     option("start-conflict", "If the key was seen", strategy, "X-On-Conflict"),
   );
   const form = h("form", { class: "try-it", novalidate: true }, input.element, options, formError, submit);
@@ -226,7 +368,8 @@ function tryIt(workflow) {
     try {
       body = input.read();
     } catch (error) {
-      if (error instanceof FieldError) return input.showErrors([{ field: error.pointer, message: error.message }]);
+      if (error instanceof FieldError)
+        return input.showErrors([{ field: error.pointer, message: error.message }]);
       throw error;
     }
     const headers = {};
@@ -237,7 +380,10 @@ function tryIt(workflow) {
     submit.disabled = true;
     try {
       const path = `/workflows/${encodeURIComponent(workflow.name)}/executions${query({ version: version.value, correlationId: correlation.value, priority: priority.value })}`;
-      const started = input.kind === "text" ? await call("POST", path, { body, contentType: "text/plain; charset=utf-8", headers }) : await call("POST", path, { body, headers });
+      const started =
+        input.kind === "text"
+          ? await call("POST", path, { body, contentType: "text/plain; charset=utf-8", headers })
+          : await call("POST", path, { body, headers });
       location.hash = `#/executions/${encodeURIComponent(started.executionId)}`;
     } catch (error) {
       if (error instanceof ApiError && Array.isArray(error.problem.errors)) {
@@ -268,14 +414,37 @@ async function executionsView(params, signal) {
   const { workflows } = await get("/workflows", { signal });
   const chosen = workflows.find((w) => w.name === params.get("workflow"));
   const inputField = [...params.keys()].find((name) => name.startsWith("input."));
-  const control = (id, label, element) => h("div", { class: "field" }, h("label", { for: id }, label), element);
-  const workflow = h("select", { id: "filter-workflow", name: "workflow" }, h("option", { value: "" }, "any"), workflows.map((w) => h("option", { value: w.name, selected: w.name === params.get("workflow") }, w.name)));
-  const status = h("select", { id: "filter-status", name: "status" }, h("option", { value: "" }, "any"), STATUSES.map((s) => h("option", { value: s, selected: s === params.get("status") }, s)));
-  const text = (id, name) => h("input", { id, name, type: "text", value: params.get(name) || "", autocomplete: "off" });
+  const control = (id, label, element) =>
+    h("div", { class: "field" }, h("label", { for: id }, label), element);
+  const workflow = h(
+    "select",
+    { id: "filter-workflow", name: "workflow" },
+    h("option", { value: "" }, "any"),
+    workflows.map((w) => h("option", { value: w.name, selected: w.name === params.get("workflow") }, w.name)),
+  );
+  const status = h(
+    "select",
+    { id: "filter-status", name: "status" },
+    h("option", { value: "" }, "any"),
+    STATUSES.map((s) => h("option", { value: s, selected: s === params.get("status") }, s)),
+  );
+  const text = (id, name) =>
+    h("input", { id, name, type: "text", value: params.get(name) || "", autocomplete: "off" });
   const date = (id, name) => h("input", { id, name, type: "date", value: params.get(name) || "" });
   const fields = chosen ? chosen.searchableInputFields : [];
-  const field = h("select", { id: "filter-input-field", disabled: !fields.length }, h("option", { value: "" }, fields.length ? "(none)" : "choose a workflow with searchable fields"), fields.map((f) => h("option", { value: f, selected: `input.${f}` === inputField }, f)));
-  const value = h("input", { id: "filter-input-value", type: "text", value: inputField ? params.get(inputField) : "", autocomplete: "off", disabled: !fields.length });
+  const field = h(
+    "select",
+    { id: "filter-input-field", disabled: !fields.length },
+    h("option", { value: "" }, fields.length ? "(none)" : "choose a workflow with searchable fields"),
+    fields.map((f) => h("option", { value: f, selected: `input.${f}` === inputField }, f)),
+  );
+  const value = h("input", {
+    id: "filter-input-value",
+    type: "text",
+    value: inputField ? params.get(inputField) : "",
+    autocomplete: "off",
+    disabled: !fields.length,
+  });
   workflow.addEventListener("change", () => form.requestSubmit());
   const form = h(
     "form",
@@ -294,7 +463,8 @@ async function executionsView(params, signal) {
     event.preventDefault();
     const chosenParams = { workflow: workflow.value, status: status.value };
     for (const input of form.querySelectorAll("input[name]")) chosenParams[input.name] = input.value;
-    if (workflow.value === params.get("workflow") && field.value && value.value) chosenParams[`input.${field.value}`] = value.value;
+    if (workflow.value === params.get("workflow") && field.value && value.value)
+      chosenParams[`input.${field.value}`] = value.value;
     location.hash = `#/executions${query(chosenParams)}`;
   });
   const results = h("div", { class: "results", "aria-live": "polite" });
@@ -340,7 +510,11 @@ function executionTable(items) {
     h(
       "tr",
       { "data-execution": item.executionId },
-      h("th", { scope: "row" }, h("a", { href: `#/executions/${encodeURIComponent(item.executionId)}` }, item.executionId)),
+      h(
+        "th",
+        { scope: "row" },
+        h("a", { href: `#/executions/${encodeURIComponent(item.executionId)}` }, item.executionId),
+      ),
       h("td", {}, item.workflow),
       h("td", {}, `v${item.version}`),
       h("td", {}, statusBadge(item.status)),
@@ -348,7 +522,26 @@ function executionTable(items) {
       h("td", {}, item.correlationId || ""),
     ),
   );
-  return h("div", { class: "table" }, h("table", {}, h("thead", {}, h("tr", {}, ["Execution", "Workflow", "Version", "Status", "Created", "Correlation id"].map((name) => h("th", { scope: "col" }, name)))), h("tbody", {}, rows)));
+  return h(
+    "div",
+    { class: "table" },
+    h(
+      "table",
+      {},
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          ["Execution", "Workflow", "Version", "Status", "Created", "Correlation id"].map((name) =>
+            h("th", { scope: "col" }, name),
+          ),
+        ),
+      ),
+      h("tbody", {}, rows),
+    ),
+  );
 }
 
 // -- one execution ----------------------------------------------------------------------------------
@@ -357,10 +550,17 @@ async function executionView(executionId, signal) {
   title(`Execution ${executionId}`);
   const path = `/executions/${encodeURIComponent(executionId)}`;
   let execution = await get(path, { signal });
-  const graph = await get(`/workflows/${encodeURIComponent(execution.workflow)}/graph${query({ version: execution.version })}`, { signal }).catch(() => null);
+  const graph = await get(
+    `/workflows/${encodeURIComponent(execution.workflow)}/graph${query({ version: execution.version })}`,
+    { signal },
+  ).catch(() => null);
   const summary = h("div", { class: "summary" });
   const actions = h("div", { class: "actions" });
-  const detail = h("div", { class: "state-detail", "aria-live": "polite" }, h("p", { class: "help" }, "Choose a state to see its input and output."));
+  const detail = h(
+    "div",
+    { class: "state-detail", "aria-live": "polite" },
+    h("p", { class: "help" }, "Choose a state to see its input and output."),
+  );
   const drawing = graph ? drawGraph(graph, (state) => stateRuns(executionId, state, detail, signal)) : null;
   let runs = new Map();
   const repaint = () => drawing && paint(drawing.svg, runs);
@@ -373,7 +573,15 @@ async function executionView(executionId, signal) {
     h("h1", {}, "Execution ", h("code", {}, executionId)),
     summary,
     actions,
-    drawing ? h("section", { "aria-labelledby": "states" }, h("h2", { id: "states" }, "States"), legend(), h("div", { class: "graph-and-detail" }, h("div", { class: "graph-box" }, drawing.svg), detail)) : null,
+    drawing
+      ? h(
+          "section",
+          { "aria-labelledby": "states" },
+          h("h2", { id: "states" }, "States"),
+          legend(),
+          h("div", { class: "graph-and-detail" }, h("div", { class: "graph-box" }, drawing.svg), detail),
+        )
+      : null,
   );
   const update = (changes, whole = false) => {
     execution = whole ? changes : { ...execution, ...changes };
@@ -414,13 +622,27 @@ async function executionView(executionId, signal) {
 }
 
 function legend() {
-  const names = { "not-reached": "not reached", running: "running", succeeded: "succeeded", failed: "failed", retried: "retried", cancelled: "cancelled" };
-  return h("ul", { class: "legend", "aria-label": "Colours" }, Object.entries(names).map(([status, label]) => h("li", { class: status }, label)));
+  const names = {
+    "not-reached": "not reached",
+    running: "running",
+    succeeded: "succeeded",
+    failed: "failed",
+    retried: "retried",
+    cancelled: "cancelled",
+  };
+  return h(
+    "ul",
+    { class: "legend", "aria-label": "Colours" },
+    Object.entries(names).map(([status, label]) => h("li", { class: status }, label)),
+  );
 }
 
 function renderSummary(container, execution) {
   const facts = [
-    ["Workflow", h("a", { href: `#/workflows/${encodeURIComponent(execution.workflow)}` }, execution.workflow)],
+    [
+      "Workflow",
+      h("a", { href: `#/workflows/${encodeURIComponent(execution.workflow)}` }, execution.workflow),
+    ],
     ["Version", `v${execution.version}`],
     ["Created", when(execution.createdAt)],
     ["Started", when(execution.startedAt)],
@@ -431,7 +653,12 @@ function renderSummary(container, execution) {
     ["Started by", execution.startedBy],
     ["Queue position", execution.queuePosition === undefined ? null : String(execution.queuePosition)],
     ["Retried", execution.redriveCount ? `${execution.redriveCount} time(s)` : null],
-    ["Rerun of", execution.rerunOf ? h("a", { href: `#/executions/${encodeURIComponent(execution.rerunOf)}` }, execution.rerunOf) : null],
+    [
+      "Rerun of",
+      execution.rerunOf
+        ? h("a", { href: `#/executions/${encodeURIComponent(execution.rerunOf)}` }, execution.rerunOf)
+        : null,
+    ],
   ].filter(([, value]) => value);
   const progress = execution.progress ?? 0;
   const variables = Object.entries(execution.statusVariables || {});
@@ -443,14 +670,53 @@ function renderSummary(container, execution) {
       { class: "progress" },
       h("label", { for: "progress" }, `Progress ${progress}%`),
       h("progress", { id: "progress", max: 100, value: progress }),
-      h("span", { class: "help" }, execution.totalNodes ? ` ${execution.completedNodes} of ${execution.totalNodes} states` : "", execution.currentNode ? `, now ${execution.currentNode}` : "", execution.retryCount ? `, ${execution.retryCount} retries` : ""),
+      h(
+        "span",
+        { class: "help" },
+        execution.totalNodes ? ` ${execution.completedNodes} of ${execution.totalNodes} states` : "",
+        execution.currentNode ? `, now ${execution.currentNode}` : "",
+        execution.retryCount ? `, ${execution.retryCount} retries` : "",
+      ),
     ),
-    h("dl", { class: "facts" }, facts.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])),
+    h(
+      "dl",
+      { class: "facts" },
+      facts.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
+    ),
     h("h2", {}, "Status variables"),
-    variables.length ? h("dl", { class: "facts variables" }, variables.map(([name, value]) => [h("dt", {}, name), h("dd", {}, typeof value === "string" ? value : JSON.stringify(value))])) : h("p", { class: "muted" }, "None reported yet."),
-    execution.error ? [h("h2", {}, "Error"), h("p", { class: "problem" }, h("strong", {}, execution.error.code), `: ${execution.error.message}`, execution.error.node ? ` (in ${execution.error.node})` : "")] : null,
-    execution.output !== undefined ? [h("h2", {}, "Output"), h("pre", { class: "json output" }, pretty(execution.output))] : null,
-    execution.input !== undefined ? h("details", {}, h("summary", {}, "Input"), h("pre", { class: "json input" }, pretty(execution.input))) : null,
+    variables.length
+      ? h(
+          "dl",
+          { class: "facts variables" },
+          variables.map(([name, value]) => [
+            h("dt", {}, name),
+            h("dd", {}, typeof value === "string" ? value : JSON.stringify(value)),
+          ]),
+        )
+      : h("p", { class: "muted" }, "None reported yet."),
+    execution.error
+      ? [
+          h("h2", {}, "Error"),
+          h(
+            "p",
+            { class: "problem" },
+            h("strong", {}, execution.error.code),
+            `: ${execution.error.message}`,
+            execution.error.node ? ` (in ${execution.error.node})` : "",
+          ),
+        ]
+      : null,
+    execution.output !== undefined
+      ? [h("h2", {}, "Output"), h("pre", { class: "json output" }, pretty(execution.output))]
+      : null,
+    execution.input !== undefined
+      ? h(
+          "details",
+          {},
+          h("summary", {}, "Input"),
+          h("pre", { class: "json input" }, pretty(execution.input)),
+        )
+      : null,
   );
 }
 
@@ -461,7 +727,11 @@ function renderActions(container, execution, signal) {
     button.addEventListener("click", async () => {
       button.disabled = true;
       try {
-        const answer = await call(method, `/executions/${encodeURIComponent(execution.executionId)}${suffix}`, { body: method === "POST" ? {} : undefined });
+        const answer = await call(
+          method,
+          `/executions/${encodeURIComponent(execution.executionId)}${suffix}`,
+          { body: method === "POST" ? {} : undefined },
+        );
         onDone(answer);
       } catch (error) {
         if (!signal.aborted) show(container, ...buttons, problemText(error));
@@ -472,9 +742,15 @@ function renderActions(container, execution, signal) {
     buttons.push(button);
   };
   const again = () => route();
-  if (LIVE.has(execution.status) && allows(caller, "cancel", execution.workflow)) act("Cancel", "DELETE", "", again);
-  if (TERMINAL_ACTIONS.has(execution.status) && allows(caller, "retry", execution.workflow)) act("Retry", "POST", "/retry", again);
-  if (!LIVE.has(execution.status) && allows(caller, "retry", execution.workflow) && allows(caller, "start", execution.workflow)) {
+  if (LIVE.has(execution.status) && allows(caller, "cancel", execution.workflow))
+    act("Cancel", "DELETE", "", again);
+  if (TERMINAL_ACTIONS.has(execution.status) && allows(caller, "retry", execution.workflow))
+    act("Retry", "POST", "/retry", again);
+  if (
+    !LIVE.has(execution.status) &&
+    allows(caller, "retry", execution.workflow) &&
+    allows(caller, "start", execution.workflow)
+  ) {
     act("Rerun", "POST", "/rerun", (started) => {
       location.hash = `#/executions/${encodeURIComponent(started.executionId)}`;
     });
@@ -486,7 +762,10 @@ async function historyItems(executionId, io, signal) {
   const items = [];
   let token;
   for (let page = 0; page < HISTORY_PAGES; page += 1) {
-    const answer = await get(`/executions/${encodeURIComponent(executionId)}/history${query({ include: io ? "io" : undefined, nextToken: token })}`, { signal });
+    const answer = await get(
+      `/executions/${encodeURIComponent(executionId)}/history${query({ include: io ? "io" : undefined, nextToken: token })}`,
+      { signal },
+    );
     items.push(...answer.items);
     token = answer.nextToken;
     if (!token) break;
@@ -506,13 +785,32 @@ async function stateRuns(executionId, name, detail, signal) {
             h(
               "article",
               { class: "run" },
-              h("h4", {}, items.length > 1 ? `Run ${index + 1}: ` : "", statusBadge(item.status), item.attempts > 1 ? ` after ${item.attempts} attempts` : ""),
-              h("p", { class: "help" }, when(item.startedAt), item.endedAt ? ` – ${when(item.endedAt)} (${duration(item.startedAt, item.endedAt)})` : ""),
-              item.error ? h("p", { class: "problem" }, h("strong", {}, item.error.code), `: ${item.error.message}`) : null,
+              h(
+                "h4",
+                {},
+                items.length > 1 ? `Run ${index + 1}: ` : "",
+                statusBadge(item.status),
+                item.attempts > 1 ? ` after ${item.attempts} attempts` : "",
+              ),
+              h(
+                "p",
+                { class: "help" },
+                when(item.startedAt),
+                item.endedAt ? ` – ${when(item.endedAt)} (${duration(item.startedAt, item.endedAt)})` : "",
+              ),
+              item.error
+                ? h("p", { class: "problem" }, h("strong", {}, item.error.code), `: ${item.error.message}`)
+                : null,
               h("h5", {}, "Input"),
-              item.inputTruncated ? h("p", { class: "muted" }, "Too large to show.") : h("pre", { class: "json state-input" }, pretty(item.input)),
+              item.inputTruncated
+                ? h("p", { class: "muted" }, "Too large to show.")
+                : h("pre", { class: "json state-input" }, pretty(item.input)),
               h("h5", {}, "Output"),
-              item.outputTruncated ? h("p", { class: "muted" }, "Too large to show.") : item.output === undefined ? h("p", { class: "muted" }, "None yet.") : h("pre", { class: "json state-output" }, pretty(item.output)),
+              item.outputTruncated
+                ? h("p", { class: "muted" }, "Too large to show.")
+                : item.output === undefined
+                  ? h("p", { class: "muted" }, "None yet.")
+                  : h("pre", { class: "json state-output" }, pretty(item.output)),
             ),
           )
         : h("p", { class: "muted" }, "Not reached."),

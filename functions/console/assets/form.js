@@ -23,17 +23,46 @@ function fieldFor(name, schema, required) {
   let control;
   let read;
   if (Array.isArray(schema.enum)) {
-    control = h("select", common, h("option", { value: "" }, required ? "(choose one)" : "(not set)"), schema.enum.map((value, index) => h("option", { value: String(index) }, JSON.stringify(value) === `"${value}"` ? value : JSON.stringify(value))));
+    control = h(
+      "select",
+      common,
+      h("option", { value: "" }, required ? "(choose one)" : "(not set)"),
+      schema.enum.map((value, index) =>
+        h(
+          "option",
+          { value: String(index) },
+          JSON.stringify(value) === `"${value}"` ? value : JSON.stringify(value),
+        ),
+      ),
+    );
     read = () => (control.value === "" ? [false] : [true, schema.enum[Number(control.value)]]);
   } else if (types.length === 1 && types[0] === "boolean") {
-    control = h("select", common, required ? null : h("option", { value: "" }, "(not set)"), h("option", { value: "true" }, "true"), h("option", { value: "false" }, "false"));
+    control = h(
+      "select",
+      common,
+      required ? null : h("option", { value: "" }, "(not set)"),
+      h("option", { value: "true" }, "true"),
+      h("option", { value: "false" }, "false"),
+    );
     read = () => (control.value === "" ? [false] : [true, control.value === "true"]);
   } else if (types.length === 1 && (types[0] === "integer" || types[0] === "number")) {
-    control = h("input", { ...common, type: "number", inputmode: types[0] === "integer" ? "numeric" : "decimal", step: types[0] === "integer" ? "1" : "any", min: schema.minimum, max: schema.maximum });
+    control = h("input", {
+      ...common,
+      type: "number",
+      inputmode: types[0] === "integer" ? "numeric" : "decimal",
+      step: types[0] === "integer" ? "1" : "any",
+      min: schema.minimum,
+      max: schema.maximum,
+    });
     read = () => (control.value === "" ? [false] : [true, Number(control.value)]);
   } else if (types.includes("string")) {
     const long = (schema.maxLength || 0) > 200;
-    const attributes = { ...common, minlength: schema.minLength, maxlength: schema.maxLength, autocomplete: "off" };
+    const attributes = {
+      ...common,
+      minlength: schema.minLength,
+      maxlength: schema.maxLength,
+      autocomplete: "off",
+    };
     control = long ? h("textarea", { ...attributes, rows: 4 }) : h("input", { ...attributes, type: "text" });
     // A property that is text or a number (["string", "integer"]) is sent as text: both are valid.
     read = () => (control.value === "" ? [false] : [true, control.value]);
@@ -51,7 +80,12 @@ function fieldFor(name, schema, required) {
   const element = h(
     "div",
     { class: "field", "data-pointer": `/${name}` },
-    h("label", { for: id }, name, required ? h("span", { class: "required", "aria-hidden": "true" }, " *") : null),
+    h(
+      "label",
+      { for: id },
+      name,
+      required ? h("span", { class: "required", "aria-hidden": "true" }, " *") : null,
+    ),
     control,
     schema.description ? h("p", { class: "help", id: helpId }, schema.description) : null,
     h("p", { class: "field-error", id: errorId, role: "alert" }),
@@ -75,16 +109,38 @@ export function inputForm(workflow) {
   if (workflow.contentVariable) {
     const text = h("textarea", { id: "input-text", rows: 8, "aria-describedby": "input-text-error" });
     return single(
-      h("div", { class: "field", "data-pointer": "" }, h("label", { for: "input-text" }, `Content (sent as text, as ${workflow.contentVariable})`), text, h("p", { class: "field-error", id: "input-text-error", role: "alert" })),
+      h(
+        "div",
+        { class: "field", "data-pointer": "" },
+        h("label", { for: "input-text" }, `Content (sent as text, as ${workflow.contentVariable})`),
+        text,
+        h("p", { class: "field-error", id: "input-text-error", role: "alert" }),
+      ),
       () => text.value,
       "text",
     );
   }
   const properties = schema && schema.type === "object" && schema.properties;
   if (!properties) {
-    const text = h("textarea", { id: "input-json", rows: 8, class: "json", spellcheck: "false", "aria-describedby": "input-json-error" }, "{}");
+    const text = h(
+      "textarea",
+      {
+        id: "input-json",
+        rows: 8,
+        class: "json",
+        spellcheck: "false",
+        "aria-describedby": "input-json-error",
+      },
+      "{}",
+    );
     return single(
-      h("div", { class: "field", "data-pointer": "" }, h("label", { for: "input-json" }, "Input (JSON object)"), text, h("p", { class: "field-error", id: "input-json-error", role: "alert" })),
+      h(
+        "div",
+        { class: "field", "data-pointer": "" },
+        h("label", { for: "input-json" }, "Input (JSON object)"),
+        text,
+        h("p", { class: "field-error", id: "input-json-error", role: "alert" }),
+      ),
       () => {
         try {
           return JSON.parse(text.value || "{}");
@@ -96,9 +152,17 @@ export function inputForm(workflow) {
     );
   }
   const required = new Set(schema.required || []);
-  const fields = Object.entries(properties).map(([name, property]) => fieldFor(name, property || {}, required.has(name)));
+  const fields = Object.entries(properties).map(([name, property]) =>
+    fieldFor(name, property || {}, required.has(name)),
+  );
   const whole = h("p", { class: "field-error form-error", id: "input-error", role: "alert" });
-  const element = h("fieldset", { class: "input" }, h("legend", {}, "Input"), fields.map((field) => field.element), whole);
+  const element = h(
+    "fieldset",
+    { class: "input" },
+    h("legend", {}, "Input"),
+    fields.map((field) => field.element),
+    whole,
+  );
   return {
     element,
     kind: "json",
@@ -116,7 +180,13 @@ export function inputForm(workflow) {
 }
 
 function single(element, read, kind) {
-  return { element, read, kind, showErrors: (errors) => showErrors(element, errors), clearErrors: () => clearErrors(element) };
+  return {
+    element,
+    read,
+    kind,
+    showErrors: (errors) => showErrors(element, errors),
+    clearErrors: () => clearErrors(element),
+  };
 }
 
 /** The API's field errors ({field: JSON Pointer, message}) next to their fields; others at the end. */
@@ -125,8 +195,12 @@ function showErrors(container, errors) {
   for (const { field, message } of errors) {
     const pointer = field || "";
     const top = `/${pointer.split("/")[1] || ""}`;
-    const target = container.querySelector(`[data-pointer="${CSS.escape(pointer)}"]`) || (pointer ? container.querySelector(`[data-pointer="${CSS.escape(top)}"]`) : null);
-    const place = target ? target.querySelector(".field-error") : container.querySelector(".form-error") || container.querySelector(".field-error");
+    const target =
+      container.querySelector(`[data-pointer="${CSS.escape(pointer)}"]`) ||
+      (pointer ? container.querySelector(`[data-pointer="${CSS.escape(top)}"]`) : null);
+    const place = target
+      ? target.querySelector(".field-error")
+      : container.querySelector(".form-error") || container.querySelector(".field-error");
     if (!place) continue;
     place.textContent = place.textContent ? `${place.textContent}; ${message}` : message;
     target?.querySelector("input, select, textarea")?.setAttribute("aria-invalid", "true");

@@ -37,7 +37,14 @@ export function layout(document) {
   const graph = { ...document, byName: new Map(document.nodes.map((node) => [node.name, node])) };
   const g = new dagre.graphlib.Graph({ compound: true, multigraph: true });
   // The ranks are far enough apart for a container's name above its box (dagre leaves no room inside).
-  g.setGraph({ rankdir: "TB", nodesep: 22, ranksep: 48, edgesep: 12, marginx: 12, marginy: CONTAINER_LABEL + 12 });
+  g.setGraph({
+    rankdir: "TB",
+    nodesep: 22,
+    ranksep: 48,
+    edgesep: 12,
+    marginx: 12,
+    marginy: CONTAINER_LABEL + 12,
+  });
   g.setDefaultEdgeLabel(() => ({}));
   for (const node of graph.nodes) {
     if (CONTAINERS.has(node.type)) {
@@ -64,7 +71,12 @@ export function layout(document) {
     for (const from of exits(graph, edge.from)) {
       for (const to of entries(graph, edge.to)) {
         const label = edge.label ? shortened(edge.label) : "";
-        g.setEdge(from, to, { edge, label, width: label.length * 6.2, height: label ? 14 : 0, labelpos: "c" }, `${index}:${from}:${to}`);
+        g.setEdge(
+          from,
+          to,
+          { edge, label, width: label.length * 6.2, height: label ? 14 : 0, labelpos: "c" },
+          `${index}:${from}:${to}`,
+        );
       }
     }
   });
@@ -86,7 +98,23 @@ export function draw({ graph, g }, onSelect) {
     "aria-label": `States of ${graph.workflow} version ${graph.version}`,
   });
   svg.append(
-    s("defs", {}, s("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, s("path", { d: "M 0 0 L 10 5 L 0 10 z", class: "arrowhead" }))),
+    s(
+      "defs",
+      {},
+      s(
+        "marker",
+        {
+          id: "arrow",
+          viewBox: "0 0 10 10",
+          refX: 9,
+          refY: 5,
+          markerWidth: 7,
+          markerHeight: 7,
+          orient: "auto-start-reverse",
+        },
+        s("path", { d: "M 0 0 L 10 5 L 0 10 z", class: "arrowhead" }),
+      ),
+    ),
   );
   const boxes = s("g", { class: "boxes" });
   const lines = s("g", { class: "edges" });
@@ -100,10 +128,20 @@ export function draw({ graph, g }, onSelect) {
     if (box.container) {
       y -= CONTAINER_LABEL;
       const node = box.container;
-      const group = s("g", { class: "container state not-reached", "data-state": node.name, tabindex: 0, role: "button", "aria-label": `${node.name}, ${node.type}` });
+      const group = s("g", {
+        class: "container state not-reached",
+        "data-state": node.name,
+        tabindex: 0,
+        role: "button",
+        "aria-label": `${node.name}, ${node.type}`,
+      });
       group.append(
         s("rect", { x, y, width: box.width, height: box.height + CONTAINER_LABEL, rx: 8 }),
-        s("text", { x: x + 10, y: y + 16, class: "name" }, shortened(`${node.name} · ${node.type}`, Math.floor((box.width - 40) / 7))),
+        s(
+          "text",
+          { x: x + 10, y: y + 16, class: "name" },
+          shortened(`${node.name} · ${node.type}`, Math.floor((box.width - 40) / 7)),
+        ),
         s("text", { x: x + box.width - 10, y: y + 16, class: "badge", "text-anchor": "end" }, ""),
         s("title", {}, node.comment || `${node.name} (${node.type})`),
       );
@@ -116,9 +154,22 @@ export function draw({ graph, g }, onSelect) {
   for (const id of g.edges()) {
     const line = g.edge(id);
     const points = line.points.map((p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" L ");
-    lines.append(s("path", { d: `M ${points}`, class: `edge ${line.edge.kind}`, "marker-end": "url(#arrow)" }, s("title", {}, `${line.edge.from} → ${line.edge.to}${line.edge.label ? `: ${line.edge.label}` : ""}`)));
+    lines.append(
+      s(
+        "path",
+        { d: `M ${points}`, class: `edge ${line.edge.kind}`, "marker-end": "url(#arrow)" },
+        s("title", {}, `${line.edge.from} → ${line.edge.to}${line.edge.label ? `: ${line.edge.label}` : ""}`),
+      ),
+    );
     if (line.label) {
-      lines.append(s("text", { x: line.x, y: line.y + 4, class: "edge-label", "text-anchor": "middle" }, line.label, s("title", {}, line.edge.label)));
+      lines.append(
+        s(
+          "text",
+          { x: line.x, y: line.y + 4, class: "edge-label", "text-anchor": "middle" },
+          line.label,
+          s("title", {}, line.edge.label),
+        ),
+      );
     }
   }
   for (const id of g.nodes()) {
@@ -137,7 +188,11 @@ export function draw({ graph, g }, onSelect) {
     group.append(
       s("rect", { x, y, width: box.width, height: box.height, rx: node.type === "Choice" ? 18 : 6 }),
       s("text", { x: box.x, y: y + 18, class: "name", "text-anchor": "middle" }, shortened(node.name, 30)),
-      s("text", { x: box.x, y: y + 34, class: "type", "text-anchor": "middle" }, node.resource ? `${node.type} · ${node.resource}` : node.type),
+      s(
+        "text",
+        { x: box.x, y: y + 34, class: "type", "text-anchor": "middle" },
+        node.resource ? `${node.type} · ${node.resource}` : node.type,
+      ),
       s("text", { x: x + box.width - 6, y: y + 12, class: "badge", "text-anchor": "end" }, ""),
       s("title", {}, node.comment || `${node.name} (${node.type})`),
     );
@@ -173,6 +228,9 @@ export function paint(svg, runs) {
     if (run && run.runs > 1) notes.push(`${run.runs} runs`);
     group.querySelector(".badge").textContent = notes.join(", ");
     const type = group.querySelector(".type")?.textContent || "";
-    group.setAttribute("aria-label", `${name}, ${type || "container"}: ${status.replace("-", " ")}${notes.length ? `, ${notes.join(", ")}` : ""}`);
+    group.setAttribute(
+      "aria-label",
+      `${name}, ${type || "container"}: ${status.replace("-", " ")}${notes.length ? `, ${notes.join(", ")}` : ""}`,
+    );
   }
 }
