@@ -34,7 +34,12 @@ _HTML = {"text/html": {"schema": {"type": "string"}}}
     "/console",
     summary="Open the web console",
     description="Redirects to the console's page, whose files are relative to it.",
-    responses={308: {"description": "To the console's page"}},
+    responses={
+        308: {
+            "description": "To the console's page",
+            "headers": {"Location": {"description": "The page", "schema": {"type": "string"}}},
+        }
+    },
     tags=["console"],
     operation_id="openConsole",
 )

@@ -50,7 +50,7 @@ def openapi_document() -> dict[str, Any]:
     for (path, method), body in _REQUEST_BODIES.items():
         document["paths"][path][method]["requestBody"] = body
     _drop_powertools_validation_responses(document)
-    _no_content_in_204s(document)
+    _no_content_in_bodiless_answers(document)
     _gateway_refusals(document)
     return document
 
@@ -67,12 +67,17 @@ def _gateway_refusals(document: dict[str, Any]) -> None:
             operation.setdefault("responses", {}).setdefault("431", refusal)
 
 
-def _no_content_in_204s(document: dict[str, Any]) -> None:
-    """Powertools gives every response the handler's return type as JSON; a 204 has no content (RFC
-    9110 §15.3.5), and its answers carry no Content-Type."""
+# Answers without content: No Content, Not Modified, and the console's redirect (RFC 9110 §15.3.5, §15.4.5).
+BODILESS = ("204", "304", "308")
+
+
+def _no_content_in_bodiless_answers(document: dict[str, Any]) -> None:
+    """Powertools gives every response the handler's return type as JSON; these have no content, and
+    their answers carry no Content-Type."""
     for operations in document["paths"].values():
         for operation in operations.values():
-            operation.get("responses", {}).get("204", {}).pop("content", None)
+            for status in BODILESS:
+                operation.get("responses", {}).get(status, {}).pop("content", None)
 
 
 def _drop_powertools_validation_responses(document: dict[str, Any]) -> None:
