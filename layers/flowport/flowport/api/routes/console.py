@@ -27,7 +27,6 @@ AssetName = Annotated[
     str, Path(min_length=1, max_length=64, pattern=ASSET_NAME.pattern, description="A file of the console")
 ]
 IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", max_length=1024)]
-_HTML = {"text/html": {"schema": {"type": "string"}}}
 
 
 @router.get(
@@ -55,7 +54,15 @@ def open_console(request: Request) -> Response[str]:
     description="HTML, CSS and JavaScript, each with an ETag (If-None-Match gets a 304) and a "
     "Content-Security-Policy that runs scripts of this origin only.",
     responses={
-        200: {"description": "The file", "content": _HTML},
+        200: {
+            "description": "The file",
+            "content": {
+                "text/html": {"schema": {"type": "string"}},
+                "text/javascript": {"schema": {"type": "string"}},
+                "text/css": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        },
         304: {"description": "The client's copy is current"},
         **problem_responses(400, 404),
     },
