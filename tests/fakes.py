@@ -11,7 +11,13 @@ from typing import Any
 from flowport.core.admission import Hold, Holder
 from flowport.core.errors import ExecutionNotRetryable, ServiceUnavailable
 from flowport.core.identity import Reach
-from flowport.core.models import ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord, LiveView
+from flowport.core.models import (
+    MAX_RERUNS_NOTED,
+    ExecutionRecord,
+    ExecutionStatus,
+    IdempotencyKeyRecord,
+    LiveView,
+)
 from flowport.core.ports import CancelClaim, KeyTaken, RetryKeyTaken, Slots
 from flowport.core.retry import CLAIMABLE, RetryKeyRecord
 from flowport.core.status import Observation
@@ -133,6 +139,14 @@ class InMemoryStore:
         self.records[record.execution_id] = current.model_copy(
             update={"status": ExecutionStatus.RUNNING, "started_at": record.started_at}
         )
+        return True
+
+    def note_rerun(self, execution_id: str, rerun_id: str) -> bool:
+        self.calls.append("note_rerun")
+        current = self.records.get(execution_id)
+        if current is None or rerun_id in current.reruns or len(current.reruns) >= MAX_RERUNS_NOTED:
+            return False
+        self.records[execution_id] = current.model_copy(update={"reruns": [*current.reruns, rerun_id]})
         return True
 
     def enqueue(self, record: ExecutionRecord) -> bool:

@@ -9,6 +9,7 @@ import boto3
 import pytest
 from flowport import services
 from flowport.core.identity import Action
+from flowport.core.models import MAX_RERUNS_NOTED
 
 from tests.support import (
     DOCUMENT,
@@ -204,6 +205,8 @@ def test_a_rerun_is_a_new_execution_of_the_same_request(api: Api):
     assert (document["correlationId"], document["priority"]) == ("order-7", 42)
     assert "rerunOf" not in api.get(first["executionId"]).json()
     assert "redriveCount" not in document
+    assert api.get(first["executionId"]).json()["reruns"] == [second["executionId"]]
+    assert "reruns" not in document
 
 
 @pytest.mark.parametrize(("version", "runs_version"), [("1", 1), ("latest", 2)])
@@ -232,10 +235,24 @@ def test_a_rerun_key_replays_its_rerun_and_never_a_start(api: Api):
     assert rerun.status == 202
     replay = api.call(sample)
     assert (replay.status, replay.json()["executionId"]) == (200, rerun.json()["executionId"])
+    assert api.get(first["executionId"]).json()["reruns"] == [rerun.json()["executionId"]]  # noted once
     # The same key and body for a start is another request: 422, not a replay of the rerun.
     key = {"Idempotency-Key": "rerun-2f1c6a8e-1", "X-On-Conflict": "RETURN_EXISTING"}
     start = api.start(body=TICKET, headers=key)
     assert (start.status, start.problem_code) == (422, "idempotency_key_reused")
+
+
+def test_an_execution_notes_its_first_reruns_only(api: Api):
+    first = api.start(body=TICKET).json()["executionId"]
+    store = services.execution_store()
+    for number in range(MAX_RERUNS_NOTED):
+        assert store.note_rerun(first, f"rerun-{number}") is True
+    assert store.note_rerun(first, "one-too-many") is False
+    assert store.note_rerun(first, "rerun-3") is False
+    assert store.note_rerun("no-such-execution", "rerun-x") is False
+    reruns = api.get(first).json()["reruns"]
+    assert reruns == [f"rerun-{number}" for number in range(MAX_RERUNS_NOTED)]
+    assert api.rerun(first).status == 202  # the list is full: the rerun still runs
 
 
 def test_a_retry_key_answers_as_a_start_key_does(api: Api):

@@ -290,6 +290,14 @@ def test_cancel_a_running_execution(page: WebDriver, server: Server):
     wait_for(page, lambda: "cancelled" in state_class(page, "WaitForAgentPool"))
     assert [b.text for b in page.find_elements(By.CSS_SELECTOR, ".actions button")] == ["Retry", "Rerun"]
     assert server.call("GET", f"/executions/{execution_id}").json()["status"] == "CANCELLED"
+    # Rerun it: the new execution opens, linked both ways.
+    page.find_element(By.XPATH, "//div[@class='actions']/button[text()='Rerun']").click()
+    wait_for(page, lambda: execution_id not in page.current_url)
+    rerun_id = page.current_url.rsplit("/", 1)[-1]
+    # The summary is drawn again as the stream reports: click whichever link is there.
+    wait_for(page, lambda: page.find_element(By.LINK_TEXT, execution_id).click() or True)
+    wait_for(page, lambda: page.find_elements(By.LINK_TEXT, rerun_id))
+    server.call("DELETE", f"/executions/{rerun_id}")
 
 
 def test_a_read_only_key_is_offered_no_start_and_no_cancel(browser: WebDriver, server: Server):

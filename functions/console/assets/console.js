@@ -659,6 +659,18 @@ function renderSummary(container, execution) {
         ? h("a", { href: `#/executions/${encodeURIComponent(execution.rerunOf)}` }, execution.rerunOf)
         : null,
     ],
+    [
+      "Rerun as",
+      execution.reruns
+        ? h(
+            "ul",
+            { class: "reruns" },
+            execution.reruns.map((id) =>
+              h("li", {}, h("a", { href: `#/executions/${encodeURIComponent(id)}` }, id)),
+            ),
+          )
+        : null,
+    ],
   ].filter(([, value]) => value);
   const progress = execution.progress ?? 0;
   const variables = Object.entries(execution.statusVariables || {});

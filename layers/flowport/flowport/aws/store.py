@@ -26,7 +26,7 @@ from flowport.aws.errors import error_code, transient_failures_as_unavailable
 from flowport.core import index
 from flowport.core.errors import IdempotencyKeyInFlight
 from flowport.core.identity import Reach
-from flowport.core.models import ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord
+from flowport.core.models import MAX_RERUNS_NOTED, ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord
 from flowport.core.ports import CancelClaim, KeyTaken
 
 if TYPE_CHECKING:
@@ -429,6 +429,20 @@ class ExecutionStore:
                 names={"#status": "status"},
             )
         return moved
+
+    def note_rerun(self, execution_id: str, rerun_id: str) -> bool:
+        return self._update(
+            execution_pk(execution_id),
+            "SET reruns = list_append(if_not_exists(reruns, :none), :rerun)",
+            "attribute_exists(pk) AND (attribute_not_exists(reruns) OR "
+            "(NOT contains(reruns, :id) AND size(reruns) < :most))",
+            {
+                ":none": {"L": []},
+                ":rerun": {"L": [{"S": rerun_id}]},
+                ":id": {"S": rerun_id},
+                ":most": {"N": str(MAX_RERUNS_NOTED)},
+            },
+        )
 
     def _update(
         self,

@@ -14,6 +14,10 @@ from pydantic.alias_generators import to_camel
 # compiles the tokenizer's patterns, several milliseconds of every function's init.
 
 
+# An execution lists its reruns in its own item, which stops at 400 KB: the first of them, then no more.
+MAX_RERUNS_NOTED = 20
+
+
 class ExecutionStatus(StrEnum):
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"
@@ -163,6 +167,11 @@ class ExecutionDetail(ExecutionSummary):
         default=None, ge=1, description="How many times it was retried from where it failed (absent: never)"
     )
     rerun_of: str | None = Field(default=None, description="The execution this one reruns, if it is a rerun")
+    reruns: list[str] | None = Field(
+        default=None,
+        description=f"The executions rerun from this one, oldest first (the first {MAX_RERUNS_NOTED}; "
+        "absent: none)",
+    )
 
 
 class NodeStatus(StrEnum):
@@ -275,6 +284,10 @@ class ExecutionRecord(StoredModel):
         default=0, description="Its attempt: how many times Step Functions redrove it (flowport.core.retry)"
     )
     rerun_of: str | None = None
+    reruns: list[str] = Field(
+        default=[],
+        description=f"The executions rerun from this one, oldest first (the first {MAX_RERUNS_NOTED})",
+    )
 
     @property
     def execution_arn(self) -> str:

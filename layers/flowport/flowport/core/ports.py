@@ -89,6 +89,10 @@ class ExecutionStore(Protocol):
     def mark_running(self, record: ExecutionRecord) -> bool:
         """Move a QUEUED record (and its key) to RUNNING; False if it is not QUEUED."""
 
+    def note_rerun(self, execution_id: str, rerun_id: str) -> bool:
+        """Add `rerun_id` to the reruns of `execution_id` (once, and only to the first MAX_RERUNS_NOTED);
+        False if it was there, the list is full, or the record is gone."""
+
     def enqueue(self, record: ExecutionRecord) -> bool:
         """Put a QUEUED record that holds no slot into its queue (the record as `Admission.waiting` makes
         it); False if it is no longer QUEUED, or is cancelled, waiting or dispatched already."""

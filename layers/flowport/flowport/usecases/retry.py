@@ -8,6 +8,7 @@ whose key then also fingerprints the execution it reruns), a retry keeps a key o
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
@@ -20,6 +21,7 @@ from flowport.core.errors import (
     FlowportError,
     IdempotencyConflict,
     IdempotencyKeyInFlight,
+    ServiceUnavailable,
     execution_not_found,
 )
 from flowport.core.idempotency import ConflictAction
@@ -39,6 +41,7 @@ from flowport.usecases.admission import Admission
 from flowport.usecases.start import MAX_KEY_ATTEMPTS, StartCommand, Started, StartExecution
 
 LATEST: Final = "latest"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -239,7 +242,7 @@ class RerunExecution:
     def rerun(self, command: RerunCommand) -> Started:
         record = _visible(self._store, command.execution_id, command.caller, self._clock().timestamp())
         version = record.version if command.version is None else command.version
-        return self._starter.start(
+        started = self._starter.start(
             StartCommand(
                 workflow=record.workflow,
                 version=None if version == LATEST else int(version),
@@ -253,3 +256,12 @@ class RerunExecution:
                 rerun_of=record.execution_id,
             )
         )
+        try:
+            self._store.note_rerun(record.execution_id, started.execution.execution_id)
+        except ServiceUnavailable:
+            # The rerun runs: only its link from this execution is missing, which a retry of the same
+            # request (with its key) would add. Failing the answer would make a client start another.
+            logger.warning(
+                "rerun %s of %s not noted on it", started.execution.execution_id, record.execution_id
+            )
+        return started
