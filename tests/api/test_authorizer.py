@@ -57,6 +57,7 @@ def test_a_scoped_key_is_allowed_only_its_workflows_routes(cloud: LocalCloud):
             f"{ARN_PREFIX}/GET/workflows/ticket-triage/start",
             f"{ARN_PREFIX}/POST/api/workflow/ticket-triage",
             f"{ARN_PREFIX}/POST/api/workflow",
+            f"{ARN_PREFIX}/GET/me",
         }
     }
 
@@ -129,6 +130,7 @@ def test_the_retry_action_allows_retry_and_rerun_of_any_execution(cloud: LocalCl
             f"{ARN_PREFIX}/POST/executions/*/rerun",
             f"{ARN_PREFIX}/POST/api/workflow/*/retry",
             f"{ARN_PREFIX}/POST/api/workflow/*/restart",
+            f"{ARN_PREFIX}/GET/me",
         }
     }
 

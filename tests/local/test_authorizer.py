@@ -218,7 +218,9 @@ def test_every_route_but_the_public_ones_has_the_templates_authorizer(stack: Sta
         if function.logical_id == "ConductorFunction"
         and (route.method == "ANY" or route.path == "/api/token")
     }
-    assert public == {ApiRoute("GET", "/openapi.json"), *status_405s, *conductor}
+    # The console's: static files, which call the API with the key the user enters.
+    console = {route for route, function in stack.routes.items() if function.logical_id == "ConsoleFunction"}
+    assert public == {ApiRoute("GET", "/openapi.json"), *status_405s, *conductor, *console}
     (authorizer,) = set(stack.route_authorizers.values())
     assert authorizer.function_arn == stack.functions["AuthorizerFunction"].arn
     assert authorizer.reauthorize_seconds == 0  # API Gateway's cache is off: template.yaml says why

@@ -15,7 +15,7 @@ import {
   pause,
   query,
 } from "./api.js";
-import { duration, h, pretty, seconds, show, when } from "./dom.js";
+import { duration, h, pretty, seconds, show, table, when } from "./dom.js";
 import { FieldError, inputForm } from "./form.js";
 import { draw, layout, paint } from "./graph.js";
 import { applyNodeEvent, fromHistory } from "./runs.js";
@@ -185,26 +185,7 @@ async function workflowsView(signal) {
     view,
     h("h1", {}, "Workflows"),
     workflows.length
-      ? h(
-          "div",
-          { class: "table" },
-          h(
-            "table",
-            {},
-            h(
-              "thead",
-              {},
-              h(
-                "tr",
-                {},
-                ["Name", "Description", "State", "Versions", "Auth", "Limit"].map((name) =>
-                  h("th", { scope: "col" }, name),
-                ),
-              ),
-            ),
-            h("tbody", {}, rows),
-          ),
-        )
+      ? table(["Name", "Description", "State", "Versions", "Auth", "Limit"], rows)
       : h("p", {}, "This key may read no workflow."),
   );
 }
@@ -522,26 +503,7 @@ function executionTable(items) {
       h("td", {}, item.correlationId || ""),
     ),
   );
-  return h(
-    "div",
-    { class: "table" },
-    h(
-      "table",
-      {},
-      h(
-        "thead",
-        {},
-        h(
-          "tr",
-          {},
-          ["Execution", "Workflow", "Version", "Status", "Created", "Correlation id"].map((name) =>
-            h("th", { scope: "col" }, name),
-          ),
-        ),
-      ),
-      h("tbody", {}, rows),
-    ),
-  );
+  return table(["Execution", "Workflow", "Version", "Status", "Created", "Correlation id"], rows);
 }
 
 // -- one execution ----------------------------------------------------------------------------------

@@ -36,6 +36,20 @@ export function show(container, ...children) {
   return container;
 }
 
+/** A table of `rows` (<tr> elements) under these column names, scrolling sideways on a narrow screen. */
+export function table(columns, rows) {
+  const head = h(
+    "thead",
+    {},
+    h(
+      "tr",
+      {},
+      columns.map((name) => h("th", { scope: "col" }, name)),
+    ),
+  );
+  return h("div", { class: "table" }, h("table", {}, head, h("tbody", {}, rows)));
+}
+
 /** A JSON value as indented text, for a <pre>. */
 export function pretty(value) {
   return value === undefined ? "" : JSON.stringify(value, null, 2);
