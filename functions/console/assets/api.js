@@ -87,6 +87,7 @@ export async function follow(executionId, onEvent, signal) {
         const problem = await response.json().catch(() => ({}));
         throw new ApiError(response.status, problem);
       }
+      if (response.status === 204) return; // the stream had ended: nothing follows
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {

@@ -455,6 +455,7 @@ async function executionsView(params, signal) {
   const search = {};
   for (const [name, given] of params) if (given) search[name] = given;
   let pages = 1;
+  let drawn = null; // what the results show: drawn again only when it changed, so that focus stays put
   const render = async () => {
     const items = [];
     let token;
@@ -464,13 +465,17 @@ async function executionsView(params, signal) {
       token = answer.nextToken;
       if (!token) break;
     }
+    const live = items.some((item) => LIVE.has(item.status));
+    const shown = JSON.stringify([items, Boolean(token)]);
+    if (shown === drawn) return live;
+    drawn = shown;
     const more = token ? h("button", { type: "button", class: "more" }, "More") : null;
     more?.addEventListener("click", () => {
       pages += 1;
       render().catch((error) => signal.aborted || show(results, problemText(error)));
     });
     show(results, items.length ? executionTable(items) : h("p", {}, "No execution matches."), more);
-    return items.some((item) => LIVE.has(item.status));
+    return live;
   };
   try {
     let live = await render();
@@ -545,10 +550,14 @@ async function executionView(executionId, signal) {
         )
       : null,
   );
+  let actionsFor = null; // the status the buttons were drawn for: a keyboard user's focus stays on them
   const update = (changes, whole = false) => {
     execution = whole ? changes : { ...execution, ...changes };
     renderSummary(summary, execution);
-    renderActions(actions, execution, signal);
+    if (execution.status !== actionsFor) {
+      actionsFor = execution.status;
+      renderActions(actions, execution, signal);
+    }
   };
   update({});
   // A finished execution's states come from its history; a live one's from its event stream, which
