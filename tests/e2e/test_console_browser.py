@@ -100,9 +100,13 @@ def page(browser: WebDriver, server: Server) -> Iterator[WebDriver]:
     browser.get(f"{server.url}/console")
     sign_in(browser, server.key)
     yield browser
+    assert_nothing_went_wrong(browser)
+
+
+def assert_nothing_went_wrong(browser: WebDriver) -> None:
+    """The API's 4xx answers are logged as failed loads; anything else the browser logs as an error (a
+    script error, a Content-Security-Policy violation: "Refused to ...") is the console's own fault."""
     logged = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-    # The API's 4xx answers are logged as failed loads; anything else (a script error, a CSP
-    # violation: "Refused to ...") is the console's own fault.
     assert [message for message in logged if "Failed to load resource" not in message] == []
 
 
@@ -204,7 +208,8 @@ def test_start_from_the_form_and_watch_it_complete_with_values_shown_as_text(pag
     field(form, "/subject").find_element(By.TAG_NAME, "input").send_keys(PAYLOAD_SUBJECT)
     field(form, "/body").find_element(By.TAG_NAME, "textarea").send_keys(PAYLOAD_BODY)
     Select(field(form, "/customerTier").find_element(By.TAG_NAME, "select")).select_by_visible_text("pro")
-    field(form, "/delaySeconds").find_element(By.TAG_NAME, "input").send_keys("2")
+    # Long enough for the page to open on the running Wait state, on a loaded machine too.
+    field(form, "/delaySeconds").find_element(By.TAG_NAME, "input").send_keys("8")
     form.find_element(By.ID, "start-correlation").send_keys("console-start")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_for(page, lambda: "#/executions/" in page.current_url)
@@ -278,6 +283,11 @@ def test_search_by_status_and_by_an_input_field(page: WebDriver, server: Server)
     assert waiting not in listed()
     statuses = {cell.text for cell in page.find_elements(By.CSS_SELECTOR, ".results tbody .status")}
     assert statuses == {"COMPLETED"}
+    # A time range: nothing was created before 2000; the field shows it in the browser's time.
+    go(page, server, "/executions?workflow=ticket-triage&until=2000-01-01T00:00:00.000Z")
+    wait_for(page, lambda: "No execution matches" in page.find_element(By.CSS_SELECTOR, ".results").text)
+    shown_until = str(page.find_element(By.ID, "filter-until").get_attribute("value"))
+    assert shown_until[:10] in ("1999-12-31", "2000-01-01")
     server.call("DELETE", f"/executions/{waiting}")
 
 
@@ -318,7 +328,10 @@ def test_a_read_only_key_is_offered_no_start_and_no_cancel(browser: WebDriver, s
     wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "svg.graph"))
     assert browser.find_elements(By.CSS_SELECTOR, "form.try-it") == []
     assert "may not start" in browser.find_element(By.TAG_NAME, "main").text
-    go(browser, server, f"/executions/{running}")
-    wait_for(browser, lambda: status_of(browser) == "RUNNING")
-    assert browser.find_elements(By.CSS_SELECTOR, ".actions button") == []
-    server.call("DELETE", f"/executions/{running}")
+    try:
+        go(browser, server, f"/executions/{running}")
+        wait_for(browser, lambda: status_of(browser) == "RUNNING")
+        assert browser.find_elements(By.CSS_SELECTOR, ".actions button") == []
+        assert_nothing_went_wrong(browser)
+    finally:
+        server.call("DELETE", f"/executions/{running}")

@@ -65,72 +65,98 @@ export function query(parameters) {
   return text ? `?${text}` : "";
 }
 
+// Answers after which a stream is asked for again, later: throttling, a timeout, the server's trouble.
+const TRANSIENT = new Set([408, 429]);
+const MAX_PAUSE_MILLISECONDS = 30000;
+
 /**
  * Follow an execution's Server-Sent Events until its final event, or until `signal` aborts. Read with
  * fetch rather than EventSource, which cannot send the key; reconnects with Last-Event-ID, as
- * EventSource would, after the `retry` the stream asks for.
+ * EventSource would, after the `retry` the stream asks for (longer after each failure in a row). An
+ * error of `onEvent`, or a refusal of the request (4xx), ends it with that error.
  */
 export async function follow(executionId, onEvent, signal) {
-  let lastEventId = null;
-  let retry = 1000;
+  const position = { lastEventId: null, retry: 1000 };
   let failures = 0;
   while (!signal.aborted) {
+    const sent = headers({ Accept: "text/event-stream" });
+    if (position.lastEventId) sent.set("Last-Event-ID", position.lastEventId);
     try {
-      const sent = headers({ Accept: "text/event-stream" });
-      if (lastEventId) sent.set("Last-Event-ID", lastEventId);
       const response = await fetch(`${BASE}/executions/${encodeURIComponent(executionId)}/events`, {
         headers: sent,
         signal,
         credentials: "omit",
+        redirect: "error",
       });
       if (!response.ok) {
         const problem = await response.json().catch(() => ({}));
-        throw new ApiError(response.status, problem);
-      }
-      if (response.status === 204) return; // the stream had ended: nothing follows
-      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += value.replace(/\r\n?/g, "\n");
-        let end;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = { event: "message", data: [] };
-          for (const line of block.split("\n")) {
-            const colon = line.indexOf(":");
-            if (colon === 0) continue; // a comment (keep-alive)
-            const field = colon < 0 ? line : line.slice(0, colon);
-            const content = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-            if (field === "event") event.event = content;
-            else if (field === "data") event.data.push(content);
-            else if (field === "id") lastEventId = content;
-            else if (field === "retry" && /^\d+$/.test(content)) retry = Number(content);
-          }
-          if (event.data.length) {
-            failures = 0;
-            if (onEvent(event.event, JSON.parse(event.data.join("\n"))) === "final") return;
-          }
+        if (response.status < 500 && !TRANSIENT.has(response.status))
+          throw new ApiError(response.status, problem);
+        failures += 1;
+      } else if (response.status === 204) {
+        return; // the stream had ended: nothing follows
+      } else {
+        for await (const { kind, data } of readEvents(response.body, position)) {
+          failures = 0;
+          if (onEvent(kind, data) === "final") return;
         }
       }
     } catch (error) {
       if (signal.aborted) return;
-      if (error instanceof ApiError && error.status >= 400 && error.status < 500) throw error;
+      if (!(error instanceof TypeError)) throw error; // fetch's network failures are TypeErrors
       failures += 1;
     }
-    await pause(Math.min(retry * 2 ** failures, 30000), signal);
+    await pause(Math.min(position.retry * 2 ** failures, MAX_PAUSE_MILLISECONDS), signal);
   }
 }
 
+/** The events of one response, as {kind, data}; `position` keeps the last event id and retry. */
+async function* readEvents(body, position) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    // Lines end in CR LF, CR or LF; a CR at the end may be the first half of a CR LF, so it waits.
+    buffer += value;
+    const held = buffer.endsWith("\r") ? "\r" : "";
+    buffer = buffer.slice(0, buffer.length - held.length).replace(/\r\n?/g, "\n");
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const event = parseEvent(buffer.slice(0, end), position);
+      buffer = buffer.slice(end + 2);
+      if (event) yield event;
+    }
+    buffer += held;
+  }
+}
+
+function parseEvent(block, position) {
+  let kind = "message";
+  const data = [];
+  for (const line of block.split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon === 0) continue; // a comment (keep-alive)
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const content = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (field === "event") kind = content;
+    else if (field === "data") data.push(content);
+    else if (field === "id") position.lastEventId = content;
+    else if (field === "retry" && /^\d+$/.test(content)) position.retry = Number(content);
+  }
+  return data.length ? { kind, data: JSON.parse(data.join("\n")) } : null;
+}
+
+/** Resolves after `milliseconds`, or at once when `signal` aborts. */
 export function pause(milliseconds, signal) {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, milliseconds);
-    signal?.addEventListener("abort", () => {
+    const done = () => {
       clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
       resolve();
-    });
+    };
+    const timer = setTimeout(done, milliseconds);
+    signal?.addEventListener("abort", done, { once: true });
   });
 }
 

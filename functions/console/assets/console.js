@@ -17,14 +17,15 @@ import {
 } from "./api.js";
 import { duration, h, pretty, seconds, show, table, when } from "./dom.js";
 import { FieldError, inputForm } from "./form.js";
-import { draw, layout, paint } from "./graph.js";
+import { STATE_MARKS, draw, layout, paint } from "./graph.js";
 import { applyNodeEvent, fromHistory } from "./runs.js";
 
 const view = document.getElementById("view");
 const session = document.getElementById("session");
 const REFRESH_MILLISECONDS = 3000;
 const HISTORY_PAGES = 20;
-const TERMINAL_ACTIONS = new Set(["FAILED", "TIMED_OUT", "CANCELLED"]);
+// What a retry takes (flowport.core.retry): a rerun takes any that has ended.
+const RETRYABLE = new Set(["FAILED", "TIMED_OUT", "CANCELLED"]);
 
 let shown = null; // the AbortController of the view on screen: leaving it stops its requests and timers
 let caller = null; // GET /me
@@ -44,24 +45,63 @@ async function route() {
   shown?.abort();
   shown = new AbortController();
   const { signal } = shown;
-  const { parts, params } = parseHash();
   try {
     if (!key.get()) return signIn();
+    const { parts, params } = parseHash(); // a malformed %-escape throws: shown below
     if (!caller) caller = await get("/me", { signal });
     showSession();
-    if (parts[0] === "workflows" && parts[1]) return await workflowView(parts[1], params, signal);
-    if (parts[0] === "executions" && parts[1]) return await executionView(parts[1], signal);
-    if (parts[0] === "executions") return await executionsView(params, signal);
-    return await workflowsView(signal);
+    markNavigation(parts[0] || "workflows");
+    if (!allows(caller, "read")) return readless();
+    if (parts[0] === "workflows" && parts[1]) await workflowView(parts[1], params, signal);
+    else if (parts[0] === "executions" && parts[1]) await executionView(parts[1], signal, arrived);
+    else if (parts[0] === "executions") await executionsView(params, signal, arrived);
+    else await workflowsView(signal);
+    arrived(signal);
   } catch (error) {
     if (signal.aborted) return;
-    if (error instanceof ApiError && error.status === 401) {
+    if (error instanceof ApiError && (error.status === 401 || (error.status === 403 && !caller))) {
       key.forget();
       caller = null;
-      return signIn("That key was refused (401): it is unknown, revoked or expired.");
+      return signIn(
+        error.status === 401
+          ? "That key was refused (401): it is unknown, revoked or expired."
+          : "That key may do nothing the console can show (403).",
+      );
     }
     show(view, h("h1", {}, "Something went wrong"), problemText(error));
+    arrived(signal);
   }
+}
+
+const arrivals = new WeakSet(); // the routes whose page has taken the focus
+
+/** A new page is on screen: focus moves to it, as it would on a page load (once per route). */
+function arrived(signal) {
+  if (signal.aborted || arrivals.has(signal)) return;
+  arrivals.add(signal);
+  view.focus({ preventScroll: true });
+}
+
+function markNavigation(section) {
+  for (const link of document.querySelectorAll(".top nav a")) {
+    if (link.getAttribute("href") === `#/${section}`) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+/** A key without the read action (one that may only start): the console has nothing to show it. */
+function readless() {
+  title("Nothing to show");
+  show(
+    view,
+    h("h1", {}, "Nothing to show"),
+    h(
+      "p",
+      {},
+      `${caller.name} may ${caller.scopes.actions.join(", ")} but not read: the console needs a key with `,
+      "the read action. Forget this key to use another.",
+    ),
+  );
 }
 
 function title(text) {
@@ -178,7 +218,7 @@ async function workflowsView(signal) {
       h("td", {}, workflow.enabled ? "enabled" : h("span", { class: "muted" }, "disabled")),
       h("td", {}, workflow.versions.join(", ")),
       h("td", {}, workflow.auth.join(", ")),
-      h("td", {}, workflow.maxConcurrency ? `${workflow.maxConcurrency} at once` : "no limit"),
+      h("td", {}, limitOf(workflow)),
     ),
   );
   show(
@@ -188,6 +228,10 @@ async function workflowsView(signal) {
       ? table(["Name", "Description", "State", "Versions", "Auth", "Limit"], rows)
       : h("p", {}, "This key may read no workflow."),
   );
+}
+
+function limitOf(workflow) {
+  return workflow.maxConcurrency ? `${workflow.maxConcurrency} at once` : "no limit";
 }
 
 async function workflowView(name, params, signal) {
@@ -209,7 +253,7 @@ async function workflowView(name, params, signal) {
   picker.addEventListener("change", () => {
     location.hash = `#/workflows/${encodeURIComponent(name)}?version=${picker.value}`;
   });
-  const drawing = drawGraph(graph, (state) => describeState(graph, state, detail));
+  const svg = draw(layout(graph), (state) => describeState(graph, state, detail));
   const detail = h(
     "div",
     { class: "state-detail", "aria-live": "polite" },
@@ -219,7 +263,7 @@ async function workflowView(name, params, signal) {
     ["State", workflow.enabled ? "enabled" : "disabled: starts are refused"],
     ["Versions", `${workflow.versions.join(", ")} (latest ${workflow.latestVersion})`],
     ["Auth", workflow.auth.join(", ")],
-    ["Limit", workflow.maxConcurrency ? `${workflow.maxConcurrency} at once` : "no limit"],
+    ["Limit", limitOf(workflow)],
     ["Running", String(workflow.running)],
     ["Queued", String(workflow.queued)],
     ["Longest wait in queue", seconds(workflow.maxQueueSeconds)],
@@ -250,7 +294,7 @@ async function workflowView(name, params, signal) {
       { "aria-labelledby": "definition" },
       h("h2", { id: "definition" }, "Definition"),
       h("p", {}, h("label", { for: "graph-version" }, "Version "), picker),
-      h("div", { class: "graph-and-detail" }, h("div", { class: "graph-box" }, drawing.svg), detail),
+      h("div", { class: "graph-and-detail" }, h("div", { class: "graph-box" }, svg), detail),
     ),
     mayStart
       ? tryIt(workflow)
@@ -260,11 +304,6 @@ async function workflowView(name, params, signal) {
           workflow.enabled ? "This key may not start this workflow." : "Disabled: it cannot be started.",
         ),
   );
-}
-
-function drawGraph(graph, onSelect) {
-  const laid = layout(graph);
-  return { svg: draw(laid, onSelect) };
 }
 
 function describeState(graph, name, detail) {
@@ -328,22 +367,23 @@ function tryIt(workflow) {
     "fieldset",
     { class: "options" },
     h("legend", {}, "Options"),
-    option("start-version", "Version", version, "version"),
-    option("start-correlation", "Correlation id", correlation, "correlationId"),
-    option("start-priority", "Priority (0-99)", priority, "priority"),
+    option("start-version", "Version", version, "/query/version"),
+    option("start-correlation", "Correlation id", correlation, "/query/correlationid"),
+    option("start-priority", "Priority (0-99)", priority, "/query/priority"),
     option(
       "start-key",
       "Idempotency key (optional)",
       idempotency,
-      "Idempotency-Key",
+      "/header/idempotency-key",
       "The same key again returns, refuses or replaces the first start, as chosen below.",
     ),
-    option("start-conflict", "If the key was seen", strategy, "X-On-Conflict"),
+    option("start-conflict", "If the key was seen", strategy, "/header/x-on-conflict"),
   );
   const form = h("form", { class: "try-it", novalidate: true }, input.element, options, formError, submit);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     input.clearErrors();
+    clearOptionErrors(options);
     show(formError);
     let body;
     try {
@@ -368,8 +408,10 @@ function tryIt(workflow) {
       location.hash = `#/executions/${encodeURIComponent(started.executionId)}`;
     } catch (error) {
       if (error instanceof ApiError && Array.isArray(error.problem.errors)) {
-        input.showErrors(error.problem.errors.filter((e) => e.field === "" || e.field.startsWith("/")));
-        showOptionErrors(options, error.problem.errors);
+        // A parameter's refusal names it as /query/<name> or /header/<name>; the others are the input's.
+        const parameter = (e) => /^\/(query|header)\//.test(e.field);
+        input.showErrors(error.problem.errors.filter((e) => !parameter(e)));
+        showOptionErrors(options, error.problem.errors.filter(parameter));
       }
       show(formError, problemText(error));
     } finally {
@@ -379,18 +421,24 @@ function tryIt(workflow) {
   return h("section", { "aria-labelledby": "try-it" }, h("h2", { id: "try-it" }, "Try it"), form);
 }
 
-/** Errors the API names by parameter (version, priority, ...) next to their option. */
+/** Errors the API names by parameter (/query/priority, /header/idempotency-key) next to their option. */
 function showOptionErrors(options, errors) {
   for (const { field, message } of errors) {
-    const name = String(field).split(/[./]/).pop();
-    const place = options.querySelector(`[data-pointer="${CSS.escape(name)}"] .field-error`);
-    if (place) place.textContent = message;
+    const option = options.querySelector(`[data-pointer="${CSS.escape(field.toLowerCase())}"]`);
+    if (!option) continue;
+    option.querySelector(".field-error").textContent = message;
+    option.querySelector("input, select")?.setAttribute("aria-invalid", "true");
   }
+}
+
+function clearOptionErrors(options) {
+  for (const place of options.querySelectorAll(".field-error")) place.textContent = "";
+  for (const control of options.querySelectorAll("[aria-invalid]")) control.removeAttribute("aria-invalid");
 }
 
 // -- the execution search ---------------------------------------------------------------------------
 
-async function executionsView(params, signal) {
+async function executionsView(params, signal, arrived) {
   title("Executions");
   const { workflows } = await get("/workflows", { signal });
   const chosen = workflows.find((w) => w.name === params.get("workflow"));
@@ -411,7 +459,9 @@ async function executionsView(params, signal) {
   );
   const text = (id, name) =>
     h("input", { id, name, type: "text", value: params.get(name) || "", autocomplete: "off" });
-  const date = (id, name) => h("input", { id, name, type: "date", value: params.get(name) || "" });
+  // A time range in the browser's time zone, sent as UTC instants.
+  const instant = (id, name) =>
+    h("input", { id, name, type: "datetime-local", value: localInput(params.get(name)), "data-instant": "" });
   const fields = chosen ? chosen.searchableInputFields : [];
   const field = h(
     "select",
@@ -434,8 +484,8 @@ async function executionsView(params, signal) {
     control("filter-status", "Status", status),
     control("filter-correlation", "Correlation id", text("filter-correlation", "correlationId")),
     control("filter-started-by", "Started by (principal id)", text("filter-started-by", "startedBy")),
-    control("filter-since", "Created since", date("filter-since", "since")),
-    control("filter-until", "Created until", date("filter-until", "until")),
+    control("filter-since", "Created since", instant("filter-since", "since")),
+    control("filter-until", "Created until", instant("filter-until", "until")),
     control("filter-input-field", "Input field", field),
     control("filter-input-value", "Input value", value),
     h("button", { type: "submit" }, "Search"),
@@ -443,7 +493,9 @@ async function executionsView(params, signal) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const chosenParams = { workflow: workflow.value, status: status.value };
-    for (const input of form.querySelectorAll("input[name]")) chosenParams[input.name] = input.value;
+    for (const input of form.querySelectorAll("input[name]")) {
+      chosenParams[input.name] = input.hasAttribute("data-instant") ? utcInstant(input.value) : input.value;
+    }
     if (workflow.value === params.get("workflow") && field.value && value.value)
       chosenParams[`input.${field.value}`] = value.value;
     location.hash = `#/executions${query(chosenParams)}`;
@@ -466,9 +518,9 @@ async function executionsView(params, signal) {
       if (!token) break;
     }
     const live = items.some((item) => LIVE.has(item.status));
-    const shown = JSON.stringify([items, Boolean(token)]);
-    if (shown === drawn) return live;
-    drawn = shown;
+    const signature = JSON.stringify([items, Boolean(token)]);
+    if (signature === drawn) return live;
+    drawn = signature;
     const more = token ? h("button", { type: "button", class: "more" }, "More") : null;
     more?.addEventListener("click", () => {
       pages += 1;
@@ -479,6 +531,7 @@ async function executionsView(params, signal) {
   };
   try {
     let live = await render();
+    arrived(signal);
     while (live && !signal.aborted) {
       note.textContent = `Refreshing every ${REFRESH_MILLISECONDS / 1000} s while an execution shown runs.`;
       await pause(REFRESH_MILLISECONDS, signal);
@@ -489,6 +542,20 @@ async function executionsView(params, signal) {
   } catch (error) {
     if (!signal.aborted) show(results, problemText(error));
   }
+}
+
+/** A datetime-local value (the browser's time) as the UTC instant the API takes; '' for none. */
+function utcInstant(local) {
+  const date = local ? new Date(local) : null;
+  return date && !Number.isNaN(date.getTime()) ? date.toISOString() : "";
+}
+
+/** An instant of the URL as a datetime-local value, in the browser's time. */
+function localInput(instant) {
+  const date = instant ? new Date(instant) : null;
+  if (!date || Number.isNaN(date.getTime())) return "";
+  const local = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
+  return local.toISOString().slice(0, 16);
 }
 
 function executionTable(items) {
@@ -513,7 +580,7 @@ function executionTable(items) {
 
 // -- one execution ----------------------------------------------------------------------------------
 
-async function executionView(executionId, signal) {
+async function executionView(executionId, signal, arrived) {
   title(`Execution ${executionId}`);
   const path = `/executions/${encodeURIComponent(executionId)}`;
   let execution = await get(path, { signal });
@@ -528,25 +595,21 @@ async function executionView(executionId, signal) {
     { class: "state-detail", "aria-live": "polite" },
     h("p", { class: "help" }, "Choose a state to see its input and output."),
   );
-  const drawing = graph ? drawGraph(graph, (state) => stateRuns(executionId, state, detail, signal)) : null;
+  const svg = graph ? draw(layout(graph), (state) => stateRuns(executionId, state, detail, signal)) : null;
   let runs = new Map();
-  const repaint = () => drawing && paint(drawing.svg, runs);
-  const refreshRuns = async () => {
-    runs = fromHistory(await historyItems(executionId, false, signal));
-    repaint();
-  };
+  const repaint = () => svg && paint(svg, runs);
   show(
     view,
     h("h1", {}, "Execution ", h("code", {}, executionId)),
     summary,
     actions,
-    drawing
+    svg
       ? h(
           "section",
           { "aria-labelledby": "states" },
           h("h2", { id: "states" }, "States"),
           legend(),
-          h("div", { class: "graph-and-detail" }, h("div", { class: "graph-box" }, drawing.svg), detail),
+          h("div", { class: "graph-and-detail" }, h("div", { class: "graph-box" }, svg), detail),
         )
       : null,
   );
@@ -560,51 +623,53 @@ async function executionView(executionId, signal) {
     }
   };
   update({});
-  // A finished execution's states come from its history; a live one's from its event stream, which
-  // replays every node event from the start and then follows.
-  if (!LIVE.has(execution.status)) return await refreshRuns();
-  let pendingHistory = false;
+  arrived(signal);
+  // A live execution's states come from its event stream, which replays every node event from the start
+  // and then follows; a finished one's (and, once it ends, a live one's) from its history, read once
+  // nothing more can happen, so that no event is lost to a read in flight.
+  const settle = async () => {
+    runs = fromHistory(await historyItems(executionId, false, signal));
+    repaint();
+  };
+  if (!LIVE.has(execution.status)) return await settle();
+  let ended = false;
   await follow(
     executionId,
     (kind, data) => {
       if (kind === "status") update({ status: data.status });
-      else if (kind === "progress") update(data);
+      // A snapshot leaves out what it lacks (no current node once none runs): those keys go too.
+      else if (kind === "progress") update({ ...PROGRESS_CLEARED, ...data });
       else if (kind === "variables") update({ statusVariables: data.statusVariables });
       else if (kind.startsWith("node_")) {
         runs = applyNodeEvent(runs, kind, data);
         repaint();
-        // A failed attempt may be retried or caught: only the history says which, so read it soon.
-        if (kind === "node_failed" && !pendingHistory) {
-          pendingHistory = true;
-          pause(1000, signal).then(() => {
-            pendingHistory = false;
-            if (!signal.aborted) refreshRuns().catch(() => {});
-          });
-        }
       } else {
         update(data, true); // the final event's data is the whole status document
-        refreshRuns().catch(() => {});
+        ended = true;
         return "final";
       }
       return undefined;
     },
     signal,
   );
+  if (ended) await settle();
 }
 
+const PROGRESS_CLEARED = {
+  progress: undefined,
+  currentNode: undefined,
+  completedNodes: undefined,
+  totalNodes: undefined,
+  retryCount: undefined,
+};
+
 function legend() {
-  const names = {
-    "not-reached": "not reached",
-    running: "running",
-    succeeded: "succeeded",
-    failed: "failed",
-    retried: "retried",
-    cancelled: "cancelled",
-  };
   return h(
     "ul",
-    { class: "legend", "aria-label": "Colours" },
-    Object.entries(names).map(([status, label]) => h("li", { class: status }, label)),
+    { class: "legend", "aria-label": "What the colours and marks say" },
+    Object.entries(STATE_MARKS).map(([status, mark]) =>
+      h("li", { class: status }, mark ? `${mark} ` : "", status.replace("-", " ")),
+    ),
   );
 }
 
@@ -727,7 +792,7 @@ function renderActions(container, execution, signal) {
   const again = () => route();
   if (LIVE.has(execution.status) && allows(caller, "cancel", execution.workflow))
     act("Cancel", "DELETE", "", again);
-  if (TERMINAL_ACTIONS.has(execution.status) && allows(caller, "retry", execution.workflow))
+  if (RETRYABLE.has(execution.status) && allows(caller, "retry", execution.workflow))
     act("Retry", "POST", "/retry", again);
   if (
     !LIVE.has(execution.status) &&
@@ -756,10 +821,14 @@ async function historyItems(executionId, io, signal) {
   return items;
 }
 
+const chosenStates = new WeakMap(); // each detail panel's latest choice: an earlier read arriving late is dropped
+
 async function stateRuns(executionId, name, detail, signal) {
+  chosenStates.set(detail, name);
   show(detail, h("h3", {}, name), h("p", { class: "help" }, "Reading its input and output…"));
   try {
     const items = (await historyItems(executionId, true, signal)).filter((item) => item.name === name);
+    if (chosenStates.get(detail) !== name) return;
     show(
       detail,
       h("h3", {}, name),
@@ -799,6 +868,7 @@ async function stateRuns(executionId, name, detail, signal) {
         : h("p", { class: "muted" }, "Not reached."),
     );
   } catch (error) {
-    if (!signal.aborted) show(detail, h("h3", {}, name), problemText(error));
+    if (!signal.aborted && chosenStates.get(detail) === name)
+      show(detail, h("h3", {}, name), problemText(error));
   }
 }

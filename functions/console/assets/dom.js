@@ -6,7 +6,9 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 function fill(element, attributes, children) {
   for (const [name, value] of Object.entries(attributes || {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (name.startsWith("on") && typeof value === "function") {
+    if (name.startsWith("on")) {
+      // Handlers are functions, never text: an event attribute written as a string would be markup.
+      if (typeof value !== "function") throw new TypeError(`${name} must be a function`);
       element.addEventListener(name.slice(2), value);
     } else {
       element.setAttribute(name, value === true ? "" : String(value));

@@ -73,13 +73,13 @@ function fieldFor(name, schema, required) {
       try {
         return [true, JSON.parse(control.value)];
       } catch {
-        throw new FieldError(`/${name}`, "Not JSON");
+        throw new FieldError(pointerTo(name), "Not JSON");
       }
     };
   }
   const element = h(
     "div",
-    { class: "field", "data-pointer": `/${name}` },
+    { class: "field", "data-pointer": pointerTo(name) },
     h(
       "label",
       { for: id },
@@ -91,6 +91,11 @@ function fieldFor(name, schema, required) {
     h("p", { class: "field-error", id: errorId, role: "alert" }),
   );
   return { element, read, name, control };
+}
+
+/** The JSON Pointer (RFC 6901) of a top-level property, as the API names it in its errors. */
+function pointerTo(name) {
+  return `/${name.replaceAll("~", "~0").replaceAll("/", "~1")}`;
 }
 
 export class FieldError extends Error {
@@ -107,49 +112,17 @@ export class FieldError extends Error {
 export function inputForm(workflow) {
   const schema = workflow.inputSchema;
   if (workflow.contentVariable) {
-    const text = h("textarea", { id: "input-text", rows: 8, "aria-describedby": "input-text-error" });
-    return single(
-      h(
-        "div",
-        { class: "field", "data-pointer": "" },
-        h("label", { for: "input-text" }, `Content (sent as text, as ${workflow.contentVariable})`),
-        text,
-        h("p", { class: "field-error", id: "input-text-error", role: "alert" }),
-      ),
-      () => text.value,
-      "text",
-    );
+    return wholeInput(`Content (sent as text, as ${workflow.contentVariable})`, "", "text", (text) => text);
   }
   const properties = schema && schema.type === "object" && schema.properties;
   if (!properties) {
-    const text = h(
-      "textarea",
-      {
-        id: "input-json",
-        rows: 8,
-        class: "json",
-        spellcheck: "false",
-        "aria-describedby": "input-json-error",
-      },
-      "{}",
-    );
-    return single(
-      h(
-        "div",
-        { class: "field", "data-pointer": "" },
-        h("label", { for: "input-json" }, "Input (JSON object)"),
-        text,
-        h("p", { class: "field-error", id: "input-json-error", role: "alert" }),
-      ),
-      () => {
-        try {
-          return JSON.parse(text.value || "{}");
-        } catch {
-          throw new FieldError("", "The input is not JSON");
-        }
-      },
-      "json",
-    );
+    return wholeInput("Input (JSON object)", "{}", "json", (text) => {
+      try {
+        return JSON.parse(text || "{}");
+      } catch {
+        throw new FieldError("", "The input is not JSON");
+      }
+    });
   }
   const required = new Set(schema.required || []);
   const fields = Object.entries(properties).map(([name, property]) =>
@@ -179,11 +152,24 @@ export function inputForm(workflow) {
   };
 }
 
-function single(element, read, kind) {
+/** One text area for the whole input: `parse` makes the input of its text (`kind` "text" or "json"). */
+function wholeInput(label, initial, kind, parse) {
+  const text = h(
+    "textarea",
+    { id: "input-whole", rows: 8, class: kind, spellcheck: "false", "aria-describedby": "input-whole-error" },
+    initial,
+  );
+  const element = h(
+    "div",
+    { class: "field", "data-pointer": "" },
+    h("label", { for: "input-whole" }, label),
+    text,
+    h("p", { class: "field-error", id: "input-whole-error", role: "alert" }),
+  );
   return {
     element,
-    read,
     kind,
+    read: () => parse(text.value),
     showErrors: (errors) => showErrors(element, errors),
     clearErrors: () => clearErrors(element),
   };

@@ -8,7 +8,16 @@ const CONTAINERS = new Set(["Map", "Parallel"]);
 const NODE_HEIGHT = 44;
 const CONTAINER_LABEL = 22;
 const LABEL_CHARACTERS = 28;
-export const STATE_CLASSES = ["not-reached", "running", "succeeded", "failed", "retried", "cancelled"];
+// What a state did, each with a mark beside its colour, so that colour is never all that tells them apart.
+export const STATE_MARKS = {
+  "not-reached": "",
+  running: "●",
+  succeeded: "✓",
+  failed: "✗",
+  retried: "↻",
+  cancelled: "⊘",
+};
+const STATE_CLASSES = Object.keys(STATE_MARKS);
 
 function shortened(text, characters = LABEL_CHARACTERS) {
   return text.length <= characters ? text : `${text.slice(0, characters - 1)}…`;
@@ -21,11 +30,18 @@ function entries(graph, name) {
   return graph.nodes.filter((n) => n.parent === name && n.start).flatMap((n) => entries(graph, n.name));
 }
 
-/** Where a transition out of `name` leaves from: itself, or the states its Map or Parallel ends with. */
-function exits(graph, name) {
+/**
+ * Where a transition out of `name` leaves from: itself, or the states its Map or Parallel ends with (not
+ * a Fail state: the container fails there, and its Next is not taken). dagre lays out no edge that leaves
+ * a box itself, so a container's Catch is drawn from where its states start: it can fail anywhere in it.
+ */
+function exits(graph, name, kind) {
   const node = graph.byName.get(name);
   if (!node || !CONTAINERS.has(node.type)) return [name];
-  return graph.nodes.filter((n) => n.parent === name && n.end).flatMap((n) => exits(graph, n.name));
+  if (kind === "catch") return entries(graph, name);
+  return graph.nodes
+    .filter((n) => n.parent === name && n.end && n.type !== "Fail")
+    .flatMap((n) => exits(graph, n.name));
 }
 
 function branchBox(node) {
@@ -68,7 +84,7 @@ export function layout(document) {
     }
   }
   graph.edges.forEach((edge, index) => {
-    for (const from of exits(graph, edge.from)) {
+    for (const from of exits(graph, edge.from, edge.kind)) {
       for (const to of entries(graph, edge.to)) {
         const label = edge.label ? shortened(edge.label) : "";
         g.setEdge(
@@ -86,7 +102,8 @@ export function layout(document) {
 
 /**
  * The SVG of a laid-out graph. `onSelect(name)` is called when a state is clicked or chosen with the
- * keyboard (Enter or Space); every state is focusable, in definition order.
+ * keyboard (Enter or Space); every state is focusable: the Maps and Parallels first, then the others,
+ * each in definition order (a box is drawn under the states in it).
  */
 export function draw({ graph, g }, onSelect) {
   const size = g.graph();
@@ -143,6 +160,7 @@ export function draw({ graph, g }, onSelect) {
           shortened(`${node.name} · ${node.type}`, Math.floor((box.width - 40) / 7)),
         ),
         s("text", { x: x + box.width - 10, y: y + 16, class: "badge", "text-anchor": "end" }, ""),
+        s("text", { x: x + box.width - 10, y: y + 30, class: "mark", "text-anchor": "end" }, ""),
         s("title", {}, node.comment || `${node.name} (${node.type})`),
       );
       activate(group, () => onSelect(node.name));
@@ -194,6 +212,7 @@ export function draw({ graph, g }, onSelect) {
         node.resource ? `${node.type} · ${node.resource}` : node.type,
       ),
       s("text", { x: x + box.width - 6, y: y + 12, class: "badge", "text-anchor": "end" }, ""),
+      s("text", { x: x + 8, y: y + 16, class: "mark" }, ""),
       s("title", {}, node.comment || `${node.name} (${node.type})`),
     );
     activate(group, () => onSelect(node.name));
@@ -225,8 +244,10 @@ export function paint(svg, runs) {
     group.classList.add(status);
     const notes = [];
     if (run && run.attempts > 1) notes.push(`${run.attempts} attempts`);
+    else if (run && run.failures > 0) notes.push(`${run.failures} failed`);
     if (run && run.runs > 1) notes.push(`${run.runs} runs`);
     group.querySelector(".badge").textContent = notes.join(", ");
+    group.querySelector(".mark").textContent = STATE_MARKS[status];
     const type = group.querySelector(".type")?.textContent || "";
     group.setAttribute(
       "aria-label",

@@ -22,7 +22,6 @@ MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
     ".txt": "text/plain; charset=utf-8",
 }
 CONTENT_SECURITY_POLICY = "; ".join(

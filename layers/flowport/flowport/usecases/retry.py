@@ -21,7 +21,6 @@ from flowport.core.errors import (
     FlowportError,
     IdempotencyConflict,
     IdempotencyKeyInFlight,
-    ServiceUnavailable,
     execution_not_found,
 )
 from flowport.core.idempotency import ConflictAction
@@ -258,10 +257,10 @@ class RerunExecution:
         )
         try:
             self._store.note_rerun(record.execution_id, started.execution.execution_id)
-        except ServiceUnavailable:
-            # The rerun runs: only its link from this execution is missing, which a retry of the same
-            # request (with its key) would add. Failing the answer would make a client start another.
-            logger.warning(
+        except Exception:  # any failure of this one write: the rerun runs, only its link is missing
+            # Failing the answer now would make a client start another rerun; a retry of the same request
+            # (with its key) adds the link.
+            logger.exception(
                 "rerun %s of %s not noted on it", started.execution.execution_id, record.execution_id
             )
         return started
