@@ -1,0 +1,335 @@
+"""Completion webhooks: the rules, in the open Standard Webhooks format (https://www.standardwebhooks.com).
+
+- A start names a callback URL; it must be https (http://127.0.0.1 only where a local setting allows
+  it), on a host of the workflow's allowlist when it has one, and never an address inside a network:
+  private, loopback, link-local, metadata and other non-global addresses are refused by name at start,
+  and again after DNS resolution, at start and before every send (`allowed_address`).
+- A delivery is signed as the spec says: `webhook-id` (the same for every attempt of one message),
+  `webhook-timestamp` (this attempt's) and `webhook-signature`, `v1,<base64 HMAC-SHA256 of
+  "id.timestamp.body">`, one per secret in use (two while a rotated secret's overlap lasts).
+- It is tried on the spec's schedule, lengthened to about three days (`RETRY_DELAYS`), honouring
+  Retry-After on 429 and 503; a 410 disables the callback; after the last attempt it has failed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field
+
+from flowport.core.errors import CallbackRefused
+from flowport.core.models import ExecutionStatus, StoredModel
+
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 32  # the spec asks for 24 to 64
+MIN_SECRET_BYTES, MAX_SECRET_BYTES = 24, 64
+SIGNATURE_VERSION = "v1"
+# After a rotation the old secret keeps signing this long, so receivers can move to the new one.
+ROTATION_OVERLAP = timedelta(hours=24)
+
+MAX_URL_LENGTH = 2048
+MAX_PAYLOAD_BYTES = 20_000
+SEND_TIMEOUT_SECONDS = 15.0
+LOCAL_HTTP_HOST = "127.0.0.1"
+
+# Seconds to wait before each attempt: the spec's (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h),
+# with 10 h more until about three days have passed (67.6 h in all), as issue 17 asks.
+RETRY_DELAYS: tuple[int, ...] = (0, 5, 300, 1800, 7200, 18000, *(36000,) * 6)
+# A Retry-After longer than this is taken as this: a receiver cannot park a message for weeks.
+MAX_RETRY_AFTER_SECONDS = 36000
+# SQS delays a message 15 minutes at most: longer waits are chained hops of this.
+MAX_HOP_SECONDS = 900
+
+# Names that are a host's own, whatever DNS says of them.
+_LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
+
+
+class CallbackEvent(StrEnum):
+    """What a start may ask to be called back for."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    RUNNING = "running"
+    QUEUED = "queued"
+
+    @classmethod
+    def of(cls, status: ExecutionStatus) -> CallbackEvent:
+        return cls(status.value.lower())
+
+    @property
+    def type(self) -> str:
+        """The payload's `type`: `execution.completed`, ..."""
+        return f"execution.{self.value}"
+
+
+TERMINAL_EVENTS = (
+    CallbackEvent.COMPLETED,
+    CallbackEvent.FAILED,
+    CallbackEvent.TIMED_OUT,
+    CallbackEvent.CANCELLED,
+)
+
+
+class Callback(StoredModel):
+    """The callback an execution was started with, as its record keeps it."""
+
+    url: str
+    events: tuple[CallbackEvent, ...] = TERMINAL_EVENTS
+    secret_owner: str = Field(description="The principal whose webhook secret signs the deliveries")
+
+    def wants(self, status: ExecutionStatus) -> bool:
+        return CallbackEvent.of(status) in self.events
+
+
+# ---------------------------------------------------------------------------------------- secrets
+
+
+def new_secret(random_bytes: Callable[[int], bytes] = os.urandom) -> str:
+    return SECRET_PREFIX + base64.b64encode(random_bytes(SECRET_BYTES)).decode()
+
+
+def secret_key(secret: str) -> bytes:
+    """The key bytes of a `whsec_` secret; ValueError if it is not one of 24 to 64 bytes."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValueError("a webhook secret starts with whsec_")
+    key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+    if not MIN_SECRET_BYTES <= len(key) <= MAX_SECRET_BYTES:
+        raise ValueError(f"a webhook secret holds {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} bytes")
+    return key
+
+
+class WebhookSecrets(StoredModel):
+    """A principal's signing secrets: the current one, and the one it replaced while their overlap lasts."""
+
+    owner: str
+    current: str = Field(repr=False)
+    previous: str | None = Field(default=None, repr=False)
+    previous_until: datetime | None = None
+
+    def signing(self, now: datetime) -> tuple[str, ...]:
+        """The secrets that sign a message sent at `now`: the current one first."""
+        overlapping = (
+            self.previous is not None and self.previous_until is not None and now < self.previous_until
+        )
+        return (self.current, self.previous) if overlapping and self.previous else (self.current,)
+
+    def rotated(self, new: str, now: datetime) -> WebhookSecrets:
+        return self.model_copy(
+            update={"current": new, "previous": self.current, "previous_until": now + ROTATION_OVERLAP}
+        )
+
+
+def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(secret_key(secret), signed, hashlib.sha256).digest()
+    return f"{SIGNATURE_VERSION},{base64.b64encode(digest).decode()}"
+
+
+def signed_headers(secrets: Sequence[str], message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The three Standard Webhooks headers: one signature per secret, space-separated."""
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(signature(s, message_id, timestamp, body) for s in secrets),
+    }
+
+
+# ---------------------------------------------------------------------------------------- messages
+
+
+def message_id(execution_id: str, attempt: int, event: CallbackEvent) -> str:
+    """The webhook-id of what one end (or start) of one attempt of an execution sends: derived from them,
+    so however often the end is reported it is one message, and a receiver can drop a repeat."""
+    digest = hashlib.sha256(f"{execution_id}.{attempt}.{event.value}".encode()).digest()
+    return "msg_" + base64.b32encode(digest[:20]).decode().rstrip("=").lower()
+
+
+def payload(
+    event: CallbackEvent,
+    timestamp: datetime,
+    summary: dict[str, Any],
+    outcome: dict[str, Any],
+    links: dict[str, str],
+    max_bytes: int = MAX_PAYLOAD_BYTES,
+) -> bytes:
+    """The body: `{type, timestamp, data: {...summary, output or error, links}}`, at most `max_bytes`. An
+    output that does not fit is left out (`outputOmitted`): the status link serves it."""
+    data = {**summary, **outcome, "links": links}
+    body = _compact({"type": event.type, "timestamp": timestamp.isoformat(), "data": data})
+    if len(body) <= max_bytes:
+        return body
+    data = {**summary, "outputOmitted": True, "links": links}
+    return _compact({"type": event.type, "timestamp": timestamp.isoformat(), "data": data})
+
+
+def _compact(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+# ---------------------------------------------------------------------------------------- schedule
+
+
+class Verdict(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    FAILED = "failed"  # the last attempt failed
+    DISABLED = "disabled"  # the receiver answered 410 Gone
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    delay_seconds: float = 0.0  # before the next attempt, when RETRY
+
+
+def decide(attempt: int, status: int | None, retry_after: str | None, now: datetime) -> Decision:
+    """What follows attempt `attempt` (0 is the first) that got `status` (None: no answer in time, or no
+    connection): 2xx is delivered, 410 disables, anything else is tried again on the schedule, no sooner
+    than a 429's or 503's Retry-After asks, until the schedule ends."""
+    if status is not None and 200 <= status < 300:
+        return Decision(Verdict.DELIVERED)
+    if status == 410:
+        return Decision(Verdict.DISABLED)
+    if attempt + 1 >= len(RETRY_DELAYS):
+        return Decision(Verdict.FAILED)
+    delay = float(RETRY_DELAYS[attempt + 1])
+    if status in (429, 503) and retry_after is not None:
+        delay = max(delay, retry_after_seconds(retry_after, now))
+    return Decision(Verdict.RETRY, delay)
+
+
+def retry_after_seconds(value: str, now: datetime) -> float:
+    """A Retry-After (seconds, or an HTTP date) as seconds from `now`, within 0..MAX_RETRY_AFTER_SECONDS;
+    0 for one that cannot be read."""
+    text = value.strip()
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        try:
+            seconds = (parsedate_to_datetime(text) - now).total_seconds()
+        except (TypeError, ValueError):
+            return 0.0
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def hop_seconds(remaining: float) -> int:
+    """The SQS delay of the next hop towards a wait of `remaining` seconds: whole seconds, 15 min at most."""
+    return max(0, min(MAX_HOP_SECONDS, int(remaining)))
+
+
+# ---------------------------------------------------------------------------------------- addresses
+
+
+@dataclass(frozen=True)
+class CallbackPolicy:
+    """Where callbacks may go: `allowed_hosts` (a workflow's allowlist: names, or `*.example.com`; empty:
+    any public host) and whether http://127.0.0.1 is allowed (local mode only)."""
+
+    allowed_hosts: tuple[str, ...] = ()
+    allow_local_http: bool = False
+
+
+@dataclass(frozen=True)
+class CallbackTarget:
+    url: str
+    scheme: str
+    host: str  # lower case, without brackets
+    port: int
+    path: str  # with its query
+
+
+def parse_callback_url(url: str, policy: CallbackPolicy) -> CallbackTarget:
+    """The target of a callback URL, or CallbackRefused saying why it may not be called."""
+    if len(url) > MAX_URL_LENGTH:
+        raise CallbackRefused(f"callbackUrl is longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise CallbackRefused("callbackUrl is not a URL") from None
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise CallbackRefused("callbackUrl has no host")
+    if parts.username is not None or parts.password is not None:
+        raise CallbackRefused(
+            "callbackUrl may not carry credentials: they would be sent in the clear to logs"
+        )
+    if parts.fragment:
+        raise CallbackRefused("callbackUrl may not have a fragment")
+    local = policy.allow_local_http and parts.scheme == "http" and host == LOCAL_HTTP_HOST
+    if parts.scheme != "https" and not local:
+        allowed = "https" + (f" (or http://{LOCAL_HTTP_HOST} locally)" if policy.allow_local_http else "")
+        raise CallbackRefused(f"callbackUrl must be {allowed}")
+    if not local:
+        _refuse_local_name(host)
+        literal = _ip_literal(host)
+        if literal is not None:
+            refuse_address(literal, host)
+    if policy.allowed_hosts and not host_allowed(host, policy.allowed_hosts):
+        raise CallbackRefused(f"callbackUrl's host {host} is not in the workflow's callbackHosts")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return CallbackTarget(url, parts.scheme, host, port or (443 if parts.scheme == "https" else 80), path)
+
+
+def host_allowed(host: str, allowed_hosts: Iterable[str]) -> bool:
+    for allowed in allowed_hosts:
+        pattern = allowed.lower().rstrip(".")
+        if pattern.startswith("*.") and host.endswith(pattern[1:]) and host != pattern[2:]:
+            return True
+        if host == pattern:
+            return True
+    return False
+
+
+def _refuse_local_name(host: str) -> None:
+    if host in _LOCAL_NAMES or host.endswith(_LOCAL_SUFFIXES):
+        raise CallbackRefused(f"callbackUrl's host {host} names a local network")
+
+
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def refuse_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address, host: str) -> None:
+    """CallbackRefused unless `address` is a public unicast address (not private, loopback, link-local,
+    a cloud metadata address, shared, reserved or multicast), IPv4 inside IPv6 judged as IPv4."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is not None:
+            address = embedded
+    if not address.is_global or address.is_multicast:
+        raise CallbackRefused(
+            f"callbackUrl's host {host} is (or resolves to) {address}, not a public address"
+        )
+
+
+def allowed_address(target: CallbackTarget, addresses: Sequence[str], policy: CallbackPolicy) -> str:
+    """The address to connect to, of those `target.host` resolved to: each of them must be public (an
+    attacker's DNS can answer a public and a private one, and the connection may take either), or be
+    127.0.0.1 for an allowed local http URL. CallbackRefused otherwise, or when it resolved to none."""
+    if not addresses:
+        raise CallbackRefused(f"callbackUrl's host {target.host} does not resolve")
+    local = policy.allow_local_http and target.scheme == "http" and target.host == LOCAL_HTTP_HOST
+    for address in addresses:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])
+        if not (local and str(parsed) == LOCAL_HTTP_HOST):
+            refuse_address(parsed, target.host)
+    return addresses[0]
