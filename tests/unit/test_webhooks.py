@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flowport.core import webhooks
 from flowport.core.errors import CallbackRefused
-from flowport.core.models import ExecutionStatus
-from flowport.core.webhooks import CallbackEvent, CallbackPolicy, Decision, Verdict
+from flowport.core.models import TERMINAL_EVENTS, Callback, CallbackEvent, ExecutionStatus
+from flowport.core.webhooks import CallbackPolicy, Decision, Verdict
 from standardwebhooks import Webhook, WebhookVerificationError
 
 # The library checks the timestamp against its own clock: signing "now" is the only time it accepts.
@@ -131,7 +131,7 @@ def test_retry_after_never_shortens_the_schedule_nor_parks_a_message_forever():
     assert webhooks.decide(0, 500, "120", NOW).delay_seconds == webhooks.RETRY_DELAYS[1]
 
 
-@pytest.mark.parametrize(("remaining", "hop"), [(0.4, 0), (5, 5), (900, 900), (36000, 900)])
+@pytest.mark.parametrize(("remaining", "hop"), [(-3, 0), (0.4, 1), (5, 5), (900, 900), (36000, 900)])
 def test_long_waits_are_chained_sqs_hops_of_15_minutes_at_most(remaining: float, hop: int):
     assert webhooks.hop_seconds(remaining) == hop
 
@@ -154,7 +154,7 @@ def test_one_end_of_one_attempt_is_one_message_id():
 
 def test_each_status_has_its_event_and_type():
     assert CallbackEvent.of(ExecutionStatus.TIMED_OUT).type == "execution.timed_out"
-    assert {event.type for event in webhooks.TERMINAL_EVENTS} == {
+    assert {event.type for event in TERMINAL_EVENTS} == {
         "execution.completed",
         "execution.failed",
         "execution.timed_out",
@@ -275,7 +275,7 @@ def test_the_local_http_url_connects_to_127_0_0_1():
 
 
 def test_a_callback_wants_the_terminal_events_unless_it_names_others():
-    callback = webhooks.Callback(url="https://hooks.example.com/", secret_owner="p")
+    callback = Callback(url="https://hooks.example.com/", secret_owner="p")
     assert callback.wants(ExecutionStatus.CANCELLED)
     assert not callback.wants(ExecutionStatus.RUNNING)
     only_failures = callback.model_copy(update={"events": (CallbackEvent.FAILED,)})

@@ -52,6 +52,10 @@ class CallbackRefused(BadRequest):
     code, title = "callback_refused", "Callback URL refused"
 
 
+class WebhookSecretMissing(BadRequest):
+    code, title = "webhook_secret_missing", "No webhook secret to sign callbacks with"
+
+
 class FieldNotSearchable(BadRequest):
     code, title = "field_not_searchable", "Input field is not searchable"
 

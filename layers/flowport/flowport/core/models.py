@@ -235,6 +235,95 @@ class StoredModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
+class CallbackEvent(StrEnum):
+    """What a start may ask to be called back for."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    RUNNING = "running"
+    QUEUED = "queued"
+
+    @classmethod
+    def of(cls, status: ExecutionStatus) -> CallbackEvent:
+        return cls(status.value.lower())
+
+    @property
+    def type(self) -> str:
+        """The payload's `type`: `execution.completed`, ..."""
+        return f"execution.{self.value}"
+
+
+TERMINAL_EVENTS = (
+    CallbackEvent.COMPLETED,
+    CallbackEvent.FAILED,
+    CallbackEvent.TIMED_OUT,
+    CallbackEvent.CANCELLED,
+)
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # being tried, or waiting for its next attempt
+    DELIVERED = "delivered"
+    FAILED = "failed"  # the last attempt of the schedule failed, or the address was refused at send time
+    DISABLED = "disabled"  # the receiver answered 410 Gone
+
+
+class Callback(StoredModel):
+    """The callback an execution was started with, as its record keeps it."""
+
+    url: str
+    events: tuple[CallbackEvent, ...] = TERMINAL_EVENTS
+    secret_owner: str = Field(description="The principal whose webhook secret signs the deliveries")
+    links_base: str = Field(default="", description="The API's URL as the start reached it, for the links")
+    failed: DeliveryState | None = Field(
+        default=None, description="Set when a delivery failed for good (FAILED or DISABLED)"
+    )
+
+    def wants(self, status: ExecutionStatus) -> bool:
+        return CallbackEvent.of(status) in self.events
+
+
+class DeliveryAttempt(ApiModel):
+    at: datetime
+    response_status: int | None = Field(default=None, description="Absent: no answer (timeout, refused)")
+    latency_ms: int = Field(ge=0)
+    error: str | None = Field(default=None, description="Why there was no answer, when there was none")
+
+
+class DeliveryLog(StoredModel):
+    """One webhook message of an execution and its attempts (never its body, never a secret)."""
+
+    execution_id: str
+    message_id: str
+    type: str
+    url: str
+    state: DeliveryState
+    attempt_count: int = 0
+    attempts: list[DeliveryAttempt] = []
+    next_attempt_at: datetime | None = None
+    expires_at: int
+
+
+class DeliveryView(ApiModel):
+    model_config = _BUILT_ON_FIRST_USE
+
+    message_id: str = Field(description="The webhook-id header of each of its attempts")
+    type: str
+    url: str = Field(description="The callback URL, without its query")
+    state: DeliveryState
+    attempts: list[DeliveryAttempt]
+    next_attempt_at: datetime | None = None
+
+
+class DeliveryList(ApiModel):
+    model_config = _BUILT_ON_FIRST_USE
+
+    execution_id: str
+    items: list[DeliveryView]
+
+
 class ExecutionRecord(StoredModel):
     """One execution."""
 
@@ -272,6 +361,7 @@ class ExecutionRecord(StoredModel):
         default=0, description="Its attempt: how many times Step Functions redrove it (flowport.core.retry)"
     )
     rerun_of: str | None = None
+    callback: Callback | None = Field(default=None, description="Where its end is sent (a webhook)")
 
     @property
     def execution_arn(self) -> str:

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,16 @@ from urllib.parse import urlsplit
 from pydantic import Field
 
 from flowport.core.errors import CallbackRefused
-from flowport.core.models import ExecutionStatus, StoredModel
+from flowport.core.models import (
+    Callback,
+    CallbackEvent,
+    DeliveryAttempt,
+    DeliveryLog,
+    DeliveryState,
+    DeliveryView,
+    ExecutionRecord,
+    StoredModel,
+)
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32  # the spec asks for 24 to 64
@@ -55,45 +65,6 @@ MAX_HOP_SECONDS = 900
 # Names that are a host's own, whatever DNS says of them.
 _LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
-
-
-class CallbackEvent(StrEnum):
-    """What a start may ask to be called back for."""
-
-    COMPLETED = "completed"
-    FAILED = "failed"
-    TIMED_OUT = "timed_out"
-    CANCELLED = "cancelled"
-    RUNNING = "running"
-    QUEUED = "queued"
-
-    @classmethod
-    def of(cls, status: ExecutionStatus) -> CallbackEvent:
-        return cls(status.value.lower())
-
-    @property
-    def type(self) -> str:
-        """The payload's `type`: `execution.completed`, ..."""
-        return f"execution.{self.value}"
-
-
-TERMINAL_EVENTS = (
-    CallbackEvent.COMPLETED,
-    CallbackEvent.FAILED,
-    CallbackEvent.TIMED_OUT,
-    CallbackEvent.CANCELLED,
-)
-
-
-class Callback(StoredModel):
-    """The callback an execution was started with, as its record keeps it."""
-
-    url: str
-    events: tuple[CallbackEvent, ...] = TERMINAL_EVENTS
-    secret_owner: str = Field(description="The principal whose webhook secret signs the deliveries")
-
-    def wants(self, status: ExecutionStatus) -> bool:
-        return CallbackEvent.of(status) in self.events
 
 
 # ---------------------------------------------------------------------------------------- secrets
@@ -177,6 +148,105 @@ def payload(
     return _compact({"type": event.type, "timestamp": timestamp.isoformat(), "data": data})
 
 
+class DeliveryMessage(StoredModel):
+    """What the delivery queue carries: one attempt of one message still to make. Its body is signed
+    anew at each attempt (with that attempt's timestamp); the secret is read then, never queued."""
+
+    execution_id: str
+    message_id: str
+    type: str
+    url: str
+    secret_owner: str
+    body: str
+    attempt: int = Field(default=0, ge=0, description="Which attempt this is: 0 the first")
+    not_before: float = Field(description="Epoch seconds: before this, it waits (chained SQS delays)")
+    expires_at: int = Field(description="When its delivery log may go (DynamoDB TTL)")
+
+    def next(self, not_before: float) -> DeliveryMessage:
+        return self.model_copy(update={"attempt": self.attempt + 1, "not_before": not_before})
+
+
+# A delivery log outlives the schedule by this much, so the last attempts can still be read.
+LOG_RETENTION_SECONDS = sum(RETRY_DELAYS) + 86400
+
+
+def delivery_message(record: ExecutionRecord, callback: Callback, now: datetime) -> DeliveryMessage:
+    """The first attempt of the message an execution's end (as `record` holds it) sends to `callback`."""
+    event = CallbackEvent.of(record.status)
+    links = {"self": f"{callback.links_base}/executions/{record.execution_id}"}
+    links["deliveries"] = links["self"] + "/deliveries"
+    summary = {
+        "executionId": record.execution_id,
+        "workflow": record.workflow,
+        "version": record.version,
+        "status": record.status.value,
+        "correlationId": record.correlation_id,
+        "createdAt": record.created_at.isoformat(),
+        "startedAt": record.started_at.isoformat() if record.started_at else None,
+        "completedAt": record.completed_at.isoformat() if record.completed_at else None,
+        "redriveCount": record.redrive_count or None,
+    }
+    if record.output_in_step_functions:
+        outcome: dict[str, Any] = {"outputOmitted": True}
+    elif record.error is not None:
+        outcome = {"error": record.error.model_dump(exclude_none=True)}
+    else:
+        outcome = {"output": record.output}
+    body = payload(event, now, {k: v for k, v in summary.items() if v is not None}, outcome, links)
+    return DeliveryMessage(
+        execution_id=record.execution_id,
+        message_id=message_id(record.execution_id, record.redrive_count, event),
+        type=event.type,
+        url=callback.url,
+        secret_owner=callback.secret_owner,
+        body=body.decode(),
+        not_before=now.timestamp(),
+        expires_at=max(record.expires_at, int(now.timestamp()) + LOG_RETENTION_SECONDS),
+    )
+
+
+def shown_url(url: str) -> str:
+    """A callback URL as the delivery log shows it: without its query, which may hold a token."""
+    return url.split("?", 1)[0]
+
+
+def delivery_view(log: DeliveryLog) -> DeliveryView:
+    return DeliveryView(
+        message_id=log.message_id,
+        type=log.type,
+        url=shown_url(log.url),
+        state=log.state,
+        attempts=log.attempts,
+        next_attempt_at=log.next_attempt_at if log.state is DeliveryState.PENDING else None,
+    )
+
+
+def logged_attempt(
+    message: DeliveryMessage,
+    attempt: DeliveryAttempt,
+    decision: Decision,
+    next_attempt_at: datetime | None,
+) -> DeliveryLog:
+    """The delivery log after `attempt` (the attempt-th of the message) and what follows it."""
+    state = {
+        Verdict.DELIVERED: DeliveryState.DELIVERED,
+        Verdict.RETRY: DeliveryState.PENDING,
+        Verdict.FAILED: DeliveryState.FAILED,
+        Verdict.DISABLED: DeliveryState.DISABLED,
+    }[decision.verdict]
+    return DeliveryLog(
+        execution_id=message.execution_id,
+        message_id=message.message_id,
+        type=message.type,
+        url=shown_url(message.url),
+        state=state,
+        attempt_count=message.attempt + 1,
+        attempts=[attempt],
+        next_attempt_at=next_attempt_at,
+        expires_at=message.expires_at,
+    )
+
+
 def _compact(document: dict[str, Any]) -> bytes:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
@@ -228,8 +298,9 @@ def retry_after_seconds(value: str, now: datetime) -> float:
 
 
 def hop_seconds(remaining: float) -> int:
-    """The SQS delay of the next hop towards a wait of `remaining` seconds: whole seconds, 15 min at most."""
-    return max(0, min(MAX_HOP_SECONDS, int(remaining)))
+    """The SQS delay of the next hop towards a wait of `remaining` seconds: whole seconds, rounded up so
+    that a message never comes early, 15 min at most (longer waits take several hops)."""
+    return max(0, min(MAX_HOP_SECONDS, math.ceil(remaining)))
 
 
 # ---------------------------------------------------------------------------------------- addresses
