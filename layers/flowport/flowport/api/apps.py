@@ -86,4 +86,12 @@ def conductor_app() -> APIGatewayRestResolver:
     return build_conductor_app(conductor.router)
 
 
-ALL_APPS = (start_app, status_app, cancel_app, stream_app, admin_app, conductor_app)
+@cache
+def deliveries_app() -> APIGatewayRestResolver:
+    from flowport.api.routes import deliveries
+
+    services.load_use_cases("deliveries")
+    return build_app(deliveries.router)
+
+
+ALL_APPS = (start_app, status_app, cancel_app, stream_app, admin_app, conductor_app, deliveries_app)

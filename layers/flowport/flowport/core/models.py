@@ -324,6 +324,13 @@ class DeliveryList(ApiModel):
     items: list[DeliveryView]
 
 
+class IssuedWebhookSecret(ApiModel):
+    model_config = _BUILT_ON_FIRST_USE
+
+    principal_id: str
+    secret: str = Field(description="whsec_...: shown this once. The one it replaces signs too for 24 h")
+
+
 class ExecutionRecord(StoredModel):
     """One execution."""
 
