@@ -43,9 +43,10 @@ def _deliver(record: SQSRecord) -> None:
 
 
 def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(
+    failures = process_partial_response(
         event=event, record_handler=_deliver, processor=processor, context=context
     )
+    return dict(failures)
 
 
 lambda_handler = observed(_handle)
