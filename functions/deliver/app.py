@@ -32,7 +32,7 @@ def _deliver(record: SQSRecord) -> None:
         "delivery attempt",
         extra={
             "execution": message.execution_id,
-            "message": message.message_id,
+            "webhookId": message.message_id,
             "attempt": message.attempt,
             "state": log.state.value,
             "responseStatus": attempt.response_status,

@@ -27,6 +27,13 @@ class ExecutionStatus(StrEnum):
         return self not in (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
 
 
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # being tried, or waiting for its next attempt
+    DELIVERED = "delivered"
+    FAILED = "failed"  # the last attempt of the schedule failed, or the address was refused at send time
+    DISABLED = "disabled"  # the receiver answered 410 Gone
+
+
 class ConflictStrategy(StrEnum):
     """What a keyed start does when its key was seen before (Conductor's `X-on-conflict`)."""
 
@@ -163,6 +170,11 @@ class ExecutionDetail(ExecutionSummary):
         default=None, ge=1, description="How many times it was retried from where it failed (absent: never)"
     )
     rerun_of: str | None = Field(default=None, description="The execution this one reruns, if it is a rerun")
+    callback_delivery: DeliveryState | None = Field(
+        default=None,
+        description="When its callback could not be delivered: failed (its last attempt failed) or disabled "
+        "(the receiver answered 410); GET .../deliveries has the attempts",
+    )
 
 
 class NodeStatus(StrEnum):
@@ -261,13 +273,6 @@ TERMINAL_EVENTS = (
     CallbackEvent.TIMED_OUT,
     CallbackEvent.CANCELLED,
 )
-
-
-class DeliveryState(StrEnum):
-    PENDING = "pending"  # being tried, or waiting for its next attempt
-    DELIVERED = "delivered"
-    FAILED = "failed"  # the last attempt of the schedule failed, or the address was refused at send time
-    DISABLED = "disabled"  # the receiver answered 410 Gone
 
 
 class Callback(StoredModel):

@@ -166,6 +166,7 @@ def detail_of(
         queue_position=queue_position if record.waiting else None,
         redrive_count=record.redrive_count or None,
         rerun_of=record.rerun_of,
+        callback_delivery=record.callback.failed if record.callback else None,
     )
 
 
