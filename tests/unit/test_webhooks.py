@@ -9,10 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flowport.core import webhooks
-from flowport.core.errors import CallbackRefused
+from flowport.core.errors import CallbackRefused, WebhookSecretMissing
+from flowport.core.identity import ANONYMOUS, AuthMode
 from flowport.core.models import TERMINAL_EVENTS, Callback, CallbackEvent, ExecutionStatus
+from flowport.core.ports import CallbackAnswer
+from flowport.core.registry import Workflow
 from flowport.core.webhooks import CallbackPolicy, Decision, Verdict
+from flowport.usecases.webhooks import CallbackCheck
 from standardwebhooks import Webhook, WebhookVerificationError
+
+from tests.support import ADMIN, caller, settings_for_tests
 
 # The library checks the timestamp against its own clock: signing "now" is the only time it accepts.
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -280,3 +286,56 @@ def test_a_callback_wants_the_terminal_events_unless_it_names_others():
     assert not callback.wants(ExecutionStatus.RUNNING)
     only_failures = callback.model_copy(update={"events": (CallbackEvent.FAILED,)})
     assert not only_failures.wants(ExecutionStatus.COMPLETED)
+
+
+# ---------------------------------------------------------------------------------------- at start
+
+
+class _Secrets:
+    def __init__(self, *owners: str) -> None:
+        self._owners = owners
+
+    def secrets(self, owner: str) -> webhooks.WebhookSecrets | None:
+        return webhooks.WebhookSecrets(owner=owner, current=_secret(1)) if owner in self._owners else None
+
+    def save(self, secrets: webhooks.WebhookSecrets) -> None:
+        raise AssertionError("a start never writes secrets")
+
+
+class _Dns:
+    def resolve(self, host: str, port: int) -> list[str]:
+        return ["93.184.216.34"]
+
+    def post(self, *arguments: object) -> CallbackAnswer:
+        raise AssertionError("a start never posts")
+
+
+DEFAULTED = Workflow.model_validate(
+    {"name": "w", "versions": [1], "callback": {"url": "https://hooks.example.com/", "events": ["failed"]}}
+)
+
+
+def _check(*owners: str) -> CallbackCheck:
+    return CallbackCheck(_Secrets(*owners), _Dns(), settings_for_tests())
+
+
+def test_a_start_without_a_callback_takes_its_workflow_s_default():
+    callback = _check(ADMIN.principal_id).callback_for(DEFAULTED, ADMIN, None, None, "https://api")
+    assert callback is not None
+    assert (callback.url, callback.events, callback.secret_owner) == (
+        "https://hooks.example.com/",
+        (CallbackEvent.FAILED,),
+        ADMIN.principal_id,
+    )
+
+
+def test_a_public_start_has_no_default_callback_and_may_not_name_one():
+    public = caller(ANONYMOUS, mode=AuthMode.NONE)
+    assert _check(ANONYMOUS).callback_for(DEFAULTED, public, None, None, "") is None
+    with pytest.raises(CallbackRefused, match="without credentials"):
+        _check(ANONYMOUS).callback_for(DEFAULTED, public, "https://hooks.example.com/", None, "")
+
+
+def test_a_callback_needs_its_principal_s_secret():
+    with pytest.raises(WebhookSecretMissing):
+        _check().callback_for(DEFAULTED, ADMIN, "https://hooks.example.com/", None, "")
