@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 SECRETS_PREFIX = "WHSEC#"
+# The secrets' items, as IAM conditions name them: the admin function alone writes them.
+SECRETS_LEADING_KEY = f"{SECRETS_PREFIX}*"
 DELIVERY_PREFIX = "DELIVERY#"
 
 
