@@ -191,6 +191,14 @@ class Api:
         event = with_request(load_event("get-execution"), path_parameters={"executionId": execution_id})
         return self.call(as_caller(event, who) if who else event)
 
+    def deliveries(self, execution_id: str, who: Caller | None = None) -> HttpResult:
+        """GET /executions/{id}/deliveries, from events/get-execution.json on that route."""
+        event = with_request(load_event("get-execution"), path_parameters={"executionId": execution_id})
+        event.update(
+            resource="/executions/{executionId}/deliveries", path=f"/executions/{execution_id}/deliveries"
+        )
+        return self.call(as_caller(event, who) if who else event)
+
     def search(self, who: Caller | None = None, **query: str) -> HttpResult:
         """GET /executions?<query>, from events/list-executions.json with its query replaced."""
         event = with_request(load_event("list-executions"), query=query)

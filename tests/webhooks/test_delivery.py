@@ -18,7 +18,7 @@ from flowport.local.cloud import LocalCloud
 from flowport.local.functions import invoke
 from flowport.local.template import LOCAL_REGION
 
-from tests.support import TICKET, Api, HandlerStreams, load_event, wait_until, with_request
+from tests.support import TICKET, Api, HandlerStreams, load_event, wait_until
 from tests.webhooks.receiver import Receiver, receiving
 
 SAMPLE_PRINCIPAL = "p_sampleprincipal00001"  # the caller of events/start-execution.json
@@ -50,11 +50,7 @@ def start(api: Api, url: str, **query: str) -> dict[str, Any]:
 
 
 def deliveries(api: Api, execution_id: str) -> dict[str, Any]:
-    event = with_request(load_event("get-execution"), path_parameters={"executionId": execution_id})
-    event.update(
-        resource="/executions/{executionId}/deliveries", path=f"/executions/{execution_id}/deliveries"
-    )
-    answer = api.call(event)
+    answer = api.deliveries(execution_id)
     assert answer.status == 200, answer.body
     return dict(answer.json())
 
