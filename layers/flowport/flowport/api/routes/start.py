@@ -153,7 +153,8 @@ def events_wanted(text: str | None) -> tuple[CallbackEvent, ...] | None:
 def links_base(request: Request) -> str:
     """The API's URL as the client reached it, for the links a callback's payload carries."""
     headers = request.headers
-    scheme = headers.get("x-forwarded-proto") or "https"
+    # API Gateway always names the scheme (https); only the local gateway, plain http, does not.
+    scheme = headers.get("x-forwarded-proto") or "http"
     return f"{scheme}://{headers.get('host', '')}{api_base(request)}" if headers.get("host") else ""
 
 

@@ -1,0 +1,128 @@
+"""Webhooks through the local server as `make dev` runs it: every function in its own containers, the
+deliver function posting over real HTTP to a receiver on 127.0.0.1 that verifies with `standardwebhooks`,
+on a compressed clock; the development admin's signing secret in its file."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flowport import services
+from flowport.core import credentials
+from flowport.local.cloud import LocalCloud
+from flowport.local.server import LocalServer, serving
+from standardwebhooks import Webhook
+
+from tests.support import TICKET, KeyedServer, keyed, wait_until
+from tests.webhooks.receiver import receiving
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICK_WEBHOOKS = {"FLOWPORT_WEBHOOK_CLOCK_SCALE": "0.00001", "FLOWPORT_WEBHOOK_TIMEOUT_SECONDS": "0.5"}
+
+
+@pytest.fixture
+def log() -> io.StringIO:
+    return io.StringIO()
+
+
+@pytest.fixture
+def local(cloud: LocalCloud, log: io.StringIO) -> Iterator[LocalServer]:
+    with serving(cloud.stack, log=log, environment=QUICK_WEBHOOKS) as running:
+        yield running
+
+
+@pytest.fixture
+def server(local: LocalServer) -> KeyedServer:
+    return keyed(local)
+
+
+def _principal_of(key: str) -> str:
+    credential = services.principal_store().api_key(credentials.key_hash(key))
+    assert credential is not None
+    return credential.principal_id
+
+
+def _rotate(server: KeyedServer) -> dict[str, Any]:
+    principal = _principal_of(server.key)
+    answer = server.http.post(f"{server.url}/admin/principals/{principal}/webhook-secret", timeout=10)
+    assert answer.status_code == 201, answer.text
+    assert answer.headers["Cache-Control"] == "no-store"
+    return dict(answer.json())
+
+
+def test_a_callback_is_delivered_over_http_and_verifies(server: KeyedServer, log: io.StringIO):
+    secret = _rotate(server)["secret"]
+    with receiving(secret) as receiver:
+        started = server.http.post(
+            f"{server.url}/workflows/ticket-triage/executions",
+            params={"callbackUrl": f"{receiver.url}/fail/1"},
+            json=TICKET,
+            timeout=10,
+        )
+        assert started.status_code == 202, started.text
+        execution_id = started.json()["executionId"]
+        wait_until(lambda: len(receiver.deliveries) == 2, timeout=30)
+        first, second = receiver.deliveries
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert second.payload is not None
+    assert second.payload["data"]["executionId"] == execution_id
+    assert second.payload["data"]["links"]["self"] == f"{server.url}/executions/{execution_id}"
+
+    def delivered() -> dict[str, Any] | None:
+        answer = server.http.get(f"{server.url}/executions/{execution_id}/deliveries", timeout=10)
+        (message,) = answer.json()["items"]
+        return message if message["state"] == "delivered" else None
+
+    message = wait_until(delivered)
+    assert [a["responseStatus"] for a in message["attempts"]] == [500, 200]
+    assert secret not in log.getvalue()
+    assert secret.removeprefix("whsec_") not in log.getvalue()
+
+
+def test_a_rotated_secret_and_the_one_it_replaced_both_verify(server: KeyedServer):
+    old = _rotate(server)["secret"]
+    new = _rotate(server)["secret"]
+    with receiving(new) as receiver:
+        started = server.http.post(
+            f"{server.url}/workflows/ticket-triage/executions",
+            params={"callbackUrl": f"{receiver.url}/ok"},
+            json=TICKET,
+            timeout=10,
+        )
+        assert started.status_code == 202, started.text
+        (delivery,) = wait_until(lambda: receiver.deliveries or None, timeout=30)
+    assert delivery.payload is not None
+    assert len(delivery.headers["webhook-signature"].split(" ")) == 2
+    Webhook(old).verify(delivery.body, delivery.headers)
+
+
+def test_a_callback_into_the_metadata_service_is_a_400_problem(server: KeyedServer):
+    _rotate(server)
+    answer = server.http.post(
+        f"{server.url}/workflows/ticket-triage/executions",
+        params={"callbackUrl": "http://169.254.169.254/latest/meta-data/"},
+        json=TICKET,
+        timeout=10,
+    )
+    assert answer.status_code == 400
+    assert answer.headers["Content-Type"].startswith("application/problem+json")
+    assert answer.json()["code"] == "callback_refused"
+
+
+def test_the_dev_admin_s_webhook_secret_is_kept_beside_its_key(cloud: LocalCloud, tmp_path: Path):
+    from flowport.local.dev_key import dev_admin_key, dev_webhook_secret
+
+    key, _ = dev_admin_key(tmp_path)
+    secret, path = dev_webhook_secret(tmp_path, key)
+    assert path == tmp_path / "dev-webhook-secret"
+    assert path.read_text().strip() == secret
+    assert secret.startswith("whsec_")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert dev_webhook_secret(tmp_path, key) == (secret, path)  # reused while the table holds it
+    assert not subprocess.run(
+        ["git", "check-ignore", "-q", ".flowport/dev-webhook-secret"], cwd=ROOT
+    ).returncode
