@@ -54,17 +54,21 @@ def _rotate(server: KeyedServer) -> dict[str, Any]:
     return dict(answer.json())
 
 
+def _start(server: KeyedServer, callback_url: str) -> str:
+    started = server.http.post(
+        f"{server.url}/workflows/ticket-triage/executions",
+        params={"callbackUrl": callback_url},
+        json=TICKET,
+        timeout=10,
+    )
+    assert started.status_code == 202, started.text
+    return str(started.json()["executionId"])
+
+
 def test_a_callback_is_delivered_over_http_and_verifies(server: KeyedServer, log: io.StringIO):
     secret = _rotate(server)["secret"]
     with receiving(secret) as receiver:
-        started = server.http.post(
-            f"{server.url}/workflows/ticket-triage/executions",
-            params={"callbackUrl": f"{receiver.url}/fail/1"},
-            json=TICKET,
-            timeout=10,
-        )
-        assert started.status_code == 202, started.text
-        execution_id = started.json()["executionId"]
+        execution_id = _start(server, f"{receiver.url}/fail/1")
         wait_until(lambda: len(receiver.deliveries) == 2, timeout=30)
         first, second = receiver.deliveries
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
@@ -87,13 +91,7 @@ def test_a_rotated_secret_and_the_one_it_replaced_both_verify(server: KeyedServe
     old = _rotate(server)["secret"]
     new = _rotate(server)["secret"]
     with receiving(new) as receiver:
-        started = server.http.post(
-            f"{server.url}/workflows/ticket-triage/executions",
-            params={"callbackUrl": f"{receiver.url}/ok"},
-            json=TICKET,
-            timeout=10,
-        )
-        assert started.status_code == 202, started.text
+        _start(server, f"{receiver.url}/ok")
         (delivery,) = wait_until(lambda: receiver.deliveries or None, timeout=30)
     assert delivery.payload is not None
     assert len(delivery.headers["webhook-signature"].split(" ")) == 2

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from flowport.local.functions import invoke
 from flowport.local.template import LOCAL_REGION, FunctionSpec, QueueEventSpec, Stack
+from flowport.local.workers import Workers
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -51,39 +53,32 @@ def sqs_event(records: list[MessageTypeDef], queue_arn: str) -> dict[str, Any]:
 
 class LocalQueuePollers:
     def __init__(self, stack: Stack) -> None:
-        self._stopped = threading.Event()
-        self._threads = [
-            threading.Thread(
-                target=self._run, args=(spec, source), name=f"flowport-sqs-{source.name}", daemon=True
-            )
+        self._workers = Workers(
+            (f"flowport-sqs-{source.name}", partial(self._run, spec, source))
             for spec in stack.functions.values()
             for source in spec.queues
-        ]
-        for thread in self._threads:
-            thread.start()
+        )
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop polling: a batch under way finishes first (before the embedded moto goes away)."""
-        self._stopped.set()
-        for thread in self._threads:
-            thread.join(timeout)
+        self._workers.close(timeout)
 
-    def _run(self, spec: FunctionSpec, source: QueueEventSpec) -> None:
+    def _run(self, spec: FunctionSpec, source: QueueEventSpec, stopped: threading.Event) -> None:
         client: SQSClient = boto3.client("sqs", region_name=LOCAL_REGION)
         url = queue_url(source.queue_arn)
-        while not self._stopped.is_set():
+        while not stopped.is_set():
             try:
                 received = client.receive_message(
                     QueueUrl=url, MaxNumberOfMessages=source.batch_size, AttributeNames=["All"]
                 ).get("Messages", [])
                 if not received:
-                    self._stopped.wait(IDLE_POLL_SECONDS)
+                    stopped.wait(IDLE_POLL_SECONDS)
                     continue
                 self._deliver(client, url, spec, source, received)
             except Exception as error:  # the next poll comes all the same, as the event source's does
                 report = {"level": "ERROR", "message": "queue poll failed", "source": source.name}
                 print(json.dumps({**report, "error": f"{type(error).__name__}: {error}"}), file=sys.stderr)
-                self._stopped.wait(IDLE_POLL_SECONDS)
+                stopped.wait(IDLE_POLL_SECONDS)
 
     @staticmethod
     def _deliver(
