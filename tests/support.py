@@ -375,9 +375,9 @@ def lambda_failing(
 
 @contextmanager
 def calls_recorded() -> Iterator[CallLog]:
-    """A CallLog on the shared DynamoDB and Step Functions clients (inside a running local cloud)."""
+    """A CallLog on the shared DynamoDB, Step Functions and SQS clients (inside a running local cloud)."""
     log = CallLog()
-    hooked = (clients.dynamodb(), clients.stepfunctions())
+    hooked = (clients.dynamodb(), clients.stepfunctions(), clients.sqs())
     for client in hooked:
         client.meta.events.register("before-call.*.*", log.record)
     try:

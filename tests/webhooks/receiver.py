@@ -26,6 +26,7 @@ class Delivery:
     body: bytes
     payload: Any | None  # None when the signature did not verify
     at: float = field(default_factory=time.monotonic)
+    received_at: float = field(default_factory=time.time)  # to compare with an execution's stop date
 
 
 class Receiver:
