@@ -248,14 +248,14 @@ class StoredModel(BaseModel):
 
 
 class CallbackEvent(StrEnum):
-    """What a start may ask to be called back for."""
+    """What a start may ask to be called back for: its ends, and its start in Step Functions. Not yet
+    `queued` (issue 17 names it): the start function would have to queue it, on its hot path."""
 
     COMPLETED = "completed"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
     CANCELLED = "cancelled"
     RUNNING = "running"
-    QUEUED = "queued"
 
     @classmethod
     def of(cls, status: ExecutionStatus) -> CallbackEvent:
@@ -287,7 +287,7 @@ class Callback(StoredModel):
     )
 
     def wants(self, status: ExecutionStatus) -> bool:
-        return CallbackEvent.of(status) in self.events
+        return status.value.lower() in self.events
 
 
 class DeliveryAttempt(ApiModel):
