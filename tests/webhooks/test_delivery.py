@@ -198,3 +198,16 @@ def test_no_secret_or_signature_reaches_a_log(api: Api, receiver: Receiver, secr
     for hidden in (secret, secret.removeprefix("whsec_"), "t0ps3cret", *signatures):
         assert hidden not in logged
     assert "t0ps3cret" not in json.dumps(deliveries(api, execution["executionId"]))
+
+
+def test_running_is_sent_when_asked_for_as_a_message_of_its_own(api: Api, receiver: Receiver):
+    execution = start(api, f"{receiver.url}/ok", callbackEvents="running,completed")
+    api.wait_for_status(execution["executionId"], "COMPLETED")
+
+    def both() -> list[dict[str, Any]] | None:
+        items = deliveries(api, execution["executionId"])["items"]
+        return items if len(items) == 2 and all(i["state"] == "delivered" for i in items) else None
+
+    items = wait_until(both, timeout=30)
+    assert sorted(item["type"] for item in items) == ["execution.completed", "execution.running"]
+    assert len({item["messageId"] for item in items}) == 2
