@@ -133,8 +133,10 @@ class DeliveryStore:
                 self._client.update_item(
                     TableName=self._table,
                     Key=execution_pk(execution_id),
-                    UpdateExpression="SET callback.failed = :state",
-                    ConditionExpression="attribute_exists(callback)",
+                    # Names for both: DynamoDB reserves many words, and these are too near some (FAIL, CALL).
+                    UpdateExpression="SET #callback.#failed = :state",
+                    ConditionExpression="attribute_exists(#callback)",
+                    ExpressionAttributeNames={"#callback": "callback", "#failed": "failed"},
                     ExpressionAttributeValues={":state": {"S": state.value}},
                 )
             except ClientError as error:
