@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 from flowport.core import webhooks
-from flowport.core.models import DeliveryLog, DeliveryState, ExecutionRecord, ExecutionSource, ExecutionStatus
+from flowport.core.models import DeliveryLog, DeliveryState, ExecutionStatus
 from flowport.core.ports import CallbackAnswer
 from flowport.core.webhooks import CallbackTarget, DeliveryMessage, WebhookSecrets
 from flowport.usecases.webhooks import DeliverCallback, EnqueueDelivery
 from standardwebhooks import Webhook
 
 from tests.support import settings_for_tests
+from tests.unit.test_status import record
 
 SECRET = webhooks.new_secret()
 
@@ -94,20 +95,15 @@ class World:
         )
 
     def message(self) -> DeliveryMessage:
-        record = ExecutionRecord(
+        finished = record(
             execution_id="e-1",
-            workflow="ticket-triage",
-            version=2,
-            state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:s-ticket-triage-v2",
             status=ExecutionStatus.COMPLETED,
-            input={},
-            source=ExecutionSource.HTTP_POST,
             created_at=self.now,
             output={"queue": "priority"},
             expires_at=int(self.now.timestamp()) + 86400,
         )
         callback = webhooks.Callback(url="https://hooks.example.com/in?t=1", secret_owner="p_1")
-        return webhooks.delivery_message(record, callback, self.now)
+        return webhooks.delivery_message(finished, callback, self.now)
 
 
 def test_a_first_attempt_is_signed_posted_to_the_checked_address_and_logged():
@@ -198,19 +194,9 @@ def test_an_address_refused_now_or_a_secret_gone_fails_the_message_at_once(
 def test_a_disabled_callback_is_never_queued_again():
     queue = Queue()
     world = World()
-    record = ExecutionRecord.model_validate(
-        {
-            "executionId": "e-1",
-            "workflow": "w",
-            "version": 1,
-            "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:s-w-v1",
-            "status": "FAILED",
-            "input": {},
-            "source": "http-post",
-            "createdAt": world.now,
-            "expiresAt": 1,
-            "callback": {"url": "https://hooks.example.com/", "secretOwner": "p_1", "failed": "disabled"},
-        }
+    disabled = webhooks.Callback(
+        url="https://hooks.example.com/", secret_owner="p_1", failed=DeliveryState.DISABLED
     )
-    assert not EnqueueDelivery(queue, lambda: world.now).reported(record)
+    ended = record(status=ExecutionStatus.FAILED, callback=disabled)
+    assert not EnqueueDelivery(queue, lambda: world.now).reported(ended)
     assert queue.sent == []
