@@ -51,7 +51,6 @@ ROTATION_OVERLAP = timedelta(hours=24)
 
 MAX_URL_LENGTH = 2048
 MAX_PAYLOAD_BYTES = 20_000
-SEND_TIMEOUT_SECONDS = 15.0
 LOCAL_HTTP_HOST = "127.0.0.1"
 
 # Seconds to wait before each attempt: the spec's (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h),
@@ -214,7 +213,7 @@ def delivery_view(log: DeliveryLog) -> DeliveryView:
     return DeliveryView(
         message_id=log.message_id,
         type=log.type,
-        url=shown_url(log.url),
+        url=log.url,
         state=log.state,
         attempts=log.attempts,
         next_attempt_at=log.next_attempt_at if log.state is DeliveryState.PENDING else None,
@@ -342,7 +341,7 @@ def parse_callback_url(url: str, policy: CallbackPolicy) -> CallbackTarget:
         )
     if parts.fragment:
         raise CallbackRefused("callbackUrl may not have a fragment")
-    local = policy.allow_local_http and parts.scheme == "http" and host == LOCAL_HTTP_HOST
+    local = _local_http(policy, parts.scheme, host)
     if parts.scheme != "https" and not local:
         allowed = "https" + (f" (or http://{LOCAL_HTTP_HOST} locally)" if policy.allow_local_http else "")
         raise CallbackRefused(f"callbackUrl must be {allowed}")
@@ -355,6 +354,11 @@ def parse_callback_url(url: str, policy: CallbackPolicy) -> CallbackTarget:
         raise CallbackRefused(f"callbackUrl's host {host} is not in the workflow's callbackHosts")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return CallbackTarget(url, parts.scheme, host, port or (443 if parts.scheme == "https" else 80), path)
+
+
+def _local_http(policy: CallbackPolicy, scheme: str, host: str) -> bool:
+    """Whether this is the one local URL a local setting may allow: http://127.0.0.1."""
+    return policy.allow_local_http and scheme == "http" and host == LOCAL_HTTP_HOST
 
 
 def host_allowed(host: str, allowed_hosts: Iterable[str]) -> bool:
@@ -398,7 +402,7 @@ def allowed_address(target: CallbackTarget, addresses: Sequence[str], policy: Ca
     127.0.0.1 for an allowed local http URL. CallbackRefused otherwise, or when it resolved to none."""
     if not addresses:
         raise CallbackRefused(f"callbackUrl's host {target.host} does not resolve")
-    local = policy.allow_local_http and target.scheme == "http" and target.host == LOCAL_HTTP_HOST
+    local = _local_http(policy, target.scheme, target.host)
     for address in addresses:
         parsed = ipaddress.ip_address(address.split("%", 1)[0])
         if not (local and str(parsed) == LOCAL_HTTP_HOST):
