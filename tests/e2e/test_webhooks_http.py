@@ -17,6 +17,7 @@ from flowport.local.cloud import LocalCloud
 from flowport.local.server import LocalServer, serving
 from standardwebhooks import Webhook
 
+from tests.e2e.test_readme import example, run_curl
 from tests.support import TICKET, KeyedServer, keyed, wait_until
 from tests.webhooks.receiver import receiving
 
@@ -124,3 +125,20 @@ def test_the_dev_admin_s_webhook_secret_is_kept_beside_its_key(cloud: LocalCloud
     assert not subprocess.run(
         ["git", "check-ignore", "-q", ".flowport/dev-webhook-secret"], cwd=ROOT
     ).returncode
+
+
+def test_the_readme_s_webhook_example_runs_as_written(server: KeyedServer):
+    """README's three curl commands, with its placeholders filled: the principal's id, a receiver's port,
+    the execution's id."""
+    rotate, start, list_deliveries = example("# once: the signing secret of your principal")
+    principal = _principal_of(server.key)
+    answer = run_curl([word.replace("PRINCIPAL_ID", principal) for word in rotate], server)
+    assert answer.status_code == 201, answer.text
+    with receiving(answer.json()["secret"]) as receiver:
+        port = receiver.url.rsplit(":", 1)[1]
+        started = run_curl([word.replace("127.0.0.1:8080", f"127.0.0.1:{port}") for word in start], server)
+        assert started.status_code == 202, started.text
+        execution_id = started.json()["executionId"]
+        listed = run_curl([word.replace("EXECUTION_ID", execution_id) for word in list_deliveries], server)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["executionId"] == execution_id
