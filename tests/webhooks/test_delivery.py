@@ -211,3 +211,16 @@ def test_running_is_sent_when_asked_for_as_a_message_of_its_own(api: Api, receiv
     items = wait_until(both, timeout=30)
     assert sorted(item["type"] for item in items) == ["execution.completed", "execution.running"]
     assert len({item["messageId"] for item in items}) == 2
+
+
+def test_a_rerun_calls_its_original_s_callback_back(api: Api, receiver: Receiver):
+    first = start(api, f"{receiver.url}/ok", callbackEvents="completed")
+    settled(api, first["executionId"])
+    rerun = api.rerun(first["executionId"])
+    assert rerun.status == 202, rerun.body
+    message = settled(api, rerun.json()["executionId"])
+    assert message["state"] == "delivered"
+    assert {d.payload["data"]["executionId"] for d in receiver.deliveries if d.payload} == {
+        first["executionId"],
+        rerun.json()["executionId"],
+    }
