@@ -142,3 +142,29 @@ def test_the_readme_s_webhook_example_runs_as_written(server: KeyedServer):
         listed = run_curl([word.replace("EXECUTION_ID", execution_id) for word in list_deliveries], server)
     assert listed.status_code == 200, listed.text
     assert listed.json()["executionId"] == execution_id
+
+
+def test_a_principal_s_own_allowlist_refuses_other_hosts(server: KeyedServer):
+    principal = _principal_of(server.key)
+    hosts = f"{server.url}/admin/principals/{principal}/callback-hosts"
+    before = server.http.put(hosts, json={"callbackHosts": ["hooks.example.com"]}, timeout=10)
+    assert (before.status_code, before.json()["code"]) == (400, "webhook_secret_missing")
+    _rotate(server)
+    answer = server.http.put(
+        hosts, json={"callbackHosts": ["Hooks.Example.com", "*.partner.example"]}, timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"callbackHosts": ["hooks.example.com", "*.partner.example"]}
+    refused = server.http.post(
+        f"{server.url}/workflows/ticket-triage/executions",
+        params={"callbackUrl": "http://127.0.0.1:9/hooks"},
+        json=TICKET,
+        timeout=10,
+    )
+    assert (refused.status_code, refused.json()["code"]) == (400, "callback_refused")
+    assert "principal's callbackHosts" in refused.json()["detail"]
+    assert server.http.put(hosts, json={"callbackHosts": []}, timeout=10).status_code == 200
+    _start(server, "http://127.0.0.1:9/hooks")  # any host again
+    bad = server.http.put(hosts, json={"callbackHosts": ["not a host"]}, timeout=10)
+    assert bad.status_code == 400
+    assert bad.headers["Content-Type"].startswith("application/problem+json")

@@ -292,11 +292,14 @@ def test_a_callback_wants_the_terminal_events_unless_it_names_others():
 
 
 class _Secrets:
-    def __init__(self, *owners: str) -> None:
+    def __init__(self, *owners: str, hosts: tuple[str, ...] = ()) -> None:
         self._owners = owners
+        self._hosts = hosts
 
     def secrets(self, owner: str) -> webhooks.WebhookSecrets | None:
-        return webhooks.WebhookSecrets(owner=owner, current=_secret(1)) if owner in self._owners else None
+        if owner not in self._owners:
+            return None
+        return webhooks.WebhookSecrets(owner=owner, current=_secret(1), callback_hosts=self._hosts)
 
     def save(self, secrets: webhooks.WebhookSecrets) -> None:
         raise AssertionError("a start never writes secrets")
@@ -339,3 +342,12 @@ def test_a_public_start_has_no_default_callback_and_may_not_name_one():
 def test_a_callback_needs_its_principal_s_secret():
     with pytest.raises(WebhookSecretMissing):
         _check().callback_for(DEFAULTED, ADMIN, "https://hooks.example.com/", None, "")
+
+
+def test_a_principal_s_allowlist_applies_besides_the_workflow_s():
+    check = CallbackCheck(
+        _Secrets(ADMIN.principal_id, hosts=("*.partner.example",)), _Dns(), settings_for_tests()
+    )
+    assert check.callback_for(DEFAULTED, ADMIN, "https://a.partner.example/", None, "") is not None
+    with pytest.raises(CallbackRefused, match="principal's callbackHosts"):
+        check.callback_for(DEFAULTED, ADMIN, "https://hooks.example.com/", None, "")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 # Empty collections are defaults (`{}`, `[]`), which pydantic copies for each instance, not
@@ -247,6 +247,15 @@ class StoredModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
+# A callback allowlist's entry: a host name, or `*.` and a domain (any of its subdomains).
+HostPattern = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+    ),
+]
+
+
 class CallbackEvent(StrEnum):
     """What a start may ask to be called back for: its ends, and its start in Step Functions. Not yet
     `queued` (issue 17 names it): the start function would have to queue it, on its hot path."""
@@ -327,6 +336,16 @@ class DeliveryList(ApiModel):
 
     execution_id: str
     items: list[DeliveryView]
+
+
+class CallbackHosts(ApiModel):
+    model_config = _BUILT_ON_FIRST_USE
+
+    callback_hosts: list[HostPattern] = Field(
+        max_length=50,
+        description="The hosts this principal's callbacks may go to (`*.example.com`: its subdomains); "
+        "empty: any public host",
+    )
 
 
 class IssuedWebhookSecret(ApiModel):

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from flowport.core.errors import VersionNotFound, WorkflowDisabled, WorkflowNotFound
 from flowport.core.identity import Action, AuthMode, Caller
-from flowport.core.models import TERMINAL_EVENTS, CallbackEvent
+from flowport.core.models import TERMINAL_EVENTS, CallbackEvent, HostPattern
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -32,14 +32,6 @@ MAX_CONCURRENCY = 5000
 # A result within 24 hours, as Tencent ADP promises for queued asynchronous calls; a week at most.
 DEFAULT_MAX_QUEUE_SECONDS = 24 * 3600
 MAX_QUEUE_SECONDS = 7 * 24 * 3600
-
-
-HostPattern = Annotated[
-    str,
-    StringConstraints(
-        pattern=r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
-    ),
-]
 
 
 class DefaultCallback(BaseModel):

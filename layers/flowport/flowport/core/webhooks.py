@@ -84,12 +84,14 @@ def secret_key(secret: str) -> bytes:
 
 
 class WebhookSecrets(StoredModel):
-    """A principal's signing secrets: the current one, and the one it replaced while their overlap lasts."""
+    """A principal's signing secrets: the current one, and the one it replaced while their overlap lasts;
+    and the hosts its callbacks may go to, when it has an allowlist of its own."""
 
     owner: str
     current: str = Field(repr=False)
     previous: str | None = Field(default=None, repr=False)
     previous_until: datetime | None = None
+    callback_hosts: tuple[str, ...] = ()
 
     def signing(self, now: datetime) -> tuple[str, ...]:
         """The secrets that sign a message sent at `now`: the current one first."""

@@ -60,14 +60,17 @@ class CallbackCheck:
                 "A start without credentials cannot name a callback: deliveries are signed with the "
                 "starting principal's webhook secret"
             )
-        policy = CallbackPolicy(workflow.callback_hosts, self._allow_local_http)
-        target = webhooks.parse_callback_url(url, policy)
-        webhooks.allowed_address(target, self._transport.resolve(target.host, target.port), policy)
-        if self._secrets.secrets(caller.principal_id) is None:
+        secrets = self._secrets.secrets(caller.principal_id)
+        if secrets is None:
             raise WebhookSecretMissing(
                 f"Principal {caller.principal_id} has no webhook secret to sign callbacks with: an admin "
                 f"creates one with POST /admin/principals/{caller.principal_id}/webhook-secret"
             )
+        policy = CallbackPolicy(workflow.callback_hosts, self._allow_local_http)
+        target = webhooks.parse_callback_url(url, policy)
+        if secrets.callback_hosts and not webhooks.host_allowed(target.host, secrets.callback_hosts):
+            raise CallbackRefused(f"callbackUrl's host {target.host} is not in the principal's callbackHosts")
+        webhooks.allowed_address(target, self._transport.resolve(target.host, target.port), policy)
         return Callback(
             url=url,
             events=tuple(events or TERMINAL_EVENTS),
@@ -197,7 +200,8 @@ class ListDeliveries:
 
 
 class RotateWebhookSecret:
-    """A principal's new signing secret, shown once; the one it replaces signs too for a day."""
+    """A principal's new signing secret, shown once; the one it replaces signs too for a day. And the
+    principal's own allowlist of callback hosts, kept with its secrets (a start reads both at once)."""
 
     def __init__(
         self,
@@ -217,3 +221,15 @@ class RotateWebhookSecret:
         else:
             self._secrets.save(existing.rotated(secret, self._clock()))
         return secret
+
+    def set_callback_hosts(self, principal_id: str, hosts: Sequence[str]) -> tuple[str, ...]:
+        """Replace the principal's allowlist (empty: none, any public host); WebhookSecretMissing before
+        its first secret."""
+        existing = self._secrets.secrets(principal_id)
+        if existing is None:
+            raise WebhookSecretMissing(
+                f"Principal {principal_id} has no webhook secret yet: POST .../webhook-secret first"
+            )
+        allowed = tuple(dict.fromkeys(host.lower() for host in hosts))
+        self._secrets.save(existing.model_copy(update={"callback_hosts": allowed}))
+        return allowed
