@@ -426,6 +426,7 @@ _OUTPUT_TOO_LARGE = {
 NOT_REACHED_HERE = {
     "StartFunction": {
         "dynamodb:GetItem": "a key whose start was abandoned: its record is read (_status_of_key)",
+        "sqs:SendMessage": "a start that waits in its queue, for a callback asking for queued (_started)",
         "dynamodb:UpdateItem": "taking over an abandoned start, or recording a failed one (ExecutionStore)",
     },
     "StatusFunction": _OUTPUT_TOO_LARGE,

@@ -118,7 +118,9 @@ def test_the_queue_delays_a_hop_and_keeps_dead_letters(cloud: LocalCloud):
     cloud.queue_pollers.close()  # nobody takes the messages here
     sqs: Any = boto3.client("sqs", region_name=LOCAL_REGION)
     queues = cloud.stack.queues
-    queue = SqsDeliveryQueue(sqs, queues["DeliveriesQueue"].url, queues["DeliveriesDeadLetterQueue"].url)
+    queue = SqsDeliveryQueue(
+        lambda: sqs, queues["DeliveriesQueue"].url, queues["DeliveriesDeadLetterQueue"].url
+    )
     queue.send(_message(900), delay_seconds=900)
     queue.dead_letter(_message(0))
     assert sqs.receive_message(QueueUrl=queues["DeliveriesQueue"].url).get("Messages", []) == []

@@ -224,3 +224,21 @@ def test_a_rerun_calls_its_original_s_callback_back(api: Api, receiver: Receiver
         first["executionId"],
         rerun.json()["executionId"],
     }
+
+
+def test_a_start_that_waits_in_its_queue_says_so_when_asked(api: Api, receiver: Receiver):
+    """partner-sync runs two at once: the third waits, and its callback hears `queued`."""
+    pushes = [api.start("partner-sync", {"batchId": f"b{n}", "seconds": 60}).json() for n in (1, 2)]
+    third = api.start(
+        "partner-sync",
+        {"batchId": "b3", "seconds": 60},
+        query={"callbackUrl": f"{receiver.url}/ok", "callbackEvents": "queued"},
+    ).json()
+    assert third["status"] == "QUEUED"
+    message = settled(api, third["executionId"])
+    assert message["type"] == "execution.queued"
+    (delivery,) = receiver.deliveries
+    assert delivery.payload is not None
+    assert delivery.payload["data"]["status"] == "QUEUED"
+    for execution in (*pushes, third):
+        api.cancel(execution["executionId"])

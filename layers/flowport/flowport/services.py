@@ -152,8 +152,9 @@ def delivery_queue() -> SqsDeliveryQueue | None:
     settings = get_settings()
     if settings.delivery_queue_url is None:
         return None
+    # The client at the first send: most starts queue nothing, and need no SQS client made.
     return SqsDeliveryQueue(
-        clients.sqs(), settings.delivery_queue_url, settings.delivery_dead_letter_queue_url or ""
+        clients.sqs, settings.delivery_queue_url, settings.delivery_dead_letter_queue_url or ""
     )
 
 
@@ -196,6 +197,7 @@ def start_execution() -> StartExecution:
         admission(),
         get_settings(),
         callbacks=callback_check(),
+        deliveries=enqueue_delivery(),
     )
 
 

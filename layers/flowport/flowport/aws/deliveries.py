@@ -8,6 +8,7 @@ and only the functions that sign, check or rotate them may read those items (the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -147,14 +148,15 @@ class DeliveryStore:
 
 
 class SqsDeliveryQueue:
-    def __init__(self, client: SQSClient, queue_url: str, dead_letter_url: str) -> None:
+    def __init__(self, client: Callable[[], SQSClient], queue_url: str, dead_letter_url: str) -> None:
+        """`client`: the shared client's getter, called at the first send."""
         self._client = client
         self._queue_url = queue_url
         self._dead_letter_url = dead_letter_url
 
     def send(self, message: DeliveryMessage, delay_seconds: int) -> None:
         with transient_failures_as_unavailable("SQS"):
-            self._client.send_message(
+            self._client().send_message(
                 QueueUrl=self._queue_url,
                 MessageBody=message.model_dump_json(by_alias=True),
                 DelaySeconds=delay_seconds,
@@ -162,6 +164,6 @@ class SqsDeliveryQueue:
 
     def dead_letter(self, message: DeliveryMessage) -> None:
         with transient_failures_as_unavailable("SQS"):
-            self._client.send_message(
+            self._client().send_message(
                 QueueUrl=self._dead_letter_url, MessageBody=message.model_dump_json(by_alias=True)
             )

@@ -257,14 +257,15 @@ HostPattern = Annotated[
 
 
 class CallbackEvent(StrEnum):
-    """What a start may ask to be called back for: its ends, and its start in Step Functions. Not yet
-    `queued` (issue 17 names it): the start function would have to queue it, on its hot path."""
+    """What a start may ask to be called back for: its ends, its start in Step Functions, and its joining
+    its workflow's queue (every slot taken)."""
 
     COMPLETED = "completed"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
     CANCELLED = "cancelled"
     RUNNING = "running"
+    QUEUED = "queued"
 
     @classmethod
     def of(cls, status: ExecutionStatus) -> CallbackEvent:

@@ -34,7 +34,7 @@ from flowport.settings import Settings
 from flowport.usecases.admission import Admission
 
 if TYPE_CHECKING:
-    from flowport.usecases.webhooks import CallbackCheck
+    from flowport.usecases.webhooks import CallbackCheck, EnqueueDelivery
 
 # A keyed start retries its conditional write at most this often (each retry means a race was lost).
 MAX_KEY_ATTEMPTS = 3
@@ -82,8 +82,10 @@ class StartExecution:
         clock: Clock = utcnow,
         new_id: Callable[[], str] = _new_execution_id,
         callbacks: CallbackCheck | None = None,
+        deliveries: EnqueueDelivery | None = None,
     ) -> None:
-        """`callbacks`: None where starts take no callback (one asked for is refused)."""
+        """`callbacks`: None where starts take no callback (one asked for is refused); `deliveries`:
+        where a start that joins its workflow's queue says so to a callback that asked (`queued`)."""
         self._registry = registry
         self._store = store
         self._engine = engine
@@ -92,6 +94,7 @@ class StartExecution:
         self._clock = clock
         self._new_id = new_id
         self._callbacks = callbacks
+        self._deliveries = deliveries
 
     def workflow_to_start(self, name: str, caller: Caller) -> Workflow:
         """The workflow, if this caller may start it now: authentication and scope come first, so that a
@@ -153,6 +156,8 @@ class StartExecution:
 
     def _started(self, record: ExecutionRecord, admitted: bool, key: IdempotencyKeyRecord | None) -> Started:
         if not admitted:
+            if self._deliveries is not None:
+                self._deliveries.reported(record)
             return Started(status.summary_of(record), False)
         self._launch(record, key)
         return Started(

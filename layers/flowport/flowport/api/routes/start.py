@@ -51,8 +51,8 @@ CallbackEvents = Annotated[
         alias="callbackEvents",
         min_length=1,
         max_length=100,
-        description="Comma-separated: completed, failed, timed_out, cancelled, running (default: the "
-        "four ends)",
+        description="Comma-separated: completed, failed, timed_out, cancelled, running, queued (default: "
+        "the four ends)",
     ),
 ]
 
