@@ -19,7 +19,7 @@ from flowport.core.webhooks import DeliveryMessage, WebhookSecrets
 from flowport.local.cloud import LocalCloud
 from flowport.local.template import LOCAL_REGION
 
-from tests.support import TICKET, Api
+from tests.support import TICKET, Api, new_principal
 
 RACES = 8
 
@@ -126,3 +126,11 @@ def test_the_queue_delays_a_hop_and_keeps_dead_letters(cloud: LocalCloud):
     assert sqs.receive_message(QueueUrl=queues["DeliveriesQueue"].url).get("Messages", []) == []
     (dead,) = sqs.receive_message(QueueUrl=queues["DeliveriesDeadLetterQueue"].url)["Messages"]
     assert DeliveryMessage.model_validate(json.loads(dead["Body"])) == _message(0)
+
+
+def test_a_deleted_principal_s_secrets_go_with_it(cloud: LocalCloud, store: DeliveryStore):
+    principal = new_principal()
+    services.rotate_webhook_secret().rotate(principal)
+    assert store.secrets(principal) is not None
+    services.manage_principals().delete(principal)
+    assert store.secrets(principal) is None

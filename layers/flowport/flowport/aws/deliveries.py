@@ -29,7 +29,7 @@ SECRETS_LEADING_KEY = f"{SECRETS_PREFIX}*"
 DELIVERY_PREFIX = "DELIVERY#"
 
 
-def _secrets_key(owner: str) -> dict[str, Any]:
+def secrets_key(owner: str) -> dict[str, Any]:
     return {"pk": {"S": f"{SECRETS_PREFIX}{owner}"}, "sk": {"S": "WHSEC"}}
 
 
@@ -49,19 +49,19 @@ class DeliveryStore:
 
     def secrets(self, owner: str) -> WebhookSecrets | None:
         with transient_failures_as_unavailable("DynamoDB"):
-            item = self._client.get_item(TableName=self._table, Key=_secrets_key(owner)).get("Item")
+            item = self._client.get_item(TableName=self._table, Key=secrets_key(owner)).get("Item")
         return WebhookSecrets.model_validate(plain_item(item)) if item else None
 
     def save(self, secrets: WebhookSecrets) -> None:
         with transient_failures_as_unavailable("DynamoDB"):
             self._client.put_item(
-                TableName=self._table, Item={**_secrets_key(secrets.owner), **_item(secrets)}
+                TableName=self._table, Item={**secrets_key(secrets.owner), **_item(secrets)}
             )
 
     def pending(
         self, execution_id: str, message_id: str, owner: str
     ) -> tuple[DeliveryLog | None, WebhookSecrets | None]:
-        keys = [_log_key(execution_id, message_id), _secrets_key(owner)]
+        keys = [_log_key(execution_id, message_id), secrets_key(owner)]
         log, secrets = None, None
         for item in batch_get(self._client, self._table, {"Keys": keys}):
             found = plain_item(item)
