@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(FAKE_CREDENTIALS)
     stack = build_stack(ROOT / "template.yaml")
 
-    from bench import calls, coldstart, cost, overhead, package, server, watchers
+    from bench import calls, coldstart, cost, overhead, package, server, watchers, webhooks
     from bench.table import render
 
     started = time.perf_counter()
@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         arn = _execution_arn(finished)
         history = clients.stepfunctions().get_execution_history(executionArn=arn, maxResults=1000)["events"]
         transitions = cost.transitions_of([dict(event) for event in history])
+    phase("webhooks")
+    with running(stack) as cloud:
+        results["webhooks"] = webhooks.measure(cloud)
     phase("local server")
     with running(stack):
         results["local_server"] = server.measure(stack, arguments.requests)

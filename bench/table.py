@@ -66,6 +66,30 @@ def _keyed_start_rows(local: dict[str, Any]) -> list[str]:
     ]
 
 
+def _webhook_rows(figures: dict[str, Any] | None) -> list[str]:
+    """Figure 9, in a run since completion webhooks exist (issue 17)."""
+    if figures is None:
+        return []
+    calls, target = figures["calls_per_delivery"], figures["_target_calls"]
+    money = figures["cost_per_million_deliveries_usd"]
+    return [
+        _row(
+            "9. AWS calls a callback adds, a delivery by its first attempt",
+            f"{calls}: {', '.join(figures['_calls'])}",
+            f"<= {target}",
+            _mark(calls, target),
+        ),
+        _row(
+            "9. webhook latency, an execution's end to the receiver (local)",
+            f"p50 {figures['end_to_receiver_p50_ms']} ms, max {figures['end_to_receiver_max_ms']} ms "
+            f"({figures['_samples']} deliveries)",
+            "",
+            "",
+        ),
+        _row("9. cost of 1M webhook deliveries (first attempts)", f"{money['total']} USD", "", ""),
+    ]
+
+
 def render(results: dict[str, Any]) -> str:
     lines = [_row("figure", "measured", "baseline / target", ""), _row("---", "---", "---", "---")]
     lines += _cold_start_rows(results["cold_start"])
@@ -91,6 +115,7 @@ def render(results: dict[str, Any]) -> str:
             "",
         )
     )
+    lines += _webhook_rows(results.get("webhooks"))
     watchers = results["watchers"]
     lines.append(
         _row(

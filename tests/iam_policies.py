@@ -21,7 +21,7 @@ from flowport.local.template import LOCAL_ACCOUNT, LOCAL_REGION, LOCAL_STACK, Fu
 
 from tests.template_checks import as_list
 
-SERVICE_PREFIX = {"dynamodb": "dynamodb", "sfn": "states"}
+SERVICE_PREFIX = {"dynamodb": "dynamodb", "sfn": "states", "sqs": "sqs"}
 # The action each kind of item in a DynamoDB transaction is authorised by, on that item's table.
 TRANSACTION_ITEM_ACTIONS = {
     "Put": "dynamodb:PutItem",
@@ -100,6 +100,9 @@ def calls_of(service: str, operation: str, params: Mapping[str, Any]) -> list[Ca
             f"states:{operation}: add the parameter naming its resource to STATES_RESOURCE_PARAMETER"
         )
         return [Call(f"{prefix}:{operation}", str(params[parameter]))]
+    if service == "sqs":  # by its URL, https://sqs.<region>.amazonaws.com/<account>/<name>
+        _, _, _, account, name = str(params["QueueUrl"]).split("/", 4)
+        return [Call(f"{prefix}:{operation}", f"arn:aws:sqs:{LOCAL_REGION}:{account}:{name}")]
     if operation == "TransactWriteItems":
         return [
             Call(TRANSACTION_ITEM_ACTIONS[kind], table_arn(request["TableName"]))
@@ -157,7 +160,7 @@ _load_handler = functions.load_handler
 def calls_by_function() -> Iterator[CallsByFunction]:
     """Record calls while the block runs, inside a running local cloud (whose shared clients it hooks)."""
     recorder = CallsByFunction()
-    hooked = (clients.dynamodb(), clients.stepfunctions())
+    hooked = (clients.dynamodb(), clients.stepfunctions(), clients.sqs())
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(functions, "load_handler", recorder.handler_of)
         for client in hooked:

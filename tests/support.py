@@ -191,6 +191,14 @@ class Api:
         event = with_request(load_event("get-execution"), path_parameters={"executionId": execution_id})
         return self.call(as_caller(event, who) if who else event)
 
+    def deliveries(self, execution_id: str, who: Caller | None = None) -> HttpResult:
+        """GET /executions/{id}/deliveries, from events/get-execution.json on that route."""
+        event = with_request(load_event("get-execution"), path_parameters={"executionId": execution_id})
+        event.update(
+            resource="/executions/{executionId}/deliveries", path=f"/executions/{execution_id}/deliveries"
+        )
+        return self.call(as_caller(event, who) if who else event)
+
     def search(self, who: Caller | None = None, **query: str) -> HttpResult:
         """GET /executions?<query>, from events/list-executions.json with its query replaced."""
         event = with_request(load_event("list-executions"), query=query)
@@ -367,9 +375,9 @@ def lambda_failing(
 
 @contextmanager
 def calls_recorded() -> Iterator[CallLog]:
-    """A CallLog on the shared DynamoDB and Step Functions clients (inside a running local cloud)."""
+    """A CallLog on the shared DynamoDB, Step Functions and SQS clients (inside a running local cloud)."""
     log = CallLog()
-    hooked = (clients.dynamodb(), clients.stepfunctions())
+    hooked = (clients.dynamodb(), clients.stepfunctions(), clients.sqs())
     for client in hooked:
         client.meta.events.register("before-call.*.*", log.record)
     try:

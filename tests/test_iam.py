@@ -48,12 +48,22 @@ from tests.support import (
     with_request,
 )
 from tests.template_checks import EXECUTIONS, STATE_MACHINES, as_list
+from tests.webhooks.receiver import receiving
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = load_template(ROOT / "template.yaml")
 API_FUNCTIONS = ("StartFunction", "StatusFunction", "StreamFunction", "CancelFunction", "ConductorFunction")
-# The functions whose calls the scenario below records: the API's, the admin routes' and the sync function.
-CALLING = (*API_FUNCTIONS, "AdminFunction", "SyncFunction", "AuthorizerFunction", "ReconcileFunction")
+# The functions whose calls the scenario below records: the API's, the admin routes', the sync function
+# and the webhooks'.
+CALLING = (
+    *API_FUNCTIONS,
+    "AdminFunction",
+    "SyncFunction",
+    "AuthorizerFunction",
+    "ReconcileFunction",
+    "DeliverFunction",
+    "DeliveriesFunction",
+)
 CallsMade = dict[str, set[Call]]
 
 
@@ -77,6 +87,8 @@ def calls_made(stack: Stack) -> CallsMade:
         patch.setenv("FLOWPORT_LIVE_VIEW_SECONDS", "0.001")
         # Every slot settled at once: the reconciler judges each holder as it finds it.
         patch.setenv("FLOWPORT_SLOT_GRACE_SECONDS", "0.001")
+        # A webhook's retry after a failure comes at once.
+        patch.setenv("FLOWPORT_WEBHOOK_CLOCK_SCALE", "0.00001")
         with running(stack) as cloud, calls_by_function() as recorder:
             api = Api(cloud.stack)
             keyed = {"Idempotency-Key": "iam", "X-On-Conflict": "FAIL_ON_RUNNING"}
@@ -116,6 +128,7 @@ def calls_made(stack: Stack) -> CallsMade:
             api.rerun(first["executionId"])
             _authorize_with_a_key_and_a_password(cloud)
             _drive_conductor(api)
+            _deliver_a_callback(api)
             # Delivers what the local EventBridge still holds; the sync function is invoked by hand below.
             cloud.close()
             second = api.start(body=slow).json()
@@ -138,6 +151,20 @@ def calls_made(stack: Stack) -> CallsMade:
             made = {function: set(calls) for function, calls in recorder.made.items()}
         services.reset()
     return made
+
+
+def _deliver_a_callback(api: Api) -> None:
+    """A start with a callback whose receiver fails once: the sync function queues the end, the deliver
+    function posts it twice (queuing the second attempt), the deliveries route lists both."""
+    secret = services.rotate_webhook_secret().rotate(TICKET_STARTER)
+    with receiving(secret) as receiver:
+        started = api.start(body=TICKET, query={"callbackUrl": f"{receiver.url}/fail/1"}).json()
+        wait_until(lambda: len(receiver.deliveries) == 2)
+    assert api.deliveries(started["executionId"]).status == 200
+
+
+# The caller of events/start-execution.json, whom Api.start starts as.
+TICKET_STARTER = "p_sampleprincipal00001"
 
 
 def _manage_principals(api: Api) -> None:
@@ -254,7 +281,10 @@ def _state_machines_of_stack(statements: list[Statement], stack_name: str) -> li
     return [
         Statement(
             statement.actions,
-            tuple(r.replace(f":{LOCAL_STACK}-", f":{stack_name}-") for r in statement.resources),
+            tuple(
+                r.replace(f":{LOCAL_STACK}-", f":{stack_name}-") if r.startswith("arn:aws:states:") else r
+                for r in statement.resources
+            ),
         )
         for statement in statements
     ]
@@ -396,6 +426,7 @@ _OUTPUT_TOO_LARGE = {
 NOT_REACHED_HERE = {
     "StartFunction": {
         "dynamodb:GetItem": "a key whose start was abandoned: its record is read (_status_of_key)",
+        "sqs:SendMessage": "a start that waits in its queue, for a callback asking for queued (_started)",
         "dynamodb:UpdateItem": "taking over an abandoned start, or recording a failed one (ExecutionStore)",
     },
     "StatusFunction": _OUTPUT_TOO_LARGE,
@@ -412,6 +443,7 @@ NOT_REACHED_HERE = {
         "states:GetExecutionHistory": "how far an execution whose end event never came got",
         "states:StartExecution": "a dispatch that never reached Step Functions, started again",
         "states:RedriveExecution": "a waiting retry's dispatch that never reached Step Functions, again",
+        "sqs:SendMessage": "the callback of an end whose event never came (EnqueueDelivery.reported)",
     },
 }
 BOTO3_METHOD = {
@@ -423,6 +455,7 @@ BOTO3_METHOD = {
     "states:StopExecution": "stop_execution",
     "states:StartExecution": "start_execution",
     "states:RedriveExecution": "redrive_execution",
+    "sqs:SendMessage": "send_message",
 }
 
 

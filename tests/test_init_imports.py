@@ -95,10 +95,11 @@ def test_a_function_does_not_import_the_use_cases_of_the_others(stack: Stack):
         for function, modules in at_init.items()
     }
 
-    assert use_cases["StartFunction"] == {"start", "admission", "retry"}  # a retry and a rerun start too
+    # A retry and a rerun start too; a start checks its callback (webhooks).
+    assert use_cases["StartFunction"] == {"start", "admission", "retry", "webhooks"}
     assert use_cases["CancelFunction"] == {"cancel", "live"}
     assert use_cases["StreamFunction"] == {"read", "live"}
-    assert use_cases["AdminFunction"] == {"admin"}
+    assert use_cases["AdminFunction"] == {"admin", "webhooks"}  # webhook secrets are rotated there
     assert use_cases["AuthorizerFunction"] == {"authorize"}
     # Only the admin function and the authorizer reach the principals' items (it only reads them).
     assert {function for function, modules in at_init.items() if "flowport.aws.principals" in modules} == {

@@ -11,6 +11,7 @@ import pytest
 from flowport.api.methods import methods_by_path
 from flowport.api.security import security_schemes
 from flowport.aws import queue
+from flowport.aws.deliveries import SECRETS_LEADING_KEY
 from flowport.aws.live_views import VIEW_PREFIX
 from flowport.aws.principals import LEADING_KEYS
 from flowport.core.index import LISTED_ATTRIBUTES, SORT_KEY, Index
@@ -161,19 +162,20 @@ def test_the_reading_functions_only_read_but_for_live_views(function: str):
 
 
 def test_only_the_admin_function_writes_credentials_and_only_them():
-    """Its role reaches exactly the items flowport.aws.principals writes (their leading keys): no
-    execution record, idempotency key or live view."""
+    """Its role reaches exactly the items flowport.aws.principals writes (their leading keys), and the
+    webhook secrets (flowport.aws.deliveries): no execution record, idempotency key or live view."""
+    admin_keys = (*LEADING_KEYS, SECRETS_LEADING_KEY)
     template = load_template(ROOT / "template.yaml")
     (statement,) = template["Resources"]["AdminFunction"]["Properties"]["Policies"][0]["Statement"]
     assert statement["Resource"] == {"Fn::GetAtt": ["ExecutionsTable", "Arn"]}
-    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(LEADING_KEYS)}}
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(admin_keys)}}
     writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
     for name, resource in template["Resources"].items():
         for policy in resource.get("Properties", {}).get("Policies", []):
             for other in policy.get("Statement", []) if isinstance(policy, dict) else []:
                 condition = json.dumps(other.get("Condition", {}))
                 if name != "AdminFunction" and set(as_list(other["Action"])) & writes:
-                    assert not any(key.rstrip("*") in condition for key in LEADING_KEYS), (name, other)
+                    assert not any(key.rstrip("*") in condition for key in admin_keys), (name, other)
 
 
 def test_a_stream_response_ends_before_its_function_and_api_gateway_time_out():

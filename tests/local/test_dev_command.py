@@ -80,10 +80,10 @@ def test_dev_serves_the_api_and_keeps_finished_executions_across_restarts(tmp_pa
 def test_what_local_mode_cannot_reproduce_is_said_at_start(tmp_path: Path):
     assert local_gaps(build_stack(ROOT / "template.yaml")) == []  # the stack as shipped: nothing
     template = load_template(ROOT / "template.yaml")
-    template["Resources"]["Queue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
+    template["Resources"]["Topic"] = {"Type": "AWS::SNS::Topic", "Properties": {}}
     template["Resources"]["StartFunction"]["Properties"]["Events"]["Jobs"] = {
-        "Type": "SQS",
-        "Properties": {"Queue": "arn:aws:sqs:us-east-1:123456789012:jobs"},
+        "Type": "SNS",
+        "Properties": {"Topic": "arn:aws:sns:us-east-1:123456789012:jobs"},
     }
     import yaml
 
@@ -94,8 +94,8 @@ def test_what_local_mode_cannot_reproduce_is_said_at_start(tmp_path: Path):
     finally:
         path.unlink()
     assert gaps == [
-        "Queue (AWS::SQS::Queue) is not emulated locally",
-        "event StartFunction.Jobs (SQS) is not emulated locally",
+        "Topic (AWS::SNS::Topic) is not emulated locally",
+        "event StartFunction.Jobs (SNS) is not emulated locally",
     ]
 
 

@@ -15,12 +15,14 @@ from flowport.aws import clients
 from flowport.aws.gateway import StepFunctionsGateway
 from flowport.aws.store import ExecutionStore
 from flowport.core.registry import Registry, load_registry
-from flowport.settings import get_settings
+from flowport.settings import SettingsError, get_settings
 
 # Every function imports this module but runs one use case or two: each use case, and each adapter that
 # not every function uses, is imported where it is built, so that a function loads only its own. Its init
 # imports those (load_use_cases).
 if TYPE_CHECKING:
+    from flowport.aws.callbacks import HttpCallbacks
+    from flowport.aws.deliveries import DeliveryStore, SqsDeliveryQueue
     from flowport.aws.live_views import DynamoLiveViews
     from flowport.aws.principals import PrincipalStore
     from flowport.aws.queue import QueueIndex
@@ -38,23 +40,33 @@ if TYPE_CHECKING:
     from flowport.usecases.search import SearchExecutions
     from flowport.usecases.start import StartExecution
     from flowport.usecases.sync import ApplyStatusChange
+    from flowport.usecases.webhooks import (
+        CallbackCheck,
+        DeliverCallback,
+        EnqueueDelivery,
+        ListDeliveries,
+        RotateWebhookSecret,
+    )
     from flowport.usecases.workflows import ReadWorkflows
 
 
 # What building each use case imports (tests/test_init_imports.py checks that nothing is missing).
 _ADMISSION = ("flowport.usecases.admission", "flowport.aws.slots", "flowport.aws.queue")
 _LIVE = ("flowport.usecases.live", "flowport.aws.live_views", "flowport.aws.queue")
+_WEBHOOKS = ("flowport.usecases.webhooks", "flowport.core.webhooks", "flowport.aws.deliveries")
 _USE_CASE_MODULES = {
-    "start": ("flowport.usecases.start", *_ADMISSION),
+    "start": ("flowport.usecases.start", *_ADMISSION, *_WEBHOOKS, "flowport.aws.callbacks"),
     "read": ("flowport.usecases.read", *_LIVE),
     "cancel": ("flowport.usecases.cancel", *_LIVE),
-    "sync": ("flowport.usecases.sync", *_LIVE, *_ADMISSION, "flowport.aws.retry_store"),
+    "sync": ("flowport.usecases.sync", *_LIVE, *_ADMISSION, "flowport.aws.retry_store", *_WEBHOOKS),
     "retry": ("flowport.usecases.retry", "flowport.aws.retry_store", *_ADMISSION),
     "reconcile": ("flowport.usecases.reconcile", *_LIVE, *_ADMISSION, "flowport.aws.retry_store"),
     "workflows": ("flowport.usecases.workflows", "flowport.aws.slots", "flowport.aws.queue"),
     "search": ("flowport.usecases.search", "flowport.aws.search_store"),
     "authorize": ("flowport.usecases.authorize", "flowport.aws.principals"),
-    "admin": ("flowport.usecases.admin", "flowport.aws.principals", "flowport.core.principals"),
+    "admin": ("flowport.usecases.admin", "flowport.aws.principals", "flowport.core.principals", *_WEBHOOKS),
+    "deliver": (*_WEBHOOKS, "flowport.aws.callbacks"),
+    "deliveries": _WEBHOOKS,
 }
 
 
@@ -125,6 +137,34 @@ def principal_store() -> PrincipalStore:
     return PrincipalStore(clients.dynamodb(), get_settings().table_name)
 
 
+@cache
+def delivery_store() -> DeliveryStore:
+    from flowport.aws.deliveries import DeliveryStore
+
+    return DeliveryStore(clients.dynamodb(), get_settings().table_name)
+
+
+@cache
+def delivery_queue() -> SqsDeliveryQueue | None:
+    """None where the stack has no delivery queue (its settings name none)."""
+    from flowport.aws.deliveries import SqsDeliveryQueue
+
+    settings = get_settings()
+    if settings.delivery_queue_url is None:
+        return None
+    # The client at the first send: most starts queue nothing, and need no SQS client made.
+    return SqsDeliveryQueue(
+        clients.sqs, settings.delivery_queue_url, settings.delivery_dead_letter_queue_url or ""
+    )
+
+
+@cache
+def callback_transport() -> HttpCallbacks:
+    from flowport.aws.callbacks import HttpCallbacks
+
+    return HttpCallbacks()
+
+
 # Use cases
 
 
@@ -150,7 +190,22 @@ def admission() -> Admission:
 def start_execution() -> StartExecution:
     from flowport.usecases.start import StartExecution
 
-    return StartExecution(registry(), execution_store(), workflow_engine(), admission(), get_settings())
+    return StartExecution(
+        registry(),
+        execution_store(),
+        workflow_engine(),
+        admission(),
+        get_settings(),
+        callbacks=callback_check(),
+        deliveries=enqueue_delivery(),
+    )
+
+
+@cache
+def callback_check() -> CallbackCheck:
+    from flowport.usecases.webhooks import CallbackCheck
+
+    return CallbackCheck(delivery_store(), callback_transport(), get_settings())
 
 
 @cache
@@ -172,8 +227,44 @@ def apply_status_change() -> ApplyStatusChange:
     from flowport.usecases.sync import ApplyStatusChange
 
     return ApplyStatusChange(
-        execution_store(), workflow_engine(), live_executions(), admission(), retries=retry_store()
+        execution_store(),
+        workflow_engine(),
+        live_executions(),
+        admission(),
+        retries=retry_store(),
+        deliveries=enqueue_delivery(),
     )
+
+
+@cache
+def enqueue_delivery() -> EnqueueDelivery:
+    from flowport.usecases.webhooks import EnqueueDelivery
+
+    return EnqueueDelivery(delivery_queue())
+
+
+@cache
+def deliver_callback() -> DeliverCallback:
+    from flowport.usecases.webhooks import DeliverCallback
+
+    queue = delivery_queue()
+    if queue is None:
+        raise SettingsError("the deliver function needs FLOWPORT_DELIVERY_QUEUE_URL")
+    return DeliverCallback(delivery_store(), queue, callback_transport(), get_settings())
+
+
+@cache
+def list_deliveries() -> ListDeliveries:
+    from flowport.usecases.webhooks import ListDeliveries
+
+    return ListDeliveries(execution_store(), delivery_store())
+
+
+@cache
+def rotate_webhook_secret() -> RotateWebhookSecret:
+    from flowport.usecases.webhooks import RotateWebhookSecret
+
+    return RotateWebhookSecret(delivery_store())
 
 
 @cache
@@ -258,10 +349,19 @@ _CACHED = (
     principal_store,
     authorize,
     manage_principals,
+    delivery_store,
+    delivery_queue,
+    callback_transport,
+    callback_check,
+    enqueue_delivery,
+    deliver_callback,
+    list_deliveries,
+    rotate_webhook_secret,
     load_registry,
     get_settings,
     clients.dynamodb,
     clients.stepfunctions,
+    clients.sqs,
 )
 
 

@@ -97,6 +97,27 @@ class Settings(BaseModel):
         description="How long the authorizer trusts a credential it checked: a revoked key works this long",
     )
 
+    delivery_queue_url: str | None = Field(
+        default=None, description="SQS queue of webhook deliveries; unset, executions end without callbacks"
+    )
+    delivery_dead_letter_queue_url: str | None = Field(
+        default=None, description="SQS queue keeping the deliveries whose last attempt failed"
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15, gt=0, le=30, description="How long a callback's receiver has to answer"
+    )
+    webhook_clock_scale: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="Every wait of the retry schedule (and Retry-After) times this: under 1 only locally, "
+        "to run the whole schedule in seconds",
+    )
+    webhook_allow_local_http: bool = Field(
+        default=False,
+        description="Local mode only: callbacks may go to http://127.0.0.1 (the banner says so)",
+    )
+
     token_key: str | None = Field(
         default=None,
         min_length=32,

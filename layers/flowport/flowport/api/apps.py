@@ -94,4 +94,12 @@ def console_app() -> APIGatewayRestResolver:
     return build_app(console.router)
 
 
-ALL_APPS = (start_app, status_app, cancel_app, stream_app, admin_app, conductor_app, console_app)
+@cache
+def deliveries_app() -> APIGatewayRestResolver:
+    from flowport.api.routes import deliveries
+
+    services.load_use_cases("deliveries")
+    return build_app(deliveries.router)
+
+
+ALL_APPS = (start_app, status_app, cancel_app, stream_app, admin_app, conductor_app, console_app, deliveries_app)

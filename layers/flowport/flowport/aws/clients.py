@@ -10,6 +10,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
 # Fail fast and let the caller answer 503 with Retry-After, rather than spend the API's time budget retrying.
@@ -24,3 +25,8 @@ def dynamodb() -> DynamoDBClient:
 @cache
 def stepfunctions() -> SFNClient:
     return boto3.client("stepfunctions", config=_CONFIG)
+
+
+@cache
+def sqs() -> SQSClient:
+    return boto3.client("sqs", config=_CONFIG)

@@ -271,6 +271,11 @@ class PrincipalStore:
                 items.append({"Delete": {"TableName": self._table, "Key": api_key_item_key(info["keyHash"])}})
             if data.get("username"):
                 items.append({"Delete": {"TableName": self._table, "Key": user_item_key(data["username"])}})
+            # Its webhook secrets go with it (imported here: the admin function alone deletes, and it has
+            # that module loaded; the authorizer, which reads principals, does not).
+            from flowport.aws.deliveries import secrets_key
+
+            items.append({"Delete": {"TableName": self._table, "Key": secrets_key(principal_id)}})
             try:
                 self._transact(items)
             except _Refused:

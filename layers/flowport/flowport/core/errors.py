@@ -46,6 +46,16 @@ class InvalidLastEventId(BadRequest):
     code, title = "invalid_last_event_id", "Invalid Last-Event-ID"
 
 
+class CallbackRefused(BadRequest):
+    """A callback URL flowport will not call: not https, not on the allowlist, or inside a network."""
+
+    code, title = "callback_refused", "Callback URL refused"
+
+
+class WebhookSecretMissing(BadRequest):
+    code, title = "webhook_secret_missing", "No webhook secret to sign callbacks with"
+
+
 class FieldNotSearchable(BadRequest):
     code, title = "field_not_searchable", "Input field is not searchable"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 # Empty collections are defaults (`{}`, `[]`), which pydantic copies for each instance, not
@@ -29,6 +29,13 @@ class ExecutionStatus(StrEnum):
     @property
     def is_terminal(self) -> bool:
         return self not in (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # being tried, or waiting for its next attempt
+    DELIVERED = "delivered"
+    FAILED = "failed"  # the last attempt of the schedule failed, or the address was refused at send time
+    DISABLED = "disabled"  # the receiver answered 410 Gone
 
 
 class ConflictStrategy(StrEnum):
@@ -172,6 +179,11 @@ class ExecutionDetail(ExecutionSummary):
         description=f"The executions rerun from this one, oldest first (the first {MAX_RERUNS_NOTED}; "
         "absent: none)",
     )
+    callback_delivery: DeliveryState | None = Field(
+        default=None,
+        description="When its callback could not be delivered: failed (its last attempt failed) or disabled "
+        "(the receiver answered 410); GET .../deliveries has the attempts",
+    )
 
 
 class NodeStatus(StrEnum):
@@ -247,6 +259,115 @@ class StoredModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
+# A callback allowlist's entry: a host name, or `*.` and a domain (any of its subdomains).
+HostPattern = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+    ),
+]
+
+
+class CallbackEvent(StrEnum):
+    """What a start may ask to be called back for: its ends, its start in Step Functions, and its joining
+    its workflow's queue (every slot taken)."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    RUNNING = "running"
+    QUEUED = "queued"
+
+    @classmethod
+    def of(cls, status: ExecutionStatus) -> CallbackEvent:
+        return cls(status.value.lower())
+
+    @property
+    def type(self) -> str:
+        """The payload's `type`: `execution.completed`, ..."""
+        return f"execution.{self.value}"
+
+
+TERMINAL_EVENTS = (
+    CallbackEvent.COMPLETED,
+    CallbackEvent.FAILED,
+    CallbackEvent.TIMED_OUT,
+    CallbackEvent.CANCELLED,
+)
+
+
+class Callback(StoredModel):
+    """The callback an execution was started with, as its record keeps it."""
+
+    url: str
+    events: tuple[CallbackEvent, ...] = TERMINAL_EVENTS
+    secret_owner: str = Field(description="The principal whose webhook secret signs the deliveries")
+    links_base: str = Field(default="", description="The API's URL as the start reached it, for the links")
+    failed: DeliveryState | None = Field(
+        default=None, description="Set when a delivery failed for good (FAILED or DISABLED)"
+    )
+
+    def wants(self, status: ExecutionStatus) -> bool:
+        return status.value.lower() in self.events
+
+
+class DeliveryAttempt(ApiModel):
+    at: datetime
+    response_status: int | None = Field(default=None, description="Absent: no answer (timeout, refused)")
+    latency_ms: int = Field(ge=0)
+    error: str | None = Field(default=None, description="Why there was no answer, when there was none")
+
+
+class DeliveryLog(StoredModel):
+    """One webhook message of an execution and its attempts (never its body, never a secret)."""
+
+    execution_id: str
+    message_id: str
+    type: str
+    url: str
+    state: DeliveryState
+    attempt_count: int = 0
+    attempts: list[DeliveryAttempt] = []
+    next_attempt_at: datetime | None = None
+    expires_at: int
+
+
+class DeliveryView(ApiModel):
+    model_config = _BUILT_ON_FIRST_USE
+
+    message_id: str = Field(description="The webhook-id header of each of its attempts")
+    type: str
+    url: str = Field(description="The callback URL, without its query")
+    state: DeliveryState
+    attempts: list[DeliveryAttempt]
+    next_attempt_at: datetime | None = None
+
+
+class DeliveryList(ApiModel):
+    model_config = _BUILT_ON_FIRST_USE
+
+    execution_id: str
+    items: list[DeliveryView]
+
+
+class CallbackHosts(ApiModel):
+    model_config = _BUILT_ON_FIRST_USE
+
+    callback_hosts: list[HostPattern] = Field(
+        max_length=50,
+        description="The hosts this principal's callbacks may go to (`*.example.com`: its subdomains); "
+        "empty: any public host",
+    )
+
+
+class IssuedWebhookSecret(ApiModel):
+    model_config = _BUILT_ON_FIRST_USE
+
+    principal_id: str
+    secret: str = Field(description="whsec_...: shown this once. The one it replaces signs too for 24 h")
+
+
 class ExecutionRecord(StoredModel):
     """One execution."""
 
@@ -288,6 +409,7 @@ class ExecutionRecord(StoredModel):
         default=[],
         description=f"The executions rerun from this one, oldest first (the first {MAX_RERUNS_NOTED})",
     )
+    callback: Callback | None = Field(default=None, description="Where its end is sent (a webhook)")
 
     @property
     def execution_arn(self) -> str:

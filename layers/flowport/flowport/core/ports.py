@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from flowport.core.admission import Hold, Holder
 from flowport.core.identity import Reach, StoredCredential
-from flowport.core.models import ExecutionRecord, ExecutionSummary, IdempotencyKeyRecord, LiveView
+from flowport.core.models import (
+    DeliveryLog,
+    DeliveryState,
+    ExecutionRecord,
+    ExecutionSummary,
+    IdempotencyKeyRecord,
+    LiveView,
+)
 from flowport.core.status import Observation
 
 if TYPE_CHECKING:
@@ -22,6 +29,7 @@ if TYPE_CHECKING:
 
     # The search's query planning is the status function's alone: the other functions do not load it.
     from flowport.core.search import QuerySpec
+    from flowport.core.webhooks import CallbackTarget, DeliveryMessage, WebhookSecrets
 
 
 class KeyTaken(Exception):
@@ -276,3 +284,57 @@ class PrincipalDirectory(CredentialLookup, Protocol):
 
     def delete(self, principal_id: str) -> bool:
         """Delete the principal with every credential of it; False if there is no such principal."""
+
+
+class WebhookSecretStore(Protocol):
+    """Each principal's webhook signing secrets (flowport.core.webhooks.WebhookSecrets)."""
+
+    def secrets(self, owner: str) -> WebhookSecrets | None: ...
+
+    def save(self, secrets: WebhookSecrets) -> None: ...
+
+
+class DeliveryLogs(WebhookSecretStore, Protocol):
+    """Each webhook message's delivery log, beside the secrets that sign it."""
+
+    def pending(
+        self, execution_id: str, message_id: str, owner: str
+    ) -> tuple[DeliveryLog | None, WebhookSecrets | None]:
+        """The message's log and its owner's secrets, read together (one call)."""
+
+    def record(self, log: DeliveryLog) -> bool:
+        """Append the log's one attempt, if the log holds exactly the attempts before it (`attempt_count`
+        - 1): of two deliveries of one queued message, one records; False for the other."""
+
+    def logs(self, execution_id: str) -> list[DeliveryLog]:
+        """Every message of the execution, oldest first."""
+
+    def mark_failed(self, execution_id: str, state: DeliveryState) -> None:
+        """Say on the execution's record that its callback failed for good."""
+
+
+class DeliveryQueue(Protocol):
+    def send(self, message: DeliveryMessage, delay_seconds: int) -> None: ...
+
+    def dead_letter(self, message: DeliveryMessage) -> None:
+        """Keep a message whose last attempt failed, for an operator."""
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    status: int | None
+    """None: no answer (timeout, connection refused or reset)."""
+    retry_after: str | None = None
+    error: str | None = None
+
+
+class CallbackTransport(Protocol):
+    """DNS and HTTP, to the callback URLs."""
+
+    def resolve(self, host: str, port: int) -> list[str]:
+        """The addresses `host` resolves to now (empty: none)."""
+
+    def post(
+        self, target: CallbackTarget, address: str, headers: Mapping[str, str], body: bytes, timeout: float
+    ) -> CallbackAnswer:
+        """POST to `target` connecting to `address` (as checked), following no redirect."""

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from flowport.core.errors import VersionNotFound, WorkflowDisabled, WorkflowNotFound
 from flowport.core.identity import Action, AuthMode, Caller
+from flowport.core.models import TERMINAL_EVENTS, CallbackEvent, HostPattern
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -31,6 +32,15 @@ MAX_CONCURRENCY = 5000
 # A result within 24 hours, as Tencent ADP promises for queued asynchronous calls; a week at most.
 DEFAULT_MAX_QUEUE_SECONDS = 24 * 3600
 MAX_QUEUE_SECONDS = 7 * 24 * 3600
+
+
+class DefaultCallback(BaseModel):
+    """A workflow's callback for starts that name none (checked as a start's own, at each start)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = Field(min_length=1)
+    events: tuple[CallbackEvent, ...] = Field(default=TERMINAL_EVENTS, min_length=1)
 
 
 class Workflow(BaseModel):
@@ -61,6 +71,14 @@ class Workflow(BaseModel):
         le=MAX_QUEUE_SECONDS,
         alias="maxQueueSeconds",
         description="Longest a start waits in the queue; then it fails with queue_timeout",
+    )
+    callback: DefaultCallback | None = Field(
+        default=None, description="The callback of every start that names none (flowport.core.webhooks)"
+    )
+    callback_hosts: tuple[HostPattern, ...] = Field(
+        default=(),
+        alias="callbackHosts",
+        description="When set, callbacks may only go to these hosts (`*.example.com`: its subdomains)",
     )
     auth: tuple[AuthMode, ...] = Field(
         default=(AuthMode.API_KEY,),

@@ -167,6 +167,7 @@ def detail_of(
         redrive_count=record.redrive_count or None,
         rerun_of=record.rerun_of,
         reruns=record.reruns or None,
+        callback_delivery=record.callback.failed if record.callback else None,
     )
 
 

@@ -48,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         "development admin's key (default: .flowport/dev-admin-key)",
     )
     dev.add_argument(
+        "--webhook-clock-scale",
+        type=float,
+        default=1.0,
+        help="every wait of the webhook retry schedule times this (0.0001: three days in half a minute; "
+        "default: 1, real time)",
+    )
+    dev.add_argument(
         "--concurrency",
         type=int,
         default=10,
@@ -61,7 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.command != "dev":
         return admin_cli.run(arguments)
     return run_dev(
-        arguments.template, arguments.host, arguments.port, arguments.state_dir, arguments.concurrency
+        arguments.template,
+        arguments.host,
+        arguments.port,
+        arguments.state_dir,
+        arguments.concurrency,
+        arguments.webhook_clock_scale,
     )
 
 
@@ -109,25 +121,36 @@ def _shortened(text: str, characters: int) -> str:
 
 
 def run_dev(
-    template: Path, host: str, port: int, state_dir: Path | None = None, concurrency: int = 10
+    template: Path,
+    host: str,
+    port: int,
+    state_dir: Path | None = None,
+    concurrency: int = 10,
+    webhook_clock_scale: float = 1.0,
 ) -> int:
     # Imported here: local mode needs the `local` extra, which deployed functions never import.
     from flowport.core.registry import load_registry
     from flowport.local.cloud import local_gaps, running
-    from flowport.local.dev_key import DEFAULT_DIRECTORY, dev_admin_key
+    from flowport.local.dev_key import DEFAULT_DIRECTORY, dev_admin_key, dev_webhook_secret
     from flowport.local.server import LocalServer
     from flowport.local.template import build_stack
     from flowport.settings import get_settings
 
     stack = build_stack(template.resolve())
     with running(stack), _kept(state_dir, stack):
-        server = LocalServer(stack, host, port, concurrency=concurrency)
+        scale = {"FLOWPORT_WEBHOOK_CLOCK_SCALE": repr(webhook_clock_scale)}
+        server = LocalServer(stack, host, port, concurrency=concurrency, environment=scale)
         server.containers.warm(stack.functions.values())
         registry = load_registry(get_settings().workflows_path)
         key, key_file = dev_admin_key(state_dir or DEFAULT_DIRECTORY)
         print(f"flowport local API on {server.url}  (embedded moto; Ctrl-C stops)")
         print(f"dev admin key (every scope; also in {key_file}): {key}")
         print(f"console: {server.url}/console  (sign in with that key)")
+        _, secret_file = dev_webhook_secret(state_dir or DEFAULT_DIRECTORY, key)
+        print(
+            f"webhooks: callbacks may go to http://127.0.0.1 (local mode only), signed with the secret in "
+            f"{secret_file}; retry waits x{webhook_clock_scale:g}"
+        )
         print("\n".join(banner(registry, stack)))
         for gap in local_gaps(stack):
             print(f"warning: {gap}")

@@ -11,17 +11,21 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 
 from flowport import services
-from flowport.local import eventbridge, lambda_seam, moto_fixes, redrive, scheduler
-from flowport.local.template import LOCAL_REGION, FunctionSpec, Stack, TableSpec
+from flowport.local import eventbridge, lambda_seam, moto_fixes, queues, redrive, scheduler
+from flowport.local.template import LOCAL_REGION, FunctionSpec, QueueSpec, Stack, TableSpec
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 # Executing state machines is off by default in moto; local mode is pointless without it.
 MOTO_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
@@ -34,6 +38,15 @@ FAKE_CREDENTIALS = {
 }
 _TABLE_PROPERTIES = ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
 WORKFLOWS_PATH_VARIABLE = "FLOWPORT_WORKFLOWS_PATH"
+# Settings every function has locally and never on AWS: callbacks may go to http://127.0.0.1, where a
+# developer's receiver listens (`flowport dev` says so at start).
+LOCAL_SETTINGS = {"FLOWPORT_WEBHOOK_ALLOW_LOCAL_HTTP": "true"}
+# The queue attributes local mode gives moto's queues (the others change nothing a function can see).
+_QUEUE_ATTRIBUTES: tuple[QueueAttributeNameType, ...] = (
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "DelaySeconds",
+)
 
 
 # Resources local mode leaves out on purpose, and why that changes nothing a client can see.
@@ -43,10 +56,6 @@ NOT_NEEDED_LOCALLY = {
     "AWS::Serverless::Api": "the local gateway serves the functions' Api events, runs their Lambda "
     "authorizers and renders the GatewayResponses",
 }
-# Single resources left out, where others of their type may matter.
-NOT_NEEDED_LOCALLY_BY_ID = {
-    "SyncFailedEventsQueue": "holds events the sync function failed on; locally a failed delivery is logged",
-}
 
 
 def local_gaps(stack: Stack) -> list[str]:
@@ -54,7 +63,7 @@ def local_gaps(stack: Stack) -> list[str]:
     gaps = [
         f"{logical_id} ({resource_type}) is not emulated locally"
         for logical_id, resource_type in stack.other_resources.items()
-        if resource_type not in NOT_NEEDED_LOCALLY and logical_id not in NOT_NEEDED_LOCALLY_BY_ID
+        if resource_type not in NOT_NEEDED_LOCALLY
     ]
     gaps += [
         f"event {name} ({event_type}) is not emulated locally"
@@ -85,7 +94,7 @@ def environment(stack: Stack) -> dict[str, str]:
     variables: dict[str, str] = {}
     for spec in stack.functions.values():
         variables.update(spec.environment)
-    return variables | _layer_variables(stack)
+    return variables | _layer_variables(stack) | LOCAL_SETTINGS
 
 
 def container_environment(stack: Stack, spec: FunctionSpec, aws_endpoint: str) -> dict[str, str]:
@@ -103,6 +112,7 @@ def container_environment(stack: Stack, spec: FunctionSpec, aws_endpoint: str) -
         "LAMBDA_TASK_ROOT": str(spec.code_uri),
         **spec.environment,
         **_layer_variables(stack),
+        **LOCAL_SETTINGS,
     }
 
 
@@ -115,6 +125,7 @@ class LocalCloud:
         self.stack = stack
         self.events: eventbridge.LocalEventBus | None = None
         self.schedules: scheduler.LocalScheduler | None = None
+        self.queue_pollers: queues.LocalQueuePollers | None = None
 
     def deploy(self, environ: MutableMapping[str, str] = os.environ) -> None:
         """Create every resource in the active moto mock and point this process's handlers at them."""
@@ -125,17 +136,22 @@ class LocalCloud:
         redrive.install()
         for table in self.stack.tables.values():
             self._create_table(table)
+        # SyncFailedEventsQueue too, though it stays empty: locally an event delivery that failed is logged.
+        self._create_queues(list(self.stack.queues.values()))
         role = self._create_role()
         self._create_functions(role)
         self._create_state_machines(role)
         self.events = eventbridge.LocalEventBus(self.stack)
         eventbridge.connect(self.events)
         self.schedules = scheduler.LocalScheduler(self.stack)
+        self.queue_pollers = queues.LocalQueuePollers(self.stack)
 
     def close(self) -> None:
         """Stop the schedules, deliver pending events and disconnect, while the embedded moto still runs."""
         if self.schedules is not None:
             self.schedules.close()
+        if self.queue_pollers is not None:
+            self.queue_pollers.close()
         eventbridge.connect(None)
         if self.events is not None:
             self.events.close()
@@ -148,6 +164,25 @@ class LocalCloud:
         ttl = table.properties.get("TimeToLiveSpecification")
         if ttl:
             client.update_time_to_live(TableName=table.name, TimeToLiveSpecification=ttl)
+
+    @staticmethod
+    def _create_queues(specs: Iterable[QueueSpec]) -> None:
+        """Every queue, then their redrive policies: a policy names a queue that must exist."""
+        client = boto3.client("sqs", region_name=LOCAL_REGION)
+        urls = {}
+        for queue in specs:
+            attributes: dict[QueueAttributeNameType, str] = {
+                name: str(queue.properties[name]) for name in _QUEUE_ATTRIBUTES if name in queue.properties
+            }
+            urls[queue.logical_id] = client.create_queue(QueueName=queue.name, Attributes=attributes)[
+                "QueueUrl"
+            ]
+        for queue in specs:
+            if "RedrivePolicy" in queue.properties:
+                policy = json.dumps(queue.properties["RedrivePolicy"])
+                client.set_queue_attributes(
+                    QueueUrl=urls[queue.logical_id], Attributes={"RedrivePolicy": policy}
+                )
 
     @staticmethod
     def _create_role() -> str:

@@ -9,10 +9,12 @@ import sys
 import threading
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from flowport.local.functions import invoke
 from flowport.local.template import LOCAL_ACCOUNT, LOCAL_REGION, FunctionSpec, ScheduleSpec, Stack
+from flowport.local.workers import Workers
 
 
 def scheduled_event(schedule: ScheduleSpec) -> dict[str, Any]:
@@ -31,28 +33,19 @@ def scheduled_event(schedule: ScheduleSpec) -> dict[str, Any]:
 
 class LocalScheduler:
     def __init__(self, stack: Stack) -> None:
-        self._stopped = threading.Event()
-        self._threads = [
-            threading.Thread(
-                target=self._run,
-                args=(spec, schedule),
-                name=f"flowport-schedule-{schedule.name}",
-                daemon=True,
-            )
+        self._workers = Workers(
+            (f"flowport-schedule-{schedule.name}", partial(self._run, spec, schedule))
             for spec in stack.functions.values()
             for schedule in spec.schedules
-        ]
-        for thread in self._threads:
-            thread.start()
+        )
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop: a run under way finishes first (before the embedded moto goes away)."""
-        self._stopped.set()
-        for thread in self._threads:
-            thread.join(timeout)
+        self._workers.close(timeout)
 
-    def _run(self, spec: FunctionSpec, schedule: ScheduleSpec) -> None:
-        while not self._stopped.wait(schedule.every_seconds):
+    @staticmethod
+    def _run(spec: FunctionSpec, schedule: ScheduleSpec, stopped: threading.Event) -> None:
+        while not stopped.wait(schedule.every_seconds):
             try:
                 invoke(spec, scheduled_event(schedule))
             except Exception as error:  # the next run comes all the same, as on AWS

@@ -20,6 +20,10 @@ LOCAL_STACK = "flowport-local"
 
 
 RULE_EVENT_TYPES = ("EventBridgeRule", "CloudWatchEvent")
+QUEUE_EVENT_TYPE = "SQS"
+QUEUE_TYPE = "AWS::SQS::Queue"
+# SAM's default BatchSize of an SQS event.
+DEFAULT_BATCH_SIZE = 10
 SCHEDULE_EVENT_TYPES = ("ScheduleV2", "Schedule")
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _RATE_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -54,6 +58,24 @@ class ApiRoute:
 class EventRule:
     name: str  # "<function>.<event>"
     pattern: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QueueEventSpec:
+    """An SQS event source of a function: the queue it polls and how many messages an invocation takes."""
+
+    name: str  # "<function>.<event>"
+    queue_arn: str
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    logical_id: str
+    name: str
+    url: str
+    arn: str
+    properties: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -109,6 +131,7 @@ class FunctionSpec:
     routes: tuple[ApiRoute, ...]
     rules: tuple[EventRule, ...] = ()
     schedules: tuple[ScheduleSpec, ...] = ()
+    queues: tuple[QueueEventSpec, ...] = ()
 
     @property
     def arn(self) -> str:
@@ -144,6 +167,7 @@ class Stack:
     state_machines: dict[str, StateMachineSpec] = field(default_factory=dict)
     tables: dict[str, TableSpec] = field(default_factory=dict)
     layers: dict[str, LayerSpec] = field(default_factory=dict)
+    queues: dict[str, QueueSpec] = field(default_factory=dict)
     other_resources: dict[str, str] = field(default_factory=dict)  # logical id -> type
     other_events: dict[str, str] = field(default_factory=dict)  # "<function>.<event>" -> event type
     apis: dict[str, ApiSpec] = field(default_factory=dict)
@@ -200,6 +224,8 @@ class _Resolver:
             return self.get_att(name, "Arn")
         if resource_type == "AWS::Serverless::LayerVersion":
             return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:layer:{self.physical_name(name)}:1"
+        if resource_type == QUEUE_TYPE:  # a queue's Ref is its URL
+            return f"https://sqs.{LOCAL_REGION}.amazonaws.com/{LOCAL_ACCOUNT}/{self.physical_name(name)}"
         return self.physical_name(name)
 
     def get_att(self, name: str, attribute: str) -> str:
@@ -276,10 +302,18 @@ def build_stack(template_path: Path, stack_name: str = LOCAL_STACK) -> Stack:
             )
         elif resource_type == "AWS::Serverless::LayerVersion":
             stack.layers[logical_id] = LayerSpec(logical_id, (root / properties["ContentUri"]).resolve())
+        elif resource_type == QUEUE_TYPE:
+            stack.queues[logical_id] = QueueSpec(
+                logical_id,
+                resolver.physical_name(logical_id),
+                resolver.ref(logical_id),
+                resolver.get_att(logical_id, "Arn"),
+                resolver.resolve(properties),
+            )
         else:
             stack.other_resources[logical_id] = resource_type
         for event_name, event in properties.get("Events", {}).items():
-            if event.get("Type") not in ("Api", *RULE_EVENT_TYPES, *SCHEDULE_EVENT_TYPES):
+            if event.get("Type") not in ("Api", QUEUE_EVENT_TYPE, *RULE_EVENT_TYPES, *SCHEDULE_EVENT_TYPES):
                 stack.other_events[f"{logical_id}.{event_name}"] = str(event.get("Type"))
     for logical_id, resource in template["Resources"].items():
         for event_name, event in resource.get("Properties", {}).get("Events", {}).items():
@@ -370,6 +404,15 @@ def _function(
         for name, event in properties.get("Events", {}).items()
         if event.get("Type") in SCHEDULE_EVENT_TYPES
     )
+    queues = tuple(
+        QueueEventSpec(
+            f"{logical_id}.{name}",
+            str(resolver.resolve(event["Properties"]["Queue"])),
+            int(event["Properties"].get("BatchSize", DEFAULT_BATCH_SIZE)),
+        )
+        for name, event in properties.get("Events", {}).items()
+        if event.get("Type") == QUEUE_EVENT_TYPE
+    )
     return FunctionSpec(
         logical_id=logical_id,
         name=resolver.physical_name(logical_id),
@@ -381,6 +424,7 @@ def _function(
         routes=routes,
         rules=rules,
         schedules=schedules,
+        queues=queues,
     )
 
 

@@ -253,6 +253,10 @@ class RerunExecution:
                 idempotency_key=command.idempotency_key,
                 on_conflict=command.on_conflict,
                 rerun_of=record.execution_id,
+                # Its callback, checked again as a start's (and signed with the rerunning principal's secret).
+                callback_url=record.callback.url if record.callback else None,
+                callback_events=record.callback.events if record.callback else None,
+                links_base=record.callback.links_base if record.callback else "",
             )
         )
         try:

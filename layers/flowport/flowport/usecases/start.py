@@ -5,14 +5,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowport.core import admission, idempotency, index, inputs, policy, status
 from flowport.core.clock import Clock, utcnow
-from flowport.core.errors import IdempotencyConflict, IdempotencyKeyInFlight, ServiceUnavailable
+from flowport.core.errors import (
+    CallbackRefused,
+    IdempotencyConflict,
+    IdempotencyKeyInFlight,
+    ServiceUnavailable,
+)
 from flowport.core.idempotency import ConflictAction, PendingStart
 from flowport.core.identity import Caller
 from flowport.core.models import (
+    Callback,
+    CallbackEvent,
     ConflictStrategy,
     ExecutionError,
     ExecutionRecord,
@@ -25,6 +32,9 @@ from flowport.core.ports import ExecutionStore, KeyTaken, WorkflowEngine
 from flowport.core.registry import Registry, Workflow
 from flowport.settings import Settings
 from flowport.usecases.admission import Admission
+
+if TYPE_CHECKING:
+    from flowport.usecases.webhooks import CallbackCheck, EnqueueDelivery
 
 # A keyed start retries its conditional write at most this often (each retry means a race was lost).
 MAX_KEY_ATTEMPTS = 3
@@ -43,6 +53,9 @@ class StartCommand:
     idempotency_key: str | None = None
     on_conflict: ConflictStrategy | None = None
     rerun_of: str | None = None  # the execution this start reruns (flowport.usecases.retry)
+    callback_url: str | None = None
+    callback_events: tuple[CallbackEvent, ...] | None = None
+    links_base: str = ""  # the API's URL as this request reached it, for a callback's links
 
 
 @dataclass(frozen=True)
@@ -68,7 +81,11 @@ class StartExecution:
         settings: Settings,
         clock: Clock = utcnow,
         new_id: Callable[[], str] = _new_execution_id,
+        callbacks: CallbackCheck | None = None,
+        deliveries: EnqueueDelivery | None = None,
     ) -> None:
+        """`callbacks`: None where starts take no callback (one asked for is refused); `deliveries`:
+        where a start that joins its workflow's queue says so to a callback that asked (`queued`)."""
         self._registry = registry
         self._store = store
         self._engine = engine
@@ -76,6 +93,8 @@ class StartExecution:
         self._settings = settings
         self._clock = clock
         self._new_id = new_id
+        self._callbacks = callbacks
+        self._deliveries = deliveries
 
     def workflow_to_start(self, name: str, caller: Caller) -> Workflow:
         """The workflow, if this caller may start it now: authentication and scope come first, so that a
@@ -89,8 +108,11 @@ class StartExecution:
         workflow = self.workflow_to_start(command.workflow, command.caller)
         version = workflow.resolve_version(command.version)
         inputs.validate_input(workflow, command.input)
+        callback = self._callback(workflow, command)
         if command.idempotency_key is None:
-            record, admitted = self._admitted(self._new_record(workflow, version, command, key_hash=None))
+            record, admitted = self._admitted(
+                self._new_record(workflow, version, command, key_hash=None, callback=callback)
+            )
             try:
                 self._store.create(
                     record,
@@ -103,7 +125,16 @@ class StartExecution:
                     self._admission.give_back(record, admission.Hold.TAKEN)
                 raise
             return self._started(record, admitted, key=None)
-        return self._start_keyed(workflow, version, command)
+        return self._start_keyed(workflow, version, command, callback)
+
+    def _callback(self, workflow: Workflow, command: StartCommand) -> Callback | None:
+        if self._callbacks is None:
+            if command.callback_url is not None:
+                raise CallbackRefused("This API takes no callbackUrl")
+            return None
+        return self._callbacks.callback_for(
+            workflow, command.caller, command.callback_url, command.callback_events, command.links_base
+        )
 
     def _admitted(self, record: ExecutionRecord) -> tuple[ExecutionRecord, bool]:
         """The new record with a slot taken for it (True), or as it joins the queue (False)."""
@@ -125,13 +156,17 @@ class StartExecution:
 
     def _started(self, record: ExecutionRecord, admitted: bool, key: IdempotencyKeyRecord | None) -> Started:
         if not admitted:
+            if self._deliveries is not None:
+                self._deliveries.reported(record)
             return Started(status.summary_of(record), False)
         self._launch(record, key)
         return Started(
             status.summary_of(record.model_copy(update={"status": ExecutionStatus.RUNNING})), False
         )
 
-    def _start_keyed(self, workflow: Workflow, version: int, command: StartCommand) -> Started:
+    def _start_keyed(
+        self, workflow: Workflow, version: int, command: StartCommand, callback: Callback | None
+    ) -> Started:
         assert command.idempotency_key is not None
         assert command.on_conflict is not None
         # Keys are the caller's own, as Stripe's are the account's: another principal's same key is another.
@@ -140,7 +175,7 @@ class StartExecution:
         search_keys = index.search_keys(workflow, command.input)
         replaces_generation: int | None = None
         for _ in range(MAX_KEY_ATTEMPTS):
-            record = self._new_record(workflow, version, command, key_hash)
+            record = self._new_record(workflow, version, command, key_hash, callback)
             key = self._new_key(record, request_fingerprint, generation=(replaces_generation or 0) + 1)
             try:
                 self._store.create(
@@ -238,7 +273,12 @@ class StartExecution:
             raise ServiceUnavailable("Step Functions did not accept the execution; retry shortly") from error
 
     def _new_record(
-        self, workflow: Workflow, version: int, command: StartCommand, key_hash: str | None
+        self,
+        workflow: Workflow,
+        version: int,
+        command: StartCommand,
+        key_hash: str | None,
+        callback: Callback | None,
     ) -> ExecutionRecord:
         now = self._clock()
         return ExecutionRecord(
@@ -256,6 +296,7 @@ class StartExecution:
             idempotency_key_hash=key_hash,
             expires_at=status.expiry_for_new(now, workflow, self._settings.max_run_seconds),
             rerun_of=command.rerun_of,
+            callback=callback,
         )
 
     def _new_key(

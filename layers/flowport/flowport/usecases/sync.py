@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flowport.core import retry, sync
 from flowport.core.clock import Clock, utcnow
 from flowport.core.models import ExecutionRecord, ExecutionStatus
@@ -10,6 +12,9 @@ from flowport.core.sync import StatusChange
 from flowport.usecases.admission import Admission
 from flowport.usecases.cancel import CANCEL_CAUSE
 from flowport.usecases.live import LiveExecutions
+
+if TYPE_CHECKING:
+    from flowport.usecases.webhooks import EnqueueDelivery
 
 
 class ApplyStatusChange:
@@ -22,40 +27,52 @@ class ApplyStatusChange:
         clock: Clock = utcnow,
         *,
         retries: RetryRecords,
+        deliveries: EnqueueDelivery | None = None,
     ) -> None:
+        """`deliveries`: None where no callback is ever sent."""
         self._store = store
         self._engine = engine
         self._executions = executions
         self._admission = admission
         self._clock = clock
         self._retries = retries
+        self._deliveries = deliveries
 
     def apply(self, change: StatusChange) -> bool:
         """Move the record forward as Step Functions reports; False when the event is old news or not ours.
         An end frees its attempt's slot for the next waiting execution, however often it is reported:
-        an earlier delivery may have recorded the end and died before the release."""
+        an earlier delivery may have recorded the end and died before the release. So too its callback's
+        message is queued at each report (flowport.usecases.webhooks.EnqueueDelivery says why)."""
         record = self._store.get(change.name, self._clock().timestamp())
         if record is None or record.execution_arn != change.execution_arn:
             return False
         if sync.is_earlier_attempt(record, change):
             return False  # its slot, if it held one, was freed when it ended
-        applied = self._apply(record, change)
+        written = self._apply(record, change)
         if change.flowport_status.is_terminal:
             self._admission.release_and_dispatch(record.workflow, record.execution_id, change.attempt)
-        return applied
+        reported = written or record
+        if (
+            self._deliveries is not None
+            and reported.status is change.flowport_status
+            and reported.redrive_count == change.attempt
+        ):
+            self._deliveries.reported(reported)
+        return written is not None
 
-    def _apply(self, record: ExecutionRecord, change: StatusChange) -> bool:
+    def _apply(self, record: ExecutionRecord, change: StatusChange) -> ExecutionRecord | None:
+        """The record as this call wrote it; None when it wrote nothing."""
         if sync.is_new_attempt(record, change):
             restarted = self._restarted(record, change)
             if restarted is None:  # another writer recorded that attempt first: look again
                 fresh = self._store.get(change.name, self._clock().timestamp())
-                return fresh is not None and self._apply(fresh, change)
+                return self._apply(fresh, change) if fresh is not None else None
             if not change.flowport_status.is_terminal:
-                return True
+                return restarted
             record = restarted  # its RUNNING event is late, or lost: the end is recorded on from here
         if sync.runs_though_cancelled(record, change):
             self._stop_if_running(record)
-            return False
+            return None
         output = None
         if change.flowport_status is ExecutionStatus.COMPLETED:
             output = (
@@ -64,15 +81,18 @@ class ApplyStatusChange:
                 else self._executions.output_from_step_functions(record)
             )
         if sync.ended_before_its_stop(record, change):
-            return self._store.finish(self._final(sync.ended_as(record, change, output)), after_cancel=True)
+            return self._finished(self._final(sync.ended_as(record, change, output)), after_cancel=True)
         if sync.completes_a_cancel(record, change):
-            return self._store.finish(self._final(record), after_cancel=True)
+            return self._finished(self._final(record), after_cancel=True)
         updated = sync.advanced(record, change, output)
         if updated is None:
-            return False
+            return None
         if updated.status is ExecutionStatus.RUNNING:
-            return self._store.mark_running(updated)
-        return self._store.finish(self._final(updated))
+            return updated if self._store.mark_running(updated) else None
+        return self._finished(self._final(updated))
+
+    def _finished(self, record: ExecutionRecord, after_cancel: bool = False) -> ExecutionRecord | None:
+        return record if self._store.finish(record, after_cancel=after_cancel) else None
 
     def _restarted(self, record: ExecutionRecord, change: StatusChange) -> ExecutionRecord | None:
         """The record as the attempt Step Functions reports, if this wrote it: a retry whose own write did

@@ -21,6 +21,7 @@ from flowport.api.query import takes_query
 from flowport.api.responses import json_response
 from flowport.api.security import ANY_CREDENTIAL
 from flowport.core.identity import Action, Caller
+from flowport.core.models import CallbackHosts, IssuedWebhookSecret
 from flowport.core.principals import IssuedKey, NewKey, NewPassword, NewPrincipal, Principal, PrincipalList
 from flowport.usecases.admin import ManagePrincipals
 
@@ -177,3 +178,48 @@ def set_password(
     caller: CallerOf, principal_id: PrincipalIdPath, body: Annotated[NewPassword, Body()]
 ) -> Response[str]:
     return json_response(_managed_by(caller).set_password(principal_id, body))
+
+
+@router.post(
+    "/admin/principals/<principalId>/webhook-secret",
+    summary="Create or rotate a principal's webhook signing secret",
+    description="The answer holds the new `whsec_` secret, the only time it is ever shown. Deliveries of "
+    "the executions the principal starts with a callback are signed with it; after a rotation the previous "
+    "secret signs them too for 24 hours (two signatures), so receivers can switch without losing any.",
+    responses={
+        201: {"description": "Created", "content": {"application/json": {"model": IssuedWebhookSecret}}},
+        **problem_responses(*_PROBLEMS, 404),
+    },
+    tags=TAGS,
+    operation_id="rotateWebhookSecret",
+    security=ANY_CREDENTIAL,
+)
+@takes_query()
+def rotate_webhook_secret(caller: CallerOf, principal_id: PrincipalIdPath) -> Response[str]:
+    _managed_by(caller).principal(principal_id)  # 404 for a principal that does not exist
+    secret = services.rotate_webhook_secret().rotate(principal_id)
+    issued = IssuedWebhookSecret(principal_id=principal_id, secret=secret)
+    return json_response(issued, 201, headers={"Cache-Control": "no-store"})
+
+
+@router.put(
+    "/admin/principals/<principalId>/callback-hosts",
+    summary="Set the hosts a principal's callbacks may go to",
+    description="An allowlist of its own (besides a workflow's `callbackHosts`): every callback of a start "
+    "by this principal must then go to one of these hosts. Empty: none. The principal needs a webhook "
+    "secret first (400 `webhook_secret_missing`).",
+    responses={
+        200: {"description": "Its allowlist", "content": {"application/json": {"model": CallbackHosts}}},
+        **problem_responses(*_PROBLEMS, 404, 415),
+    },
+    tags=TAGS,
+    operation_id="setCallbackHosts",
+    security=ANY_CREDENTIAL,
+)
+@takes_query()
+def set_callback_hosts(
+    caller: CallerOf, principal_id: PrincipalIdPath, body: Annotated[CallbackHosts, Body()]
+) -> Response[str]:
+    _managed_by(caller).principal(principal_id)  # 404 for a principal that does not exist
+    hosts = services.rotate_webhook_secret().set_callback_hosts(principal_id, body.callback_hosts)
+    return json_response(CallbackHosts(callback_hosts=list(hosts)))

@@ -15,16 +15,16 @@ from pydantic import BeforeValidator, StringConstraints
 from flowport import services
 from flowport.api import negotiation
 from flowport.api.caller import CallerOf
-from flowport.api.paths import with_links
+from flowport.api.paths import api_base, with_links
 from flowport.api.problems import problem_responses
 from flowport.api.query import takes_query
 from flowport.api.responses import json_body
 from flowport.api.routes.params import Version, WorkflowName
 from flowport.api.security import ANY_CREDENTIAL, START_AUTH_NOTE
 from flowport.core import idempotency, inputs
-from flowport.core.errors import BadRequest, MethodNotAllowed
+from flowport.core.errors import BadRequest, InvalidParameter, MethodNotAllowed
 from flowport.core.identity import Caller
-from flowport.core.models import ConflictStrategy, ExecutionSource, ExecutionSummary
+from flowport.core.models import CallbackEvent, ConflictStrategy, ExecutionSource, ExecutionSummary
 from flowport.core.query import ANY_NAME
 from flowport.usecases.start import StartCommand, Started
 
@@ -35,6 +35,25 @@ CorrelationId = Annotated[
     Query(alias="correlationId", min_length=1, max_length=128, description="Your id, to find executions by"),
 ]
 Priority = Annotated[int, Query(ge=0, le=99, description="0-99, stored with the execution")]
+CallbackUrl = Annotated[
+    str | None,
+    Query(
+        alias="callbackUrl",
+        min_length=1,
+        max_length=2048,
+        description="https URL to POST the end to, signed as Standard Webhooks (README: Webhooks)",
+    ),
+]
+CallbackEvents = Annotated[
+    str | None,
+    Query(
+        alias="callbackEvents",
+        min_length=1,
+        max_length=100,
+        description="Comma-separated: completed, failed, timed_out, cancelled, running, queued (default: "
+        "the four ends)",
+    ),
+]
 
 
 def _without_surrounding_whitespace(raw: object) -> object:
@@ -97,6 +116,8 @@ class StartOptions:
     legacy_idempotency_key: str | None
     on_conflict: ConflictStrategy | None
     accept: str | None
+    callback_url: str | None = None
+    callback_events: str | None = None
 
 
 def key_and_strategy(
@@ -114,6 +135,26 @@ def key_and_strategy(
             "X-Idempotency-Key) header arrived: curl -H 'Idempotency-Key:' removes the header"
         )
     return key, on_conflict
+
+
+def events_wanted(text: str | None) -> tuple[CallbackEvent, ...] | None:
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CallbackEvent.__members__.values()]
+    if unknown or not names:
+        raise InvalidParameter(
+            f"callbackEvents: {', '.join(unknown) or 'none named'}; name some of " + ", ".join(CallbackEvent),
+        )
+    return tuple(dict.fromkeys(CallbackEvent(name) for name in names))
+
+
+def links_base(request: Request) -> str:
+    """The API's URL as the client reached it, for the links a callback's payload carries."""
+    headers = request.headers
+    # API Gateway always names the scheme (https); only the local gateway, plain http, does not.
+    scheme = headers.get("x-forwarded-proto") or "http"
+    return f"{scheme}://{headers.get('host', '')}{api_base(request)}" if headers.get("host") else ""
 
 
 def request_body(request: Request) -> bytes:
@@ -175,6 +216,9 @@ def _start(
         priority=options.priority,
         idempotency_key=key,
         on_conflict=strategy,
+        callback_url=options.callback_url,
+        callback_events=events_wanted(options.callback_events),
+        links_base=links_base(request),
     )
     return answer_started(starter.start(command), request, options.accept)
 
@@ -201,9 +245,19 @@ def start_execution(
     legacy_idempotency_key: LegacyIdempotencyKey = None,
     on_conflict: OnConflict = None,
     accept: Accept = None,
+    callback_url: CallbackUrl = None,
+    callback_events: CallbackEvents = None,
 ) -> Response[str]:
     options = StartOptions(
-        version, correlation_id, priority, idempotency_key, legacy_idempotency_key, on_conflict, accept
+        version,
+        correlation_id,
+        priority,
+        idempotency_key,
+        legacy_idempotency_key,
+        on_conflict,
+        accept,
+        callback_url,
+        callback_events,
     )
     return _start(request, name, ExecutionSource.HTTP_POST, options, caller)
 
