@@ -23,7 +23,17 @@ TARGET_RATIO = 1.5
 # What flowport's own code may add to the libraries' floor, for an API function.
 TARGET_FLOOR_RATIO = 1.1
 # The functions a request waits for: those behind routes, and the authorizer in front of them.
-API_FUNCTIONS = ("start", "status", "stream", "cancel", "admin", "conductor", "console", "authorize", "deliveries")
+API_FUNCTIONS = (
+    "start",
+    "status",
+    "stream",
+    "cancel",
+    "admin",
+    "conductor",
+    "console",
+    "authorize",
+    "deliveries",
+)
 # The layers as their Makefiles build them (with bytecode), for this machine: `sam build` makes them for
 # arm64, whose binary modules cannot load here.
 IMAGE = ROOT / ".aws-sam" / "bench-image"

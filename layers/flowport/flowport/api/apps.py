@@ -102,4 +102,13 @@ def deliveries_app() -> APIGatewayRestResolver:
     return build_app(deliveries.router)
 
 
-ALL_APPS = (start_app, status_app, cancel_app, stream_app, admin_app, conductor_app, console_app, deliveries_app)
+ALL_APPS = (
+    start_app,
+    status_app,
+    cancel_app,
+    stream_app,
+    admin_app,
+    conductor_app,
+    console_app,
+    deliveries_app,
+)
