@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from flowport.aws.callbacks import HttpCallbacks
 from flowport.core import webhooks
+from flowport.core.errors import CallbackRefused
 from flowport.core.webhooks import CallbackTarget
 
 from tests.webhooks.receiver import Receiver, receiving
@@ -59,3 +60,14 @@ def test_nothing_listening_is_no_answer(receiver: Receiver):
         CallbackTarget(closed.url, "http", closed.host, 9, "/"), "127.0.0.1", {}, b"{}", 1
     )
     assert answer.status is None
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0x7f.1", "127.1"])
+def test_numeric_spellings_of_loopback_resolve_to_it_and_so_are_refused(host: str):
+    """Not IP literals to the ipaddress module, but the resolver (inet_aton's forms, no DNS asked) reads
+    them as 127.0.0.1: the check after resolution is what refuses them."""
+    target = webhooks.parse_callback_url(f"https://{host}/hook", webhooks.CallbackPolicy())
+    addresses = HttpCallbacks().resolve(target.host, target.port)
+    assert addresses == ["127.0.0.1"]
+    with pytest.raises(CallbackRefused):
+        webhooks.allowed_address(target, addresses, webhooks.CallbackPolicy())

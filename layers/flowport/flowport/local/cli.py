@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     dev.add_argument(
         "--webhook-clock-scale",
-        type=float,
+        type=_clock_scale,
         default=1.0,
         help="every wait of the webhook retry schedule times this (0.0001: three days in half a minute; "
         "default: 1, real time)",
@@ -75,6 +75,15 @@ def main(argv: list[str] | None = None) -> int:
         arguments.concurrency,
         arguments.webhook_clock_scale,
     )
+
+
+def _clock_scale(text: str) -> float:
+    """A scale the functions' settings take (above 0, at most 1): refused here rather than by every
+    function's init."""
+    scale = float(text)
+    if not 0 < scale <= 1:
+        raise argparse.ArgumentTypeError(f"{text}: a scale above 0 and at most 1")
+    return scale
 
 
 DESCRIPTION_CHARACTERS = 60

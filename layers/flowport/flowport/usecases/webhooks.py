@@ -80,7 +80,8 @@ class CallbackCheck:
 
 
 class EnqueueDelivery:
-    """The sync function's part: an execution's end (or start) queued for its callback."""
+    """A status of an execution queued for its callback: its ends and start as the sync function (and the
+    reconciler) records them, its joining the queue as the start that finds every slot taken sees it."""
 
     def __init__(self, queue: DeliveryQueue | None, clock: Clock = utcnow) -> None:
         self._queue = queue
