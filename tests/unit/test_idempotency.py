@@ -37,6 +37,14 @@ def test_fingerprint_ignores_key_order_but_not_values():
     assert idempotency.fingerprint("w", 1, {"a": 1}) != idempotency.fingerprint("x", 1, {"a": 1})
 
 
+def test_a_named_callback_is_part_of_the_request_and_none_changes_nothing():
+    plain = idempotency.fingerprint("w", 1, {"a": 1})
+    assert idempotency.fingerprint("w", 1, {"a": 1}, callback=None) == plain
+    hooks = idempotency.fingerprint("w", 1, {"a": 1}, callback={"url": "https://h.example/in", "events": []})
+    other = idempotency.fingerprint("w", 1, {"a": 1}, callback={"url": "https://o.example/in", "events": []})
+    assert len({plain, hooks, other}) == 3
+
+
 def test_key_hash_is_fixed_length_and_scoped():
     assert len(idempotency.hash_key("k" * 255)) == 64
     assert idempotency.hash_key("k", scope="tenant-a") != idempotency.hash_key("k", scope="tenant-b")

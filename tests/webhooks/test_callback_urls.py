@@ -88,6 +88,25 @@ def test_a_public_name_is_taken_and_kept_on_the_record(
     assert (record.callback.url, record.callback.events) == ("https://hooks.example.com/in", ("failed",))
 
 
+def test_a_key_never_replays_a_start_whose_end_goes_elsewhere(
+    api_with_secret: Api, resolving: Callable[[dict[str, list[str]]], None]
+):
+    resolving({"hooks.example.com": [PUBLIC], "other.example.com": [PUBLIC]})
+    key = {"Idempotency-Key": "callback-key-1", "X-On-Conflict": "RETURN_EXISTING"}
+    to_hooks = {"callbackUrl": "https://hooks.example.com/in", "callbackEvents": "failed"}
+    first = api_with_secret.start(body=TICKET, query=to_hooks, headers=key)
+    assert first.status == 202, first.body
+    replay = api_with_secret.start(body=TICKET, query=to_hooks, headers=key)
+    assert (replay.status, replay.json()["executionId"]) == (200, first.json()["executionId"])
+    elsewhere = {**to_hooks, "callbackUrl": "https://other.example.com/in"}
+    moved = api_with_secret.start(body=TICKET, query=elsewhere, headers=key)
+    assert (moved.status, moved.problem_code) == (422, "idempotency_key_reused")
+    other_events = api_with_secret.start(
+        body=TICKET, query={**to_hooks, "callbackEvents": "completed"}, headers=key
+    )
+    assert (other_events.status, other_events.problem_code) == (422, "idempotency_key_reused")
+
+
 def test_http_to_127_0_0_1_is_refused_with_the_aws_settings(
     api_with_secret: Api, monkeypatch: pytest.MonkeyPatch
 ):

@@ -23,14 +23,21 @@ def hash_key(key: str, scope: str = "") -> str:
 
 
 def fingerprint(
-    workflow: str, version: int, workflow_input: dict[str, Any], rerun_of: str | None = None
+    workflow: str,
+    version: int,
+    workflow_input: dict[str, Any],
+    rerun_of: str | None = None,
+    callback: dict[str, Any] | None = None,
 ) -> str:
-    """Identifies 'the same request': same workflow, same version, same input (key order ignored), and for
-    a rerun the execution it reruns, so that a rerun's key never replays an ordinary start (a start's
-    fingerprint is what it was before reruns existed: the keys already written stay valid)."""
+    """Identifies 'the same request': same workflow, same version, same input (key order ignored), for
+    a rerun the execution it reruns, so that a rerun's key never replays an ordinary start, and the
+    callback the request named, so that a key never replays a start whose end goes elsewhere. A start
+    without either has the fingerprint it had before they existed: the keys already written stay valid."""
     request: list[Any] = [workflow, version, workflow_input]
     if rerun_of is not None:
         request.append({"rerunOf": rerun_of})
+    if callback is not None:
+        request.append({"callback": callback})
     canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -38,8 +45,8 @@ def fingerprint(
 def ensure_same_request(key: IdempotencyKeyRecord, request_fingerprint: str) -> None:
     if key.fingerprint != request_fingerprint:
         raise IdempotencyKeyReused(
-            "This idempotency key was already used for a different request (workflow, version or body); "
-            "use a new key for a new request",
+            "This idempotency key was already used for a different request (workflow, version, body or "
+            "callback); use a new key for a new request",
             execution_id=key.execution_id,
         )
 

@@ -171,7 +171,14 @@ class StartExecution:
         assert command.on_conflict is not None
         # Keys are the caller's own, as Stripe's are the account's: another principal's same key is another.
         key_hash = idempotency.hash_key(command.idempotency_key, scope=command.caller.idempotency_scope)
-        request_fingerprint = idempotency.fingerprint(workflow.name, version, command.input, command.rerun_of)
+        asked = (
+            {"url": command.callback_url, "events": sorted(command.callback_events or ())}
+            if command.callback_url is not None
+            else None
+        )
+        request_fingerprint = idempotency.fingerprint(
+            workflow.name, version, command.input, command.rerun_of, asked
+        )
         search_keys = index.search_keys(workflow, command.input)
         replaces_generation: int | None = None
         for _ in range(MAX_KEY_ATTEMPTS):
