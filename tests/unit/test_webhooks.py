@@ -20,8 +20,15 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from tests.support import ADMIN, caller, settings_for_tests
 
-# The library checks the timestamp against its own clock: signing "now" is the only time it accepts.
-NOW = datetime.now(UTC).replace(microsecond=0)
+# The rules' own clock, which the tests control.
+NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def signed_now() -> int:
+    """The library checks a signature's timestamp against its own clock (5 minutes either way), so what it
+    verifies is signed with the wall clock, read at the test's run: a module-level one would be stale when
+    the test runs minutes after collection."""
+    return int(datetime.now(UTC).timestamp())
 BODY = b'{"type":"execution.completed","data":{}}'
 
 
@@ -31,14 +38,14 @@ def _secret(fill: int, size: int = webhooks.SECRET_BYTES) -> str:
 
 def test_a_delivery_signed_with_the_current_secret_verifies_with_standardwebhooks():
     secret = webhooks.new_secret()
-    headers = webhooks.signed_headers([secret], "msg_1", int(NOW.timestamp()), BODY)
+    headers = webhooks.signed_headers([secret], "msg_1", signed_now(), BODY)
     assert Webhook(secret).verify(BODY, headers) == json.loads(BODY)
     assert headers["webhook-signature"].startswith("v1,")
 
 
 def test_a_tampered_body_or_another_secret_does_not_verify():
     secret = _secret(1)
-    headers = webhooks.signed_headers([secret], "msg_1", int(NOW.timestamp()), BODY)
+    headers = webhooks.signed_headers([secret], "msg_1", signed_now(), BODY)
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(BODY + b" ", headers)
     with pytest.raises(WebhookVerificationError):
@@ -50,7 +57,7 @@ def test_during_a_rotation_both_secrets_sign_and_either_verifies():
     secrets = webhooks.WebhookSecrets(owner="p", current=old).rotated(new, NOW)
     signing = secrets.signing(NOW)
     assert signing == (new, old)
-    headers = webhooks.signed_headers(signing, "msg_1", int(NOW.timestamp()), BODY)
+    headers = webhooks.signed_headers(signing, "msg_1", signed_now(), BODY)
     assert len(headers["webhook-signature"].split(" ")) == 2
     for secret in (old, new):
         Webhook(secret).verify(BODY, headers)
@@ -60,7 +67,7 @@ def test_during_a_rotation_both_secrets_sign_and_either_verifies():
 def test_a_stale_timestamp_is_refused_by_the_receiver():
     """Each attempt is signed with its own timestamp: a retry hours later must not carry the first one's."""
     secret = _secret(1)
-    stale = int((NOW - timedelta(minutes=6)).timestamp())
+    stale = signed_now() - 6 * 60
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(BODY, webhooks.signed_headers([secret], "msg_1", stale, BODY))
 
