@@ -29,6 +29,8 @@ def signed_now() -> int:
     verifies is signed with the wall clock, read at the test's run: a module-level one would be stale when
     the test runs minutes after collection."""
     return int(datetime.now(UTC).timestamp())
+
+
 BODY = b'{"type":"execution.completed","data":{}}'
 
 
