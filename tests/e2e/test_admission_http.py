@@ -48,8 +48,9 @@ def load(server: KeyedServer) -> dict[str, Any]:
 
 
 def test_five_starts_run_two_at_a_time_highest_priority_first(server: KeyedServer, cloud: LocalCloud):
-    first = push(server, "first", priority=0, seconds=2)
-    second = push(server, "second", priority=0, seconds=2)
+    # Long enough to hold both slots until the queue's order has been read, on a slow machine too.
+    first = push(server, "first", priority=0, seconds=8)
+    second = push(server, "second", priority=0, seconds=8)
     low = push(server, "low", priority=10, seconds=0)
     high = push(server, "high", priority=90, seconds=0)
     skipped = push(server, "skipped", priority=50, seconds=0)
