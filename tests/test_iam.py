@@ -201,8 +201,8 @@ def _conductor(
 
 
 def _drive_conductor(api: Api) -> None:
-    """Every Conductor route the conductor function serves: both starts (one keyed, twice), get with its
-    tasks, status, search, terminate, retry and restart."""
+    """Every Conductor route the conductor function serves: both starts (one keyed, twice; one that
+    queues), get with its tasks, status, search, terminate, retry and restart."""
     keyed = {"idempotencyKey": "iam-conductor", "idempotencyStrategy": "FAIL_ON_RUNNING"}
     body = json.dumps({"name": "ticket-triage", "input": {**TICKET, "delaySeconds": 60}, **keyed})
     started = _conductor(api, "POST", "/api/workflow", body=body)
@@ -213,6 +213,16 @@ def _drive_conductor(api: Api) -> None:
         api, "POST", "/api/workflow/{workflowId}", {"workflowId": "ticket-triage"}, body=json.dumps(TICKET)
     )
     assert by_name.status == 200, by_name.body
+    # partner-sync's two slots are taken by now: this one joins the queue (the slots' check).
+    queued = _conductor(
+        api,
+        "POST",
+        "/api/workflow/{workflowId}",
+        {"workflowId": "partner-sync"},
+        body=json.dumps({"batchId": "conductor", "seconds": 1}),
+    )
+    assert queued.status == 200, queued.body
+    assert api.get(queued.body).json()["status"] == "QUEUED"
     wait_until(lambda: api.get(started.body).json()["status"] == "RUNNING")
     assert _conductor(api, "GET", "/api/workflow/{workflowId}", workflow).json()["tasks"]
     assert _conductor(api, "GET", "/api/workflow/{workflowId}/status", workflow).status == 200

@@ -17,6 +17,7 @@ from flowport.core.models import ConflictStrategy, ExecutionRecord, ExecutionSou
 from flowport.core.registry import Workflow
 from flowport.core.status import STEP_FUNCTIONS_STATUS
 from flowport.usecases.reconcile import Reconcile, RepairKind
+from flowport.usecases.retry import RetryCommand, RetryExecution
 from flowport.usecases.start import StartCommand
 
 from tests.fakes import START
@@ -208,6 +209,82 @@ def test_release_and_dispatch_costs_four_calls(world: AdmissionWorld):
     world.admission.release_and_dispatch("partner-sync", first.execution_id, 0)
     calls = world.store.calls + world.slots.calls + world.engine.calls
     assert sorted(calls) == ["claim_dispatch", "hand_over", "queue_head", "start"]
+
+
+@contextmanager
+def end_after_the_first_refused_take(world: AdmissionWorld, record: ExecutionRecord) -> Iterator[list[str]]:
+    """`record` ends right after the first take a slot is refused to: before that start's queue write."""
+    take = world.slots.take
+    refused: list[str] = []
+
+    def take_then_end(workflow: str, holder: Holder, limit: int | None) -> admission.Hold:
+        taken = take(workflow, holder, limit)
+        if taken is admission.Hold.REFUSED and not refused:
+            refused.append(holder.execution_id)
+            world.end(record)
+        return taken
+
+    with patch.object(world.slots, "take", take_then_end):
+        yield refused
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+def test_a_slot_freed_while_a_start_joins_the_queue_goes_to_that_start(world: AdmissionWorld, keyed: bool):
+    """The end ran between the start's refused take and its queue write: it found nobody waiting."""
+    first, second = world.push("b0"), world.push("b1")
+    options: dict[str, Any] = (
+        {"idempotency_key": "k-late", "on_conflict": ConflictStrategy.RETURN_EXISTING} if keyed else {}
+    )
+    with end_after_the_first_refused_take(world, first) as refused:
+        late = world.push("b2", **options)
+    assert refused == [late.execution_id]
+    assert late.execution_id in world.running()  # not left to the reconciler
+    assert not world.store.records[late.execution_id].waiting
+    assert world.slots.running("partner-sync") == {second.execution_id, late.execution_id}
+
+
+def test_a_slot_freed_while_a_retry_joins_the_queue_goes_to_that_retry(world: AdmissionWorld):
+    failed = world.push("failed")
+    world.end(failed, "FAILED")
+    first, second = world.push("b0"), world.push("b1")
+    retrier = RetryExecution(
+        REGISTRY, world.store, world.store, world.engine, world.admission, SETTINGS, world.clock
+    )
+    with end_after_the_first_refused_take(world, first) as refused:
+        answer = retrier.retry(RetryCommand(failed.execution_id, ADMIN))
+    assert refused == [failed.execution_id]
+    assert answer.execution.status is ExecutionStatus.RUNNING
+    assert world.engine.calls.count("redrive") == 1
+    assert world.slots.running("partner-sync") == {second.execution_id, failed.execution_id}
+    assert world.store.length("partner-sync") == 0
+
+
+def test_a_start_queued_after_an_end_read_the_queue_is_dispatched_by_that_end(world: AdmissionWorld):
+    """The start queued (its second take refused too) between the end's look at the queue and its
+    release: the end looks again."""
+    first, second = world.push("b0"), world.push("b1")
+    head = world.store.head
+    queued: list[ExecutionRecord] = []
+
+    def head_then_start(workflow: str, count: int) -> list[str]:
+        found = head(workflow, count)
+        if not queued:
+            queued.append(world.push("b2"))
+        return found
+
+    with patch.object(world.store, "head", head_then_start):
+        world.end(first)
+    (late,) = queued
+    assert late.execution_id in world.running()
+    assert world.slots.running("partner-sync") == {second.execution_id, late.execution_id}
+    assert world.store.length("partner-sync") == 0
+
+
+def test_an_end_of_an_unlimited_workflow_with_nobody_waiting_reads_the_queue_once(world: AdmissionWorld):
+    record = world.start(subject="ticket")
+    world.store.calls.clear()
+    world.admission.release_and_dispatch("ticket-triage", record.execution_id, 0)
+    assert world.store.calls.count("queue_head") == 1
 
 
 def test_an_end_reported_twice_or_late_frees_one_slot_once(world: AdmissionWorld):

@@ -12,7 +12,7 @@ import logging
 from datetime import datetime
 
 from flowport.core import admission, inputs, retry
-from flowport.core.admission import Hold, Holder
+from flowport.core.admission import AllTaken, Hold, Holder
 from flowport.core.clock import Clock, utcnow
 from flowport.core.models import ExecutionRecord
 from flowport.core.ports import ExecutionStore, SlotStore, WorkflowEngine, WorkflowQueue
@@ -73,6 +73,11 @@ class Admission:
             previous = Holder(record.execution_id, record.redrive_count - 1, self._clock().timestamp())
             self._slots.renew(record.workflow, previous, from_attempt=record.redrive_count)
 
+    def all_taken(self, record: ExecutionRecord) -> AllTaken | None:
+        """What the write that puts a record refused a slot into its queue checks (None: no limit)."""
+        limit = self.limit(self._registry[record.workflow])
+        return None if limit is None else AllTaken(record.workflow, limit)
+
     def waiting(self, record: ExecutionRecord, now: datetime) -> ExecutionRecord:
         """The record as it joins its workflow's queue."""
         workflow = self._registry[record.workflow]
@@ -82,6 +87,20 @@ class Admission:
         return record.model_copy(
             update={"queued_at": now, "queue_order": order, "dispatched_at": None, "expires_at": expires_at}
         )
+
+    def recheck(self, record: ExecutionRecord) -> bool:
+        """After the record joined its workflow's queue, take a slot again: one freed since its refused
+        take, by an end that found nobody waiting, would otherwise stay idle until the reconciler's next
+        run. True if it took one and started; one waiting for a slot costs this one refused take."""
+        assert record.queue_order is not None
+        holder = Holder(record.execution_id, record.redrive_count, self._clock().timestamp())
+        workflow = self._registry[record.workflow]
+        if self._slots.take(record.workflow, holder, self.limit(workflow)) is not Hold.TAKEN:
+            return False
+        if self._dispatch(record.queue_order, self._clock()):
+            return True
+        self._slots.release(record.workflow, record.execution_id, record.redrive_count)
+        return False
 
     def launch(self, record: ExecutionRecord) -> None:
         """Start the record's attempt in Step Functions (a redrive when it is not the first)."""
@@ -114,7 +133,11 @@ class Admission:
                 self._slots.release(workflow.name, successor.execution_id, successor.attempt)
                 self.fill(workflow)
                 return
-        if self._slots.release(workflow.name, execution_id, attempt) and head:
+        if self._slots.release(workflow.name, execution_id, attempt) and (
+            head or self.limit(workflow) is not None
+        ):
+            # A start may have joined the queue since the head was read, its second take (`recheck`)
+            # refused by this very slot: a limited workflow's queue is looked at again.
             self.fill(workflow)
 
     def fill(self, workflow: Workflow) -> list[str]:
