@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flowport.core.admission import AllTaken, Hold, Holder
+from flowport.core.admission import Hold, Holder
 from flowport.core.errors import ExecutionNotRetryable, ServiceUnavailable
 from flowport.core.identity import Reach
 from flowport.core.models import (
@@ -18,7 +18,7 @@ from flowport.core.models import (
     IdempotencyKeyRecord,
     LiveView,
 )
-from flowport.core.ports import CancelClaim, KeyTaken, RetryKeyTaken, SlotFreed, Slots
+from flowport.core.ports import CancelClaim, KeyTaken, RetryKeyTaken, Slots
 from flowport.core.retry import CLAIMABLE, RetryKeyRecord
 from flowport.core.status import Observation
 
@@ -47,15 +47,6 @@ class InMemoryStore:
     views: dict[str, LiveView] = field(default_factory=dict)
     claims: dict[str, float] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
-    # The slots a queue write's `while_full` checks, as the table holds them beside the records.
-    slots: InMemorySlots | None = None
-
-    def _check_full(self, while_full: AllTaken | None) -> None:
-        if while_full is None:
-            return
-        assert self.slots is not None, "a queue write checks the slots: give the store its InMemorySlots"
-        if len(self.slots.running(while_full.workflow)) < while_full.limit:
-            raise SlotFreed
 
     # ExecutionStore
 
@@ -66,10 +57,8 @@ class InMemoryStore:
         now: float,
         replaces_generation: int | None = None,
         search_keys: Mapping[str, str] | None = None,
-        while_full: AllTaken | None = None,
     ) -> None:
         self.calls.append("create")
-        self._check_full(while_full)
         if key is not None:
             existing = self.keys.get(key.key_hash)
             if replaces_generation is None:
@@ -160,7 +149,7 @@ class InMemoryStore:
         self.records[execution_id] = current.model_copy(update={"reruns": [*current.reruns, rerun_id]})
         return True
 
-    def enqueue(self, record: ExecutionRecord, while_full: AllTaken | None = None) -> bool:
+    def enqueue(self, record: ExecutionRecord) -> bool:
         self.calls.append("enqueue")
         current = self.records.get(record.execution_id)
         if (
@@ -171,7 +160,6 @@ class InMemoryStore:
             or current.dispatched_at is not None
         ):
             return False
-        self._check_full(while_full)
         self.records[record.execution_id] = current.model_copy(
             update={key: getattr(record, key) for key in ("queue_order", "queued_at", "expires_at")}
         )
@@ -226,9 +214,7 @@ class InMemoryStore:
 
     # RetryRecords
 
-    def restart(
-        self, record: ExecutionRecord, from_attempt: int | None, while_full: AllTaken | None = None
-    ) -> bool:
+    def restart(self, record: ExecutionRecord, from_attempt: int | None) -> bool:
         self.calls.append("restart")
         current = self.records.get(record.execution_id)
         if current is None:
@@ -238,7 +224,6 @@ class InMemoryStore:
                 return False
         elif current.status not in CLAIMABLE or current.redrive_count != from_attempt:
             return False
-        self._check_full(while_full)
         self.records[record.execution_id] = record
         key = self.keys.get(record.idempotency_key_hash or "")
         if key is not None and key.execution_id == record.execution_id:

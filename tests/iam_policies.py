@@ -43,12 +43,34 @@ STATES_RESOURCE_PARAMETER = {
 class Call:
     action: str  # "states:StartExecution"
     resource: str  # the ARN IAM authorises it on
+    # DynamoDB's condition keys for it: the partition key values of the items it touches, each kept by its
+    # prefix ("EXEC#<id>" for any execution), and the attributes it reads or writes, None for all of them
+    # (a read without a projection, a write IAM sees whole).
+    leading_keys: tuple[str, ...] = ()
+    attributes: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
 class Statement:
     actions: tuple[str, ...]
     resources: tuple[str, ...]
+    # (operator, condition key, values), as the template writes its Condition block.
+    conditions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+
+def _holds(operator: str, key: str, values: tuple[str, ...], call: Call) -> bool:
+    """One condition of a statement, as IAM evaluates it for the call: only those the template uses (any
+    other fails the test, rather than pass unchecked)."""
+    if (operator, key) == ("ForAllValues:StringLike", "dynamodb:LeadingKeys"):
+        return all(any(glob_matches(value, leading) for value in values) for leading in call.leading_keys)
+    if (operator, key) == ("ForAllValues:StringEquals", "dynamodb:Attributes"):
+        return call.attributes is not None and call.attributes <= set(values)
+    if (operator, key) == ("StringEqualsIfExists", "dynamodb:Select"):
+        # A read names its attributes (SPECIFIC_ATTRIBUTES) or takes them all; a write has no Select.
+        if not call.action.startswith(("dynamodb:Get", "dynamodb:BatchGet", "dynamodb:Query")):
+            return True
+        return ("SPECIFIC_ATTRIBUTES" if call.attributes is not None else "ALL_ATTRIBUTES") in values
+    raise AssertionError(f"the IAM check does not evaluate {operator} on {key}: teach it, in _holds")
 
 
 def glob_matches(pattern: str, value: str, *, case_sensitive: bool = True) -> bool:
@@ -58,11 +80,21 @@ def glob_matches(pattern: str, value: str, *, case_sensitive: bool = True) -> bo
 
 
 def allows(statements: list[Statement], call: Call) -> bool:
-    """Whether an Allow statement covers the call (the template has no Deny: tests/test_iam_template.py)."""
+    """Whether an Allow statement covers the call, its conditions included (the template has no Deny:
+    tests/test_iam_template.py)."""
     return any(
         any(glob_matches(action, call.action, case_sensitive=False) for action in statement.actions)
         and any(glob_matches(resource, call.resource) for resource in statement.resources)
+        and all(_holds(operator, key, values, call) for operator, key, values in statement.conditions)
         for statement in statements
+    )
+
+
+def _conditions(statement: dict[str, Any]) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    return tuple(
+        (operator, key, tuple(as_list(values)))
+        for operator, keys in statement.get("Condition", {}).items()
+        for key, values in keys.items()
     )
 
 
@@ -79,7 +111,9 @@ def function_statements(
             resources = tuple(str(resolver.resolve(resource)) for resource in as_list(statement["Resource"]))
             unresolved = [resource for resource in resources if "${" in resource]
             assert not unresolved, f"{function}: not resolved for the local stack: {unresolved}"
-            statements.append(Statement(tuple(as_list(statement["Action"])), resources))
+            statements.append(
+                Statement(tuple(as_list(statement["Action"])), resources, _conditions(statement))
+            )
     return statements
 
 
@@ -105,15 +139,58 @@ def calls_of(service: str, operation: str, params: Mapping[str, Any]) -> list[Ca
         return [Call(f"{prefix}:{operation}", f"arn:aws:sqs:{LOCAL_REGION}:{account}:{name}")]
     if operation == "TransactWriteItems":
         return [
-            Call(TRANSACTION_ITEM_ACTIONS[kind], table_arn(request["TableName"]))
+            Call(
+                TRANSACTION_ITEM_ACTIONS[kind],
+                table_arn(request["TableName"]),
+                (_leading_key(request.get("Key") or request["Item"]),),
+            )
             for item in params["TransactItems"]
             for kind, request in item.items()
         ]
-    if operation in ("BatchGetItem", "BatchWriteItem"):
-        return [Call(f"{prefix}:{operation}", table_arn(table)) for table in params["RequestItems"]]
+    if operation == "BatchGetItem":
+        return [
+            Call(f"{prefix}:{operation}", table_arn(table), (_leading_key(key),), _projected(request))
+            for table, request in params["RequestItems"].items()
+            for key in request["Keys"]
+        ]
+    if operation == "BatchWriteItem":
+        return [
+            Call(f"{prefix}:{operation}", table_arn(table), (_leading_key(next(iter(write.values()))),))
+            for table, writes in params["RequestItems"].items()
+            for write in writes
+        ]
     table = table_arn(params["TableName"])
     index = params.get("IndexName")
-    return [Call(f"{prefix}:{operation}", f"{table}/index/{index}" if index else table)]
+    resource = f"{table}/index/{index}" if index else table
+    if operation == "Query":
+        return [Call(f"{prefix}:{operation}", resource, (_queried_key(params),), _projected(params))]
+    item = params.get("Key") or params["Item"]
+    attributes = _projected(params) if operation == "GetItem" else None
+    return [Call(f"{prefix}:{operation}", resource, (_leading_key(item),), attributes)]
+
+
+def _leading_key(item: Mapping[str, Any]) -> str:
+    """The item's partition key value by its prefix: "EXEC#<id>" stands for every execution."""
+    value = str(next(iter(item["pk"].values())))
+    kind, separator, _ = value.partition("#")
+    return f"{kind}#<id>" if separator else value
+
+
+def _queried_key(params: Mapping[str, Any]) -> str:
+    """The partition key value a Query names: the first equality of its key condition."""
+    name, value = params["KeyConditionExpression"].split(" AND ")[0].split("=")
+    assert name.strip(), params
+    return _leading_key({"pk": params["ExpressionAttributeValues"][value.strip()]})
+
+
+def _projected(request: Mapping[str, Any]) -> frozenset[str] | None:
+    """The top-level attributes a read projects; None when it takes the whole item."""
+    projection = request.get("ProjectionExpression")
+    if projection is None:
+        return None
+    names = request.get("ExpressionAttributeNames", {})
+    paths = (part.strip().split(".")[0].split("[")[0] for part in projection.split(","))
+    return frozenset(names.get(path, path) for path in paths)
 
 
 class CallsByFunction:

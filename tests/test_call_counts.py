@@ -38,6 +38,20 @@ def test_a_new_start_is_its_slot_one_conditional_write_and_start_execution(api: 
     ]
 
 
+def test_a_start_that_waits_is_its_refused_take_its_record_and_a_second_take(api: Api, aws_calls: CallLog):
+    started = [api.start("partner-sync", {"batchId": f"b{n}", "seconds": 60}) for n in range(2)]
+    late = {"batchId": "late", "seconds": 60}
+    calls = aws_calls.during(lambda: started.append(api.start("partner-sync", late)))
+    assert started[-1].json()["status"] == "QUEUED"
+    assert calls == [
+        "dynamodb.UpdateItem",  # its take of a slot, refused: both are taken
+        "dynamodb.PutItem",  # its record, in the queue
+        "dynamodb.UpdateItem",  # the second take, for a slot freed in between (refused too)
+    ]
+    for response in started:
+        api.cancel(response.json()["executionId"])
+
+
 def test_replay_and_conflict_cost_one_call_once_the_start_is_confirmed(api: Api, aws_calls: CallLog):
     slow = {**TICKET, "delaySeconds": 60}
     execution_id = api.start(body=slow, headers=keyed("RETURN_EXISTING")).json()["executionId"]

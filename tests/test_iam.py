@@ -33,6 +33,7 @@ from tests.iam_policies import (
     Statement,
     allows,
     calls_by_function,
+    calls_of,
     function_statements,
     glob_matches,
 )
@@ -281,7 +282,9 @@ def test_every_action_each_function_is_allowed_is_called(function: str, calls_ma
 
 def _without_action(statements: list[Statement], action: str) -> list[Statement]:
     return [
-        Statement(tuple(a for a in statement.actions if a != action), statement.resources)
+        Statement(
+            tuple(a for a in statement.actions if a != action), statement.resources, statement.conditions
+        )
         for statement in statements
     ]
 
@@ -295,6 +298,7 @@ def _state_machines_of_stack(statements: list[Statement], stack_name: str) -> li
                 r.replace(f":{LOCAL_STACK}-", f":{stack_name}-") if r.startswith("arn:aws:states:") else r
                 for r in statement.resources
             ),
+            statement.conditions,
         )
         for statement in statements
     ]
@@ -332,6 +336,74 @@ def test_the_check_refuses_a_policy_on_another_table():
     table = f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{LOCAL_STACK}-ExecutionsTable"
     assert not allows(statements, Call("dynamodb:GetItem", table))
     assert allows(statements, Call("dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:123456789012:table/other"))
+
+
+TABLE = f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{LOCAL_STACK}-ExecutionsTable"
+ONLY_VIEWS = (("ForAllValues:StringLike", "dynamodb:LeadingKeys", ("LIVE#*",)),)
+ONLY_HOSTS = (
+    ("ForAllValues:StringEquals", "dynamodb:Attributes", ("pk", "callbackHosts")),
+    ("StringEqualsIfExists", "dynamodb:Select", ("SPECIFIC_ATTRIBUTES",)),
+)
+
+
+def test_the_check_holds_a_call_to_a_statements_leading_keys():
+    statements = [Statement(("dynamodb:PutItem",), (TABLE,), ONLY_VIEWS)]
+    assert allows(statements, Call("dynamodb:PutItem", TABLE, ("LIVE#<id>",)))
+    assert not allows(statements, Call("dynamodb:PutItem", TABLE, ("EXEC#<id>",)))
+    assert not allows(statements, Call("dynamodb:PutItem", TABLE, ("LIVE#<id>", "EXEC#<id>")))
+
+
+def test_the_check_holds_a_read_to_a_statements_attributes():
+    statements = [Statement(("dynamodb:GetItem",), (TABLE,), ONLY_HOSTS)]
+    assert allows(statements, Call("dynamodb:GetItem", TABLE, ("WHSEC#<id>",), frozenset({"callbackHosts"})))
+    assert not allows(statements, Call("dynamodb:GetItem", TABLE, ("WHSEC#<id>",), frozenset({"current"})))
+    assert not allows(statements, Call("dynamodb:GetItem", TABLE, ("WHSEC#<id>",)))  # the whole item
+
+
+def test_the_check_knows_the_keys_and_attributes_of_each_kind_of_dynamodb_call():
+    key = {"pk": {"S": "WHSEC#p_1"}, "sk": {"S": "WHSEC"}}
+    (read,) = calls_of(
+        "dynamodb",
+        "GetItem",
+        {
+            "TableName": TABLE,
+            "Key": key,
+            "ProjectionExpression": "#h, pk",
+            "ExpressionAttributeNames": {"#h": "callbackHosts"},
+        },
+    )
+    assert (read.leading_keys, read.attributes) == (("WHSEC#<id>",), frozenset({"pk", "callbackHosts"}))
+    batch = calls_of(
+        "dynamodb",
+        "BatchGetItem",
+        {"RequestItems": {TABLE: {"Keys": [key, {"pk": {"S": "DELIVERY#e"}, "sk": {"S": "m"}}]}}},
+    )
+    assert sorted(call.leading_keys for call in batch) == [("DELIVERY#<id>",), ("WHSEC#<id>",)]
+    assert all(call.attributes is None for call in batch)
+    (query,) = calls_of(
+        "dynamodb",
+        "Query",
+        {
+            "TableName": TABLE,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :s)",
+            "ExpressionAttributeValues": {":pk": {"S": "PRINCIPALS"}, ":s": {"S": "P#"}},
+        },
+    )
+    assert query.leading_keys == ("PRINCIPALS",)
+    puts = calls_of(
+        "dynamodb",
+        "TransactWriteItems",
+        {
+            "TransactItems": [
+                {"Put": {"TableName": TABLE, "Item": {"pk": {"S": "KEY#h"}}}},
+                {"Update": {"TableName": TABLE, "Key": {"pk": {"S": "EXEC#e"}}}},
+            ]
+        },
+    )
+    assert [(call.action, call.leading_keys) for call in puts] == [
+        ("dynamodb:PutItem", ("KEY#<id>",)),
+        ("dynamodb:UpdateItem", ("EXEC#<id>",)),
+    ]
 
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:flowport-local-ticket-triage-v1:3f2a"

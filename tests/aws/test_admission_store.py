@@ -9,16 +9,14 @@ from datetime import timedelta
 import boto3
 import pytest
 from flowport.aws.queue import QueueIndex
-from flowport.aws.retry_store import RetryStore
 from flowport.aws.slots import SlotStore
 from flowport.aws.store import ExecutionStore
-from flowport.core import admission, retry
-from flowport.core.admission import AllTaken, Hold, Holder
+from flowport.core import admission
+from flowport.core.admission import Hold, Holder
 from flowport.core.models import ExecutionRecord, ExecutionStatus
-from flowport.core.ports import SlotFreed
 from flowport.local.cloud import LocalCloud
 
-from tests.aws.test_store import NOW, failed_record, key, record
+from tests.aws.test_store import NOW, record
 
 WORKFLOW = "ticket-triage"
 
@@ -163,60 +161,6 @@ def test_a_record_written_without_a_slot_joins_the_queue_once(store: ExecutionSt
     assert store.enqueue(joining)
     assert not store.enqueue(joining)
     assert queue.orders(WORKFLOW) == [joining.queue_order]
-
-
-FULL = AllTaken(WORKFLOW, limit=1)
-
-
-def test_a_new_record_joins_the_queue_only_while_every_slot_is_taken(
-    store: ExecutionStore, slots: SlotStore, queue: QueueIndex
-):
-    slots.take(WORKFLOW, holder("running"), limit=1)
-    store.create(waiting("a"), None, now=NOW.timestamp(), while_full=FULL)
-    slots.release(WORKFLOW, "running", 0)
-    with pytest.raises(SlotFreed):
-        store.create(waiting("b"), None, now=NOW.timestamp(), search_keys={"subject": "x"}, while_full=FULL)
-    assert store.get("b", NOW.timestamp()) is None  # nothing of it written
-    assert queue.orders(WORKFLOW) == [waiting("a").queue_order]
-
-
-def test_a_written_record_joins_the_queue_only_while_every_slot_is_taken(
-    store: ExecutionStore, slots: SlotStore, queue: QueueIndex
-):
-    for execution_id in ("a", "b"):
-        store.create(record(execution_id, idempotency_key_hash=None), None, now=NOW.timestamp())
-    slots.take(WORKFLOW, holder("running"), limit=1)
-    assert store.enqueue(waiting("a"), while_full=FULL)
-    assert not store.enqueue(waiting("a"), while_full=FULL)  # its own condition first: it waits already
-    slots.release(WORKFLOW, "running", 0)
-    with pytest.raises(SlotFreed):
-        store.enqueue(waiting("b"), while_full=FULL)
-    assert queue.orders(WORKFLOW) == [waiting("a").queue_order]
-
-
-def test_a_retry_joins_the_queue_only_while_every_slot_is_taken(
-    store: ExecutionStore, slots: SlotStore, queue: QueueIndex, table: str
-):
-    retries = RetryStore(boto3.client("dynamodb"), table)
-    store.create(record(), key(), now=NOW.timestamp())
-    assert store.finish(failed_record())
-    again = retry.restarted(failed_record(), 1, expires_at=int(NOW.timestamp()) + 7200)
-    queued_at = NOW + timedelta(seconds=5)
-    queued = again.model_copy(
-        update={
-            "status": ExecutionStatus.QUEUED,
-            "queued_at": queued_at,
-            "queue_order": admission.queue_order(0, queued_at, again.execution_id, attempt=1),
-        }
-    )
-    with pytest.raises(SlotFreed):  # no slot taken at all
-        retries.restart(queued, from_attempt=0, while_full=FULL)
-    stored = store.get(again.execution_id, NOW.timestamp())
-    assert stored is not None
-    assert stored.status is ExecutionStatus.FAILED
-    slots.take(WORKFLOW, holder("running"), limit=1)
-    assert retries.restart(queued, from_attempt=0, while_full=FULL)
-    assert queue.orders(WORKFLOW) == [queued.queue_order]
 
 
 def test_get_many_reads_the_records_there_are(store: ExecutionStore):

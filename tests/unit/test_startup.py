@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import gc
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,14 @@ STACK_FUNCTIONS = (
 
 @pytest.fixture
 def collections() -> Iterator[list[int]]:
-    """The generation of every collection that starts while the test runs; gc as it was afterwards."""
+    """The generation of every collection that starts on the test's thread while it runs; gc as it was
+    afterwards. Another thread's explicit gc.collect() (a leftover of an earlier test in this worker) is
+    not the init's: a disabled collector runs no collection of its own on any thread."""
     started: list[int] = []
+    test_thread = threading.get_ident()
 
     def record(phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
+        if phase == "start" and threading.get_ident() == test_thread:
             started.append(info["generation"])
 
     enabled = gc.isenabled()

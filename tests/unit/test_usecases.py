@@ -39,9 +39,9 @@ class World:
 
     def __init__(self) -> None:
         self.clock = Clock()
-        self.slots = InMemorySlots()
-        self.store = InMemoryStore(slots=self.slots)
+        self.store = InMemoryStore()
         self.engine = FakeEngine()
+        self.slots = InMemorySlots()
         self.live = LiveExecutions(
             REGISTRY, self.store, self.store, self.engine, self.store, SETTINGS, self.clock
         )

@@ -16,7 +16,6 @@ from botocore.exceptions import ClientError
 from flowport.aws import queue
 from flowport.aws.errors import error_code, transient_failures_as_unavailable
 from flowport.aws.store import ExecutionStore, execution_pk, key_pk, of_attempt, plain_item, to_dynamo
-from flowport.core.admission import AllTaken
 from flowport.core.models import ExecutionRecord, ExecutionStatus
 from flowport.core.ports import RetryKeyTaken
 from flowport.core.retry import CLAIMABLE, RetryKeyRecord
@@ -37,9 +36,7 @@ def _key_item(key: RetryKeyRecord) -> dict[str, Any]:
 class RetryStore(ExecutionStore):
     """The executions table, as retries and the sync function write a new attempt into it."""
 
-    def restart(
-        self, record: ExecutionRecord, from_attempt: int | None, while_full: AllTaken | None = None
-    ) -> bool:
+    def restart(self, record: ExecutionRecord, from_attempt: int | None) -> bool:
         """One conditional write of the record, then its key's status (as finish mirrors it)."""
         # RUNNING, or QUEUED in its workflow's queue when no slot was free (flowport.usecases.admission).
         assert record.status is ExecutionStatus.RUNNING or record.waiting
@@ -75,7 +72,6 @@ class RetryStore(ExecutionStore):
             condition,
             values,
             names={"#status": "status", "#error": "error"},
-            while_full=while_full,
         )
         if restarted and record.idempotency_key_hash:
             self._update(

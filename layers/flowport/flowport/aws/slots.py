@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from flowport.aws.errors import error_code, transient_failures_as_unavailable
-from flowport.core.admission import AllTaken, Hold, Holder
+from flowport.core.admission import Hold, Holder
 from flowport.core.ports import Slots
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 HOLDER_PREFIX = "holder#"
 LEADING_KEY_PREFIX = "SLOTS#"
@@ -27,18 +26,6 @@ LEADING_KEY_PREFIX = "SLOTS#"
 
 def slots_key(workflow: str) -> dict[str, Any]:
     return {"pk": {"S": f"{LEADING_KEY_PREFIX}{workflow}"}, "sk": {"S": "SLOTS"}}
-
-
-def all_taken_check(table: str, condition: AllTaken) -> TransactWriteItemTypeDef:
-    """The transaction item that holds a queue write to `condition`."""
-    return {
-        "ConditionCheck": {
-            "TableName": table,
-            "Key": slots_key(condition.workflow),
-            "ConditionExpression": "running >= :limit",
-            "ExpressionAttributeValues": {":limit": {"N": str(condition.limit)}},
-        }
-    }
 
 
 def _holding(holder: Holder) -> dict[str, Any]:

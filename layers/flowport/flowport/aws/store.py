@@ -23,13 +23,11 @@ from botocore.exceptions import ClientError
 from flowport.aws import queue
 from flowport.aws.batch import batch_get
 from flowport.aws.errors import error_code, transient_failures_as_unavailable
-from flowport.aws.slots import all_taken_check
 from flowport.core import index
-from flowport.core.admission import AllTaken
 from flowport.core.errors import IdempotencyKeyInFlight
 from flowport.core.identity import Reach
 from flowport.core.models import MAX_RERUNS_NOTED, ExecutionRecord, ExecutionStatus, IdempotencyKeyRecord
-from flowport.core.ports import CancelClaim, KeyTaken, SlotFreed
+from flowport.core.ports import CancelClaim, KeyTaken
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -147,10 +145,9 @@ class ExecutionStore:
         now: float,
         replaces_generation: int | None = None,
         search_keys: Mapping[str, str] | None = None,
-        while_full: AllTaken | None = None,
     ) -> None:
         """Write a new execution, its key if any and its pointers (field -> search key) at once, in one
-        call. Raises KeyTaken if the key is not free, SlotFreed if `while_full` finds a slot free."""
+        call. Raises KeyTaken if the key is not free."""
         record_put: PutTypeDef = {
             "TableName": self._table,
             "Item": _record_item(record),
@@ -160,10 +157,6 @@ class ExecutionStore:
             {"Put": {"TableName": self._table, "Item": _pointer_item(record, field, search_key)}}
             for field, search_key in (search_keys or {}).items()
         ]
-        if while_full is not None:
-            assert key is None  # a keyed record joins its queue after its key is written (enqueue)
-            self._transact_while_full([{"Put": record_put}, *pointer_puts], while_full)
-            return
         with transient_failures_as_unavailable("DynamoDB"):
             if key is None:
                 if pointer_puts:
@@ -363,7 +356,7 @@ class ExecutionStore:
             )
         return finished
 
-    def enqueue(self, record: ExecutionRecord, while_full: AllTaken | None = None) -> bool:
+    def enqueue(self, record: ExecutionRecord) -> bool:
         assert record.queue_order is not None
         assert record.queued_at is not None
         return self._update(
@@ -380,7 +373,6 @@ class ExecutionStore:
                 ":queued": {"S": ExecutionStatus.QUEUED},
             },
             names={"#status": "status"},
-            while_full=while_full,
         )
 
     def claim_dispatch(self, execution_id: str, queue_order: str, now: datetime) -> ExecutionRecord | None:
@@ -459,7 +451,6 @@ class ExecutionStore:
         condition: str,
         values: dict[str, Any] | None,
         names: dict[str, str] | None = None,
-        while_full: AllTaken | None = None,
     ) -> bool:
         arguments: dict[str, Any] = {
             "TableName": self._table,
@@ -471,33 +462,11 @@ class ExecutionStore:
             arguments["ExpressionAttributeValues"] = values
         if names:
             arguments["ExpressionAttributeNames"] = names
-        if while_full is not None:
-            return self._transact_while_full([{"Update": arguments}], while_full)  # type: ignore[typeddict-item]
         with transient_failures_as_unavailable("DynamoDB"):
             try:
                 self._client.update_item(**arguments)
             except ClientError as error:
                 if error_code(error) == "ConditionalCheckFailedException":
                     return False
-                raise
-        return True
-
-    def _transact_while_full(self, items: list[TransactWriteItemTypeDef], while_full: AllTaken) -> bool:
-        """Write `items` (the record's first) and check the slots in one transaction: False when the
-        record's own condition failed; SlotFreed when the slots' check did, or met a take or release of
-        the slots in flight (TransactionConflict), either of which may have freed one."""
-        with transient_failures_as_unavailable("DynamoDB"):
-            try:
-                self._client.transact_write_items(
-                    TransactItems=[*items, all_taken_check(self._table, while_full)]
-                )
-            except ClientError as error:
-                if error_code(error) != "TransactionCanceledException":
-                    raise
-                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-                if reasons and reasons[0] == "ConditionalCheckFailed":
-                    return False
-                if reasons and reasons[-1] in ("ConditionalCheckFailed", "TransactionConflict"):
-                    raise SlotFreed from error
                 raise
         return True

@@ -30,17 +30,6 @@ QUEUE_TIMEOUT = ExecutionError(
 )
 
 
-@dataclass(frozen=True)
-class AllTaken:
-    """The condition a write that puts a record into its workflow's queue carries, in one transaction: all
-    `limit` slots of the workflow are still taken. A slot freed since the start's refused take, by an end
-    that found nobody waiting, fails the write (flowport.core.ports.SlotFreed), and the start takes that
-    slot rather than wait for the reconciler."""
-
-    workflow: str
-    limit: int
-
-
 def limit_of(workflow: Workflow, default_limit: int) -> int | None:
     """The workflow's own maxConcurrency, else the stack's default (0: none); None: no limit."""
     if workflow.max_concurrency is not None:

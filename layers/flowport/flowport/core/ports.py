@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from flowport.core.admission import AllTaken, Hold, Holder
+from flowport.core.admission import Hold, Holder
 from flowport.core.identity import Reach, StoredCredential
 from flowport.core.models import (
     DeliveryLog,
@@ -48,11 +48,6 @@ class RetryKeyTaken(Exception):
         self.existing = existing
 
 
-class SlotFreed(Exception):
-    """A write into a workflow's queue found a slot of it free (flowport.core.admission.AllTaken): it wrote
-    nothing."""
-
-
 @dataclass(frozen=True)
 class CancelClaim:
     """What a claim of an execution's cancellation found."""
@@ -72,11 +67,9 @@ class ExecutionStore(Protocol):
         now: float,
         replaces_generation: int | None = None,
         search_keys: Mapping[str, str] | None = None,
-        while_full: AllTaken | None = None,
     ) -> None:
         """Write a new execution, its key and its search pointers at once; KeyTaken if the key is not
-        free (or no longer of `replaces_generation`). A record that joins its queue as it is written (one
-        without a key) may carry `while_full`: SlotFreed if a slot is free."""
+        free (or no longer of `replaces_generation`)."""
 
     def get(self, execution_id: str, now: float) -> ExecutionRecord | None:
         """The record, or None if there is none or it expired by `now` (epoch seconds)."""
@@ -108,10 +101,9 @@ class ExecutionStore(Protocol):
         """Add `rerun_id` to the reruns of `execution_id` (once, and only to the first MAX_RERUNS_NOTED);
         False if it was there, the list is full, or the record is gone."""
 
-    def enqueue(self, record: ExecutionRecord, while_full: AllTaken | None = None) -> bool:
+    def enqueue(self, record: ExecutionRecord) -> bool:
         """Put a QUEUED record that holds no slot into its queue (the record as `Admission.waiting` makes
-        it); False if it is no longer QUEUED, or is cancelled, waiting or dispatched already; SlotFreed if
-        `while_full` finds a slot free."""
+        it); False if it is no longer QUEUED, or is cancelled, waiting or dispatched already."""
 
     def claim_dispatch(self, execution_id: str, queue_order: str, now: datetime) -> ExecutionRecord | None:
         """Take a waiting execution out of its queue to start it (it holds a slot now): the record as it is
@@ -174,15 +166,12 @@ class RetryRecords(Protocol):
     """What retries write beside the records' other writes (flowport.core.retry): a record's new attempt,
     and the idempotency keys of retries."""
 
-    def restart(
-        self, record: ExecutionRecord, from_attempt: int | None, while_full: AllTaken | None = None
-    ) -> bool:
+    def restart(self, record: ExecutionRecord, from_attempt: int | None) -> bool:
         """Write `record` (RUNNING again, flowport.core.retry.restarted) as its attempt
         `record.redrive_count`, and its key's status. `from_attempt`: only over a record of that attempt
         whose status it may have had when Step Functions redrove it (flowport.core.retry.CLAIMABLE: a
         retry's claim); None: over any record of an earlier attempt (the sync function told of a
-        redrive). False when the condition fails. One that joins its queue may carry `while_full`
-        (SlotFreed)."""
+        redrive). False when the condition fails."""
 
     def create_key(self, key: RetryKeyRecord, now: float, replaces_generation: int | None = None) -> None:
         """Write a retry's key if it is free (absent or expired by `now`), or, with

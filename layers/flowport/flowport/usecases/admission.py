@@ -12,7 +12,7 @@ import logging
 from datetime import datetime
 
 from flowport.core import admission, inputs, retry
-from flowport.core.admission import AllTaken, Hold, Holder
+from flowport.core.admission import Hold, Holder
 from flowport.core.clock import Clock, utcnow
 from flowport.core.models import ExecutionRecord
 from flowport.core.ports import ExecutionStore, SlotStore, WorkflowEngine, WorkflowQueue
@@ -73,11 +73,6 @@ class Admission:
             previous = Holder(record.execution_id, record.redrive_count - 1, self._clock().timestamp())
             self._slots.renew(record.workflow, previous, from_attempt=record.redrive_count)
 
-    def all_taken(self, record: ExecutionRecord) -> AllTaken | None:
-        """What the write that puts a record refused a slot into its queue checks (None: no limit)."""
-        limit = self.limit(self._registry[record.workflow])
-        return None if limit is None else AllTaken(record.workflow, limit)
-
     def waiting(self, record: ExecutionRecord, now: datetime) -> ExecutionRecord:
         """The record as it joins its workflow's queue."""
         workflow = self._registry[record.workflow]
@@ -89,16 +84,21 @@ class Admission:
         )
 
     def recheck(self, record: ExecutionRecord) -> bool:
-        """After the record joined its workflow's queue, take a slot again: one freed since its refused
-        take, by an end that found nobody waiting, would otherwise stay idle until the reconciler's next
-        run. True if it took one and started; one waiting for a slot costs this one refused take."""
+        """After a record refused a slot joined its workflow's queue, take one again: a slot freed since the
+        refused take, by an end that found nobody waiting yet, would otherwise stay idle until the next end
+        or the reconciler. True if it took one, and then it has started. A start that waits costs this one
+        more refused take; conditioning its queue write on the slots instead (a transaction) would keep it
+        at two calls, but puts transactions on the item every take and release writes, and DynamoDB
+        refuses writes that meet one in flight (TransactionConflictException, which botocore does not
+        retry)."""
         assert record.queue_order is not None
         holder = Holder(record.execution_id, record.redrive_count, self._clock().timestamp())
-        workflow = self._registry[record.workflow]
-        if self._slots.take(record.workflow, holder, self.limit(workflow)) is not Hold.TAKEN:
+        limit = self.limit(self._registry[record.workflow])
+        if self._slots.take(record.workflow, holder, limit) is not Hold.TAKEN:
             return False
         if self._dispatch(record.queue_order, self._clock()):
             return True
+        # It left the queue meanwhile (cancelled): the slot it just took is free again.
         self._slots.release(record.workflow, record.execution_id, record.redrive_count)
         return False
 

@@ -32,7 +32,7 @@ from flowport.core.models import (
     ExecutionStatus,
     ExecutionSummary,
 )
-from flowport.core.ports import ExecutionStore, RetryKeyTaken, RetryRecords, SlotFreed, WorkflowEngine
+from flowport.core.ports import ExecutionStore, RetryKeyTaken, RetryRecords, WorkflowEngine
 from flowport.core.registry import Registry
 from flowport.core.retry import RetryKeyRecord
 from flowport.settings import Settings
@@ -110,17 +110,11 @@ class RetryExecution:
                 self._refuse_unless_ended(record)
             queued = restarted.model_copy(update={"status": ExecutionStatus.QUEUED})
             waiting = self._admission.waiting(queued, now)
-            try:
-                queued_here = self._retries.restart(
-                    waiting, from_attempt=record.redrive_count, while_full=self._admission.all_taken(waiting)
-                )
-            except SlotFreed:  # since its refused take: it takes that slot, unless another start did
-                hold = self._admission.admit(restarted)
-                queued_here = hold is Hold.REFUSED and self._retries.restart(
-                    waiting, from_attempt=record.redrive_count
-                )
-            if hold is Hold.REFUSED:
-                return status.summary_of(waiting) if queued_here else self._as_now(record, now)
+            if self._retries.restart(waiting, from_attempt=record.redrive_count):
+                if self._admission.recheck(waiting):
+                    return status.summary_of(waiting.model_copy(update={"status": ExecutionStatus.RUNNING}))
+                return status.summary_of(waiting)
+            return self._as_now(record, now)
         # RedriveExecution first, the record's conditional write after. The other order would claim an
         # attempt Step Functions may then refuse or never hear of (a crash, a throttled call), leaving a
         # RUNNING record over a FAILED execution that nothing repairs; this way a refusal leaves nothing to

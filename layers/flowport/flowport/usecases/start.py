@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ from flowport.core.models import (
     ExecutionSummary,
     IdempotencyKeyRecord,
 )
-from flowport.core.ports import ExecutionStore, KeyTaken, SlotFreed, WorkflowEngine
+from flowport.core.ports import ExecutionStore, KeyTaken, WorkflowEngine
 from flowport.core.registry import Registry, Workflow
 from flowport.settings import Settings
 from flowport.usecases.admission import Admission
@@ -110,34 +110,22 @@ class StartExecution:
         inputs.validate_input(workflow, command.input)
         callback = self._callback(workflow, command)
         if command.idempotency_key is None:
-            new = self._new_record(workflow, version, command, key_hash=None, callback=callback)
-            search_keys = index.search_keys(workflow, command.input)
+            record, admitted = self._admitted(
+                self._new_record(workflow, version, command, key_hash=None, callback=callback)
+            )
             try:
-                record, admitted = self._create_admitted(new, search_keys, check_slots=True)
-            except SlotFreed:  # since its refused take: it takes that slot, unless another start did
-                record, admitted = self._create_admitted(new, search_keys, check_slots=False)
+                self._store.create(
+                    record,
+                    None,
+                    now=record.created_at.timestamp(),
+                    search_keys=index.search_keys(workflow, command.input),
+                )
+            except Exception:
+                if admitted:  # a new execution's slot: this request took it
+                    self._admission.give_back(record, admission.Hold.TAKEN)
+                raise
             return self._started(record, admitted, key=None)
         return self._start_keyed(workflow, version, command, callback)
-
-    def _create_admitted(
-        self, new: ExecutionRecord, search_keys: Mapping[str, str], check_slots: bool
-    ) -> tuple[ExecutionRecord, bool]:
-        """The new record written with a slot taken for it (True), or as it joins the queue (False); with
-        `check_slots`, SlotFreed when a slot is free by the time it would join."""
-        record, admitted = self._admitted(new)
-        try:
-            self._store.create(
-                record,
-                None,
-                now=record.created_at.timestamp(),
-                search_keys=search_keys,
-                while_full=self._admission.all_taken(record) if check_slots and not admitted else None,
-            )
-        except Exception:
-            if admitted:  # a new execution's slot: this request took it
-                self._admission.give_back(record, admission.Hold.TAKEN)
-            raise
-        return record, admitted
 
     def _callback(self, workflow: Workflow, command: StartCommand) -> Callback | None:
         if self._callbacks is None:
@@ -161,13 +149,7 @@ class StartExecution:
         if self._admission.admit(record) is not admission.Hold.REFUSED:
             return self._started(record, True, key)
         waiting = self._admission.waiting(record, self._clock())
-        try:
-            enqueued = self._store.enqueue(waiting, while_full=self._admission.all_taken(record))
-        except SlotFreed:  # since its refused take: it takes that slot, unless another start did
-            if self._admission.admit(record) is not admission.Hold.REFUSED:
-                return self._started(record, True, key)
-            enqueued = self._store.enqueue(waiting)
-        if not enqueued:  # cancelled meanwhile: it is over before it began
+        if not self._store.enqueue(waiting):  # cancelled meanwhile: it is over before it began
             found = self._store.get(record.execution_id, self._clock().timestamp())
             return Started(status.summary_of(found or record), False)
         return self._started(waiting, False, key)
@@ -176,8 +158,10 @@ class StartExecution:
         if not admitted:
             if self._deliveries is not None:
                 self._deliveries.reported(record)
-            return Started(status.summary_of(record), False)
-        self._launch(record, key)
+            if not self._admission.recheck(record):
+                return Started(status.summary_of(record), False)
+        else:
+            self._launch(record, key)
         return Started(
             status.summary_of(record.model_copy(update={"status": ExecutionStatus.RUNNING})), False
         )
