@@ -57,6 +57,17 @@ def test_secrets_and_a_log_are_read_together(store: DeliveryStore):
     assert found.attempt_count == 1
 
 
+def test_a_start_reads_a_principal_s_callback_hosts_and_not_its_secrets(store: DeliveryStore):
+    assert store.callback_hosts("p_1") is None  # no secret: it cannot sign callbacks
+    store.save(WebhookSecrets(owner="p_1", current=webhooks.new_secret()))
+    assert store.callback_hosts("p_1") == ()
+    store.save(
+        WebhookSecrets(owner="p_2", current=webhooks.new_secret(), callback_hosts=("*.partner.example",))
+    )
+    # Read with a projection the start function's policy holds it to (tests/test_iam.py checks the call).
+    assert store.callback_hosts("p_2") == ("*.partner.example",)
+
+
 def test_attempts_append_in_order_and_a_stale_one_is_refused(store: DeliveryStore):
     now = datetime.now(UTC)
     assert store.record(log(1, now))

@@ -300,18 +300,13 @@ def test_a_callback_wants_the_terminal_events_unless_it_names_others():
 # ---------------------------------------------------------------------------------------- at start
 
 
-class _Secrets:
+class _CallbackHosts:
     def __init__(self, *owners: str, hosts: tuple[str, ...] = ()) -> None:
         self._owners = owners
         self._hosts = hosts
 
-    def secrets(self, owner: str) -> webhooks.WebhookSecrets | None:
-        if owner not in self._owners:
-            return None
-        return webhooks.WebhookSecrets(owner=owner, current=_secret(1), callback_hosts=self._hosts)
-
-    def save(self, secrets: webhooks.WebhookSecrets) -> None:
-        raise AssertionError("a start never writes secrets")
+    def callback_hosts(self, owner: str) -> tuple[str, ...] | None:
+        return self._hosts if owner in self._owners else None
 
 
 class _Dns:
@@ -328,7 +323,7 @@ DEFAULTED = Workflow.model_validate(
 
 
 def _check(*owners: str) -> CallbackCheck:
-    return CallbackCheck(_Secrets(*owners), _Dns(), settings_for_tests())
+    return CallbackCheck(_CallbackHosts(*owners), _Dns(), settings_for_tests())
 
 
 def test_a_start_without_a_callback_takes_its_workflow_s_default():
@@ -355,7 +350,7 @@ def test_a_callback_needs_its_principal_s_secret():
 
 def test_a_principal_s_allowlist_applies_besides_the_workflow_s():
     check = CallbackCheck(
-        _Secrets(ADMIN.principal_id, hosts=("*.partner.example",)), _Dns(), settings_for_tests()
+        _CallbackHosts(ADMIN.principal_id, hosts=("*.partner.example",)), _Dns(), settings_for_tests()
     )
     assert check.callback_for(DEFAULTED, ADMIN, "https://a.partner.example/", None, "") is not None
     with pytest.raises(CallbackRefused, match="principal's callbackHosts"):

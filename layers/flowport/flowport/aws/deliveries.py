@@ -52,6 +52,19 @@ class DeliveryStore:
             item = self._client.get_item(TableName=self._table, Key=secrets_key(owner)).get("Item")
         return WebhookSecrets.model_validate(plain_item(item)) if item else None
 
+    def callback_hosts(self, owner: str) -> tuple[str, ...] | None:
+        # Only these attributes: the start and conductor functions may read no other of a secrets item
+        # (template.yaml, their ReadCallbackHosts statements).
+        with transient_failures_as_unavailable("DynamoDB"):
+            item = self._client.get_item(
+                TableName=self._table,
+                Key=secrets_key(owner),
+                ProjectionExpression="pk, callbackHosts",
+            ).get("Item")
+        if item is None:
+            return None
+        return tuple(plain_item(item).get("callbackHosts", ()))
+
     def save(self, secrets: WebhookSecrets) -> None:
         with transient_failures_as_unavailable("DynamoDB"):
             self._client.put_item(

@@ -286,6 +286,14 @@ class PrincipalDirectory(CredentialLookup, Protocol):
         """Delete the principal with every credential of it; False if there is no such principal."""
 
 
+class CallbackHostsLookup(Protocol):
+    """What a start needs of a principal's webhook settings, and no more: never its secrets."""
+
+    def callback_hosts(self, owner: str) -> tuple[str, ...] | None:
+        """The hosts the principal's callbacks may go to, () when it keeps no list of its own; None when it
+        has no webhook secret to sign them with."""
+
+
 class WebhookSecretStore(Protocol):
     """Each principal's webhook signing secrets (flowport.core.webhooks.WebhookSecrets)."""
 

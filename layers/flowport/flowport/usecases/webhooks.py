@@ -23,6 +23,7 @@ from flowport.core.models import (
 )
 from flowport.core.ports import (
     CallbackAnswer,
+    CallbackHostsLookup,
     CallbackTransport,
     DeliveryLogs,
     DeliveryQueue,
@@ -37,8 +38,10 @@ from flowport.settings import Settings
 class CallbackCheck:
     """A start's callback: the one it names, else its workflow's default, checked before anything runs."""
 
-    def __init__(self, secrets: WebhookSecretStore, transport: CallbackTransport, settings: Settings) -> None:
-        self._secrets = secrets
+    def __init__(
+        self, principals: CallbackHostsLookup, transport: CallbackTransport, settings: Settings
+    ) -> None:
+        self._principals = principals
         self._transport = transport
         self._allow_local_http = settings.webhook_allow_local_http
 
@@ -60,15 +63,15 @@ class CallbackCheck:
                 "A start without credentials cannot name a callback: deliveries are signed with the "
                 "starting principal's webhook secret"
             )
-        secrets = self._secrets.secrets(caller.principal_id)
-        if secrets is None:
+        principal_hosts = self._principals.callback_hosts(caller.principal_id)
+        if principal_hosts is None:
             raise WebhookSecretMissing(
                 f"Principal {caller.principal_id} has no webhook secret to sign callbacks with: an admin "
                 f"creates one with POST /admin/principals/{caller.principal_id}/webhook-secret"
             )
         policy = CallbackPolicy(workflow.callback_hosts, self._allow_local_http)
         target = webhooks.parse_callback_url(url, policy)
-        if secrets.callback_hosts and not webhooks.host_allowed(target.host, secrets.callback_hosts):
+        if principal_hosts and not webhooks.host_allowed(target.host, principal_hosts):
             raise CallbackRefused(f"callbackUrl's host {target.host} is not in the principal's callbackHosts")
         webhooks.allowed_address(target, self._transport.resolve(target.host, target.port), policy)
         return Callback(
