@@ -50,6 +50,24 @@ def test_the_page_carries_its_policy_an_etag_and_a_304_for_a_current_copy(consol
     assert stale.status == 200
 
 
+def test_an_edited_file_is_served_as_it_is_now_with_a_new_etag(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """As under `flowport dev`, where the console's folder is the checkout's: no restart after an edit."""
+    folder = tmp_path / "assets"
+    folder.mkdir()
+    page = folder / "index.html"
+    page.write_text("<p>before</p>")
+    monkeypatch.setenv("FLOWPORT_CONSOLE_PATH", str(folder))
+    services.reset()
+    before = api.call(load_event("get-console-file"))
+    page.write_text("<p>after, longer</p>")
+    after = api.call(load_event("get-console-file"))
+    services.reset()
+    assert (before.body, after.body) == ("<p>before</p>", "<p>after, longer</p>")
+    assert before.headers["etag"] != after.headers["etag"]
+
+
 def test_each_file_has_its_media_type_and_an_unknown_or_unsafe_name_is_refused(console: Api):
     event = load_event("get-console-file")
     script = console.call(with_request(event, path_parameters={"asset": "console.js"}))

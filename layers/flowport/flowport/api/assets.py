@@ -1,5 +1,5 @@
-"""The web console's files (functions/console/assets/), read once per container, each with its media type
-and an ETag, and the headers every console answer carries.
+"""The web console's files (functions/console/assets/), read once per container (again after an edit), each
+with its media type and an ETag, and the headers every console answer carries.
 
 The console is static: HTML, CSS and JavaScript that call the public API from the same origin with the
 key the user enters. So its Content-Security-Policy allows scripts, styles and connections to this origin
@@ -13,7 +13,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
 # A file name the console may have: no folders, no dot files, so no path reaches outside its folder.
@@ -66,8 +66,22 @@ def load_assets(folder: Path) -> Mapping[str, Asset]:
     return assets
 
 
-@cache
 def assets_in(folder: Path) -> Mapping[str, Asset]:
+    """The folder's files as they are now: read again only when one changed (its modification time or size:
+    two writes within one clock tick keep the time), which on Lambda is never, and under `flowport dev` is
+    an edit, seen at the next request without a restart. Looking costs a stat per file, some microseconds."""
+    files = sorted(folder.iterdir()) if folder.is_dir() else []
+    stamps = tuple((path.name, *_stamp(path)) for path in files)
+    return _assets_as_of(folder, stamps)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_mtime_ns, status.st_size
+
+
+@lru_cache(maxsize=2)
+def _assets_as_of(folder: Path, stamps: tuple[tuple[str, int, int], ...]) -> Mapping[str, Asset]:  # noqa: ARG001
     return load_assets(folder)
 
 
