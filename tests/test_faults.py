@@ -77,7 +77,9 @@ def live(clock: Clock) -> LiveExecutions:
 
 
 def canceller(clock: Clock) -> CancelExecution:
-    return CancelExecution(services.execution_store(), services.workflow_engine(), live(clock), clock=clock)
+    return CancelExecution(
+        services.registry(), services.execution_store(), services.workflow_engine(), clock=clock
+    )
 
 
 class EngineWhoseStarts:

@@ -97,7 +97,7 @@ def test_a_function_does_not_import_the_use_cases_of_the_others(stack: Stack):
 
     # A retry and a rerun start too; a start checks its callback (webhooks).
     assert use_cases["StartFunction"] == {"start", "admission", "retry", "webhooks"}
-    assert use_cases["CancelFunction"] == {"cancel", "live"}
+    assert use_cases["CancelFunction"] == {"cancel"}  # no status reader: it reads no live view
     assert use_cases["StreamFunction"] == {"read", "live"}
     assert use_cases["AdminFunction"] == {"admin", "webhooks"}  # webhook secrets are rotated there
     assert use_cases["AuthorizerFunction"] == {"authorize"}

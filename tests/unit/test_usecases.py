@@ -52,7 +52,7 @@ class World:
             REGISTRY, self.store, self.engine, self.admission, SETTINGS, clock=self.clock
         )
         self.reader = ReadExecution(self.live, self.engine, SETTINGS.token_secret)
-        self.canceller = CancelExecution(self.store, self.engine, self.live, clock=self.clock)
+        self.canceller = CancelExecution(REGISTRY, self.store, self.engine, clock=self.clock)
         self.sync = ApplyStatusChange(
             self.store, self.engine, self.live, self.admission, clock=self.clock, retries=self.store
         )

@@ -57,7 +57,7 @@ _WEBHOOKS = ("flowport.usecases.webhooks", "flowport.core.webhooks", "flowport.a
 _USE_CASE_MODULES = {
     "start": ("flowport.usecases.start", *_ADMISSION, *_WEBHOOKS, "flowport.aws.callbacks"),
     "read": ("flowport.usecases.read", *_LIVE),
-    "cancel": ("flowport.usecases.cancel", *_LIVE),
+    "cancel": ("flowport.usecases.cancel",),
     "sync": ("flowport.usecases.sync", *_LIVE, *_ADMISSION, "flowport.aws.retry_store", *_WEBHOOKS),
     "retry": ("flowport.usecases.retry", "flowport.aws.retry_store", *_ADMISSION),
     "reconcile": ("flowport.usecases.reconcile", *_LIVE, *_ADMISSION, "flowport.aws.retry_store"),
@@ -219,7 +219,7 @@ def read_execution() -> ReadExecution:
 def cancel_execution() -> CancelExecution:
     from flowport.usecases.cancel import CancelExecution
 
-    return CancelExecution(execution_store(), workflow_engine(), live_executions())
+    return CancelExecution(registry(), execution_store(), workflow_engine())
 
 
 @cache

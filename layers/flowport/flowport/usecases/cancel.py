@@ -3,17 +3,19 @@ for one waiting in its workflow's queue, which has nothing to stop)."""
 
 from __future__ import annotations
 
+from flowport.core import status
 from flowport.core.clock import Clock, utcnow
 from flowport.core.errors import (
     CancellationInProgress,
     Conflict,
     ExecutionNotCancellable,
     ServiceUnavailable,
+    execution_not_found,
 )
 from flowport.core.identity import Action, Caller
 from flowport.core.models import CancelResult, ExecutionStatus
 from flowport.core.ports import ExecutionStore, WorkflowEngine
-from flowport.usecases.live import LiveExecutions, not_found
+from flowport.core.registry import Registry
 
 CANCEL_CAUSE = "Cancelled through the flowport API"
 
@@ -21,14 +23,15 @@ CANCEL_CAUSE = "Cancelled through the flowport API"
 class CancelExecution:
     def __init__(
         self,
+        registry: Registry,
         store: ExecutionStore,
         engine: WorkflowEngine,
-        executions: LiveExecutions,
         clock: Clock = utcnow,
     ) -> None:
+        # No live view is read or written: the cancel function loads none of the status readers.
+        self._registry = registry
         self._store = store
         self._engine = engine
-        self._executions = executions
         self._clock = clock
 
     def cancel(self, execution_id: str, caller: Caller) -> CancelResult:
@@ -41,7 +44,7 @@ class CancelExecution:
         claim = self._store.claim_cancel(execution_id, now, caller.reach())
         record = claim.record
         if record is None or not caller.may_see(Action.CANCEL, record.workflow, record.started_by):
-            raise not_found(execution_id)
+            raise execution_not_found(execution_id)
         if not claim.won:
             # Lost to a finished execution, or to another cancel that claimed it first (until it records
             # CANCELLED the execution still reads as it was): each says what is true now.
@@ -63,7 +66,7 @@ class CancelExecution:
             self._store.withdraw_cancel(execution_id)
             raise
         cancelled = record.model_copy(update={"status": ExecutionStatus.CANCELLED, "completed_at": now})
-        self._store.finish(self._executions.with_retention(cancelled))
+        self._store.finish(status.retained(cancelled, self._registry.get(cancelled.workflow)))
         return CancelResult(
             execution_id=execution_id,
             cancelled=True,
