@@ -135,10 +135,21 @@ _original_start = Execution.start
 _original_terminated = BaseExecutionWorkerCommunication.terminated
 
 
+def started_event(execution: Execution) -> dict[str, Any]:
+    """The event of an execution's start: RUNNING, as AWS's first event of an execution always is. moto's
+    worker runs on its own thread from the start on, so a short execution may have ended before its start
+    is announced; its own end is announced as well."""
+    event = status_change_event(execution)
+    event["detail"].update(
+        status="RUNNING", stopDate=None, output=None, outputDetails=None, error=None, cause=None
+    )
+    return event
+
+
 def _start_and_announce(self: Execution) -> None:
     _original_start(self)
     if _bus is not None:
-        _bus.publish(status_change_event(self))
+        _bus.publish(started_event(self))
 
 
 def _terminated_and_announce(self: BaseExecutionWorkerCommunication) -> None:
