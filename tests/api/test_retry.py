@@ -10,6 +10,7 @@ import pytest
 from flowport import services
 from flowport.core.identity import Action
 from flowport.core.models import MAX_RERUNS_NOTED
+from flowport.local.cloud import LocalCloud
 
 from tests.support import (
     DOCUMENT,
@@ -112,11 +113,23 @@ def test_a_failed_state_runs_again_and_may_fail_again(api: Api):
     wait_until(lambda: api.get(started["executionId"]).json().get("redriveCount") == 2)
 
 
-def test_a_cancelled_execution_goes_on_from_the_state_it_was_stopped_in(api: Api):
+def test_a_cancelled_execution_goes_on_from_the_state_it_was_stopped_in(
+    api: Api, cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+):
     started = api.start(body={**TICKET, "delaySeconds": 2}).json()
     execution_id = started["executionId"]
     wait_until(lambda: api.get(execution_id).json().get("currentNode") == "WaitForAgentPool")
+    bus = cloud.events
+    assert bus is not None
+    published: list[str] = []
+    publish = bus.publish
+    monkeypatch.setattr(
+        bus, "publish", lambda event: (published.append(event["detail"]["status"]), publish(event))
+    )
     assert api.cancel(execution_id).status == 200
+    # On AWS the stop has ended the attempt when StopExecution answers; moto's worker ends it a moment
+    # later, and a redrive before that end was announced races it (the end then reads the next attempt).
+    wait_until(lambda: "ABORTED" in published and bus.idle())
     retried = api.retry(execution_id)
     assert (retried.status, retried.json()["status"]) == (202, "RUNNING")
     assert api.get(execution_id).json()["status"] == "RUNNING"  # not the cancelled attempt's view
